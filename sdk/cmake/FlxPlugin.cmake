@@ -1,0 +1,22 @@
+# flx_add_plugin(<target> SOURCES <files...> [LIBRARIES <libs...>])
+#
+# Builds a fluxserve plugin the way the ABI rules want it: a MODULE library named
+# <target>.so, hidden visibility, a version script that exports only flx_plugin_init,
+# every symbol resolved at link time (-Wl,--no-undefined) and at load time (-z now).
+# Installed with the SDK so third-party plugins are built the same way as ours.
+set(FLX_PLUGIN_VERSION_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/flx_plugin.map")
+
+function(flx_add_plugin target)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  add_library(${target} MODULE ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE flx::sdk ${ARG_LIBRARIES})
+  set_target_properties(${target} PROPERTIES
+    PREFIX ""
+    CXX_VISIBILITY_PRESET hidden
+    C_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LINK_DEPENDS "${FLX_PLUGIN_VERSION_SCRIPT}")
+  target_link_options(${target} PRIVATE
+    "LINKER:--version-script=${FLX_PLUGIN_VERSION_SCRIPT}"
+    "LINKER:--no-undefined" "LINKER:-z,now")
+endfunction()

@@ -1,0 +1,393 @@
+/*
+ * flx.h — the fluxserve plugin ABI (C99).
+ *
+ * A plugin is a shared library exporting exactly one symbol, flx_plugin_init(). The host
+ * calls it once after dlopen(RTLD_NOW | RTLD_LOCAL) and receives a static table of
+ * factories; each factory creates instances ("stages") of one kind (scheduler, pipeline,
+ * recovery, metrics) under one type name, the `type:` of a YAML stage.
+ *
+ * Contents, in reading order:
+ *   1. versioning and export macros
+ *   2. status codes and opaque errors
+ *   3. opaque host objects (host context, config view, call, result, decision, buffer)
+ *   4. plain data crossing the boundary (key/value, request, event)
+ *   5. the host services table (flx_host_api)
+ *   6. the per-kind interfaces a factory offers (scheduler, pipeline, recovery, metrics)
+ *   7. factories, plugin info and the entry symbol
+ *
+ * Rules that hold everywhere:
+ *   - Every struct that crosses starts with `size_t struct_size`, set by whoever fills it to
+ *     sizeof() of the struct as *it* was compiled. A reader never touches a field that lies
+ *     beyond struct_size (use FLX_HAS_FIELD). Structs only ever grow at the end.
+ *   - flx_error* NULL means success. A non-NULL error is owned by the receiver, who frees it
+ *     with flx_host_api.error_free. On error, out-parameters are left untouched.
+ *   - Strings are UTF-8 and NUL-terminated. A `const char*` argument is borrowed for the
+ *     duration of the call only; copy it to keep it.
+ *   - No C++ exception, longjmp or C++ type ever crosses this boundary.
+ *   - Destroy/free functions return void and accept NULL.
+ */
+#ifndef FLX_FLX_H_
+#define FLX_FLX_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------
+ * 1. Versioning and export
+ * ------------------------------------------------------------------------------------- */
+
+/* The host loads a plugin only when the majors are equal and the host's minor is at least
+ * the plugin's minor (a plugin may rely on everything up to its own minor). A minor release
+ * only appends fields to structs and functions to tables. */
+#define FLX_ABI_MAJOR 1
+#define FLX_ABI_MINOR 0
+
+#if defined(_WIN32)
+#define FLX_EXPORT __declspec(dllexport)
+#else
+#define FLX_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* True when the struct pointed to by `ptr` (whose first member is struct_size) is large
+ * enough to contain `field` of type `type`. */
+#define FLX_HAS_FIELD(type, ptr, field) \
+  ((ptr)->struct_size >= offsetof(type, field) + sizeof(((type*)0)->field))
+
+/* ---------------------------------------------------------------------------------------
+ * 2. Status codes and errors
+ * ------------------------------------------------------------------------------------- */
+
+/* Codes follow the absl/gRPC canonical set. The host maps them to HTTP statuses:
+ * INVALID_ARGUMENT 400, NOT_FOUND 404, RESOURCE_EXHAUSTED 429 from a scheduler (queue full)
+ * or 507-style "out of memory" 500 from a pipeline, DEADLINE_EXCEEDED 504, UNAVAILABLE 503,
+ * CANCELLED 499, everything else 500. Out-of-memory on any device is RESOURCE_EXHAUSTED. */
+typedef enum flx_code {
+  FLX_OK = 0,
+  FLX_CANCELLED = 1,
+  FLX_UNKNOWN = 2,
+  FLX_INVALID_ARGUMENT = 3,
+  FLX_DEADLINE_EXCEEDED = 4,
+  FLX_NOT_FOUND = 5,
+  FLX_ALREADY_EXISTS = 6,
+  FLX_PERMISSION_DENIED = 7,
+  FLX_RESOURCE_EXHAUSTED = 8,
+  FLX_FAILED_PRECONDITION = 9,
+  FLX_ABORTED = 10,
+  FLX_OUT_OF_RANGE = 11,
+  FLX_UNIMPLEMENTED = 12,
+  FLX_INTERNAL = 13,
+  FLX_UNAVAILABLE = 14
+} flx_code;
+
+/* An error: a code, a message and optional string details (e.g. "retry_after_ms").
+ * Opaque; created and freed only through flx_host_api, so memory never changes allocator. */
+typedef struct flx_error flx_error;
+
+/* ---------------------------------------------------------------------------------------
+ * 3. Opaque host objects. All are owned by the host; plugins only hold borrowed pointers.
+ * ------------------------------------------------------------------------------------- */
+
+/* The host context of one stage instance: its id, its logger, its event sink. Valid from
+ * create() until destroy() returns. */
+typedef struct flx_host flx_host;
+
+/* A read-only view of a YAML node (a stage's `config:` map or a node below it). Valid as
+ * long as the node it was obtained from; the stage's root config lives until destroy(). */
+typedef struct flx_config flx_config;
+
+/* One HTTP request's passage through a chain (its id, its cancellation state). Valid for
+ * the duration of the interface call it is passed to. */
+typedef struct flx_call flx_call;
+
+/* Where a pipeline writes its images and effective parameters. Valid during generate(). */
+typedef struct flx_result flx_result;
+
+/* Where a recovery policy writes its decision. Valid during decide(). */
+typedef struct flx_decision flx_decision;
+
+/* A growable byte buffer the host owns; plugins append to it. Valid during the call. */
+typedef struct flx_buffer flx_buffer;
+
+/* ---------------------------------------------------------------------------------------
+ * 4. Plain data
+ * ------------------------------------------------------------------------------------- */
+
+/* A borrowed key/value pair of strings. */
+typedef struct flx_kv {
+  const char* key;
+  const char* value;
+} flx_kv;
+
+/* One generation request as the pipeline sees it, after validation and defaults. Filled
+ * by the host; every pointer is borrowed for the duration of the call it is passed to. */
+typedef struct flx_request {
+  size_t struct_size;
+  const char* id;     /* request id (X-Request-Id), never NULL */
+  const char* model;  /* the public model id the client asked for, never NULL */
+  const char* prompt; /* never NULL, may be "" */
+  const char* prompt_2; /* second prompt (T5 for FLUX); NULL = same as prompt */
+  uint32_t width;     /* pixels; 0 = the pipeline's default */
+  uint32_t height;    /* pixels; 0 = the pipeline's default */
+  uint32_t steps;     /* 0 = the pipeline's default */
+  uint32_t n;         /* images to make, >= 1 */
+  float guidance;     /* NaN = the pipeline's default */
+  uint32_t max_sequence_length; /* 0 = the pipeline's default */
+  uint64_t seed;      /* image i uses seed + i */
+  /* Per-try overrides set by a recovery stage (e.g. {"attention_slicing","max"}); the
+   * pipeline applies those it knows and ignores the others. Empty on a first try. */
+  const flx_kv* overrides;
+  size_t n_overrides;
+  flx_call* call;     /* for cancelled(), log() and emit() about this request */
+} flx_request;
+
+/* What happened; observers (metrics) receive every event of every stage. */
+typedef enum flx_event_type {
+  FLX_EVENT_QUEUED = 1,    /* entered a scheduler queue; value = queue depth after */
+  FLX_EVENT_ADMITTED = 2,  /* left the queue; value = seconds waited */
+  FLX_EVENT_STARTED = 3,   /* a pipeline try started */
+  FLX_EVENT_STEP = 4,      /* step `step` of `total` finished; value = seconds it took */
+  FLX_EVENT_PHASE = 5,     /* phase `name` finished; value = seconds */
+  FLX_EVENT_OOM = 6,       /* a try failed with RESOURCE_EXHAUSTED; message = why */
+  FLX_EVENT_FALLBACK = 7,  /* recovery chose rung `name`; message = human text */
+  FLX_EVENT_COMPLETED = 8, /* request finished; name = HTTP status text, code = HTTP status,
+                              value = total seconds */
+  FLX_EVENT_REJECTED = 9,  /* refused before running; name = reason code ("queue_full") */
+  FLX_EVENT_GAUGE = 10     /* a level changed; name = gauge ("queue_depth", "in_flight",
+                              "model_ready", "weights_bytes"), value = new level */
+} flx_event_type;
+
+typedef struct flx_event {
+  size_t struct_size;
+  flx_event_type type;
+  const char* request_id; /* NULL for events not tied to a request */
+  const char* model;      /* public model id, or NULL */
+  const char* stage_id;   /* the stage that emitted it, filled by the host */
+  const char* name;       /* meaning depends on type; may be NULL */
+  const char* message;    /* may be NULL */
+  double value;
+  uint32_t step;
+  uint32_t total;
+  int32_t code;
+} flx_event;
+
+/* Log levels, matching spdlog's. */
+typedef enum flx_log_level {
+  FLX_LOG_TRACE = 0,
+  FLX_LOG_DEBUG = 1,
+  FLX_LOG_INFO = 2,
+  FLX_LOG_WARN = 3,
+  FLX_LOG_ERROR = 4,
+  FLX_LOG_CRITICAL = 5
+} flx_log_level;
+
+/* ---------------------------------------------------------------------------------------
+ * 5. Host services
+ * ------------------------------------------------------------------------------------- */
+
+/* Passed to flx_plugin_init and valid until the library is unloaded. Functions may be
+ * called from any thread unless stated otherwise. */
+typedef struct flx_host_api {
+  size_t struct_size;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+
+  /* --- errors --- */
+  /* Returns a new error the caller owns; `message` is copied (NULL is treated as ""). */
+  flx_error* (*error_new)(flx_code code, const char* message);
+  /* Attaches a string detail (copied; an existing key is replaced). Known keys:
+   * "retry_after_ms" (429), "param" (the offending request field). No-op on NULL. */
+  void (*error_set_detail)(flx_error* error, const char* key, const char* value);
+  /* Reads back an error. The returned string lives as long as the error. */
+  flx_code (*error_code)(const flx_error* error);
+  const char* (*error_message)(const flx_error* error);
+  /* Returns the detail's value, or NULL; lives as long as the error. */
+  const char* (*error_detail)(const flx_error* error, const char* key);
+  /* Frees an error. Accepts NULL. */
+  void (*error_free)(flx_error* error);
+
+  /* --- logging --- */
+  /* Writes one line to the host's log, tagged with the stage id and, when `call` is not
+   * NULL, the request id. `message` need not be NUL-terminated; `length` bytes are read. */
+  void (*log)(const flx_host* host, const flx_call* call, flx_log_level level,
+              const char* message, size_t length);
+  /* True when a message at `level` would be written (to skip formatting cost). */
+  int (*log_enabled)(const flx_host* host, flx_log_level level);
+
+  /* --- configuration: typed lookups in a YAML map --- */
+  /* Each getter looks up `key` in the map `config`. A missing key returns NULL (success)
+   * with *found = 0 and the out-value untouched; a present key of the wrong type returns
+   * FLX_INVALID_ARGUMENT whose message starts "file:line:col: <path>:". Every key looked up
+   * is marked as read; the host warns about keys no one read. */
+  flx_error* (*config_get_string)(const flx_config* config, const char* key, int* found,
+                                  const char** out /* lives as long as `config` */);
+  flx_error* (*config_get_int)(const flx_config* config, const char* key, int* found,
+                               int64_t* out);
+  flx_error* (*config_get_double)(const flx_config* config, const char* key, int* found,
+                                  double* out);
+  flx_error* (*config_get_bool)(const flx_config* config, const char* key, int* found,
+                                int* out);
+  /* A child node (map or sequence) of `config`; *out lives as long as `config`. */
+  flx_error* (*config_get_node)(const flx_config* config, const char* key, int* found,
+                                const flx_config** out);
+  /* For a sequence node: its length (0 for other nodes), and element `index`. */
+  size_t (*config_size)(const flx_config* config);
+  flx_error* (*config_at)(const flx_config* config, size_t index, const flx_config** out);
+  /* For a map node: its number of keys and the key at `index` (lives as long as `config`). */
+  size_t (*config_key_count)(const flx_config* config);
+  const char* (*config_key_at)(const flx_config* config, size_t index);
+  /* The scalar text of a node (NULL for maps and sequences); lives as long as `config`. */
+  const char* (*config_scalar)(const flx_config* config);
+  /* Builds an INVALID_ARGUMENT error whose message is "file:line:col: <path>: message" for
+   * this node, so plugins report semantic errors (bad enum value...) with a location. */
+  flx_error* (*config_error)(const flx_config* config, const char* message);
+
+  /* --- events and cancellation --- */
+  /* Sends an event to every observer. The host fills stage_id, and request_id/model from
+   * `call` when it is not NULL. The event and its strings are borrowed for the call. */
+  void (*emit)(const flx_host* host, const flx_call* call, const flx_event* event);
+  /* True when the request was cancelled (client gone, server shutting down, deadline).
+   * Cheap; poll it between units of work. */
+  int (*cancelled)(const flx_call* call);
+  /* Seconds since the Unix epoch at which the call must be finished, or 0 for none. */
+  double (*deadline)(const flx_call* call);
+
+  /* --- outputs --- */
+  /* Appends one image to the result; `pixels` (rows of `stride` bytes, 8-bit interleaved,
+   * channels 3 = RGB or 4 = RGBA) are copied before the call returns. */
+  flx_error* (*result_add_image)(flx_result* result, uint32_t width, uint32_t height,
+                                 uint32_t channels, size_t stride, const uint8_t* pixels,
+                                 uint64_t seed);
+  /* Records an effective parameter ("steps", "width", "dtype", ...), copied. */
+  void (*result_set_param)(flx_result* result, const char* key, const char* value);
+  /* Recovery: the rung to take (reason_code is machine-readable, message for humans). */
+  void (*decision_retry)(flx_decision* decision, const char* reason_code,
+                         const char* message, uint32_t delay_ms);
+  /* Recovery: a knob for the next try; copied; replaces an earlier value of the key. */
+  void (*decision_set_override)(flx_decision* decision, const char* key, const char* value);
+  /* Appends bytes to a buffer (copied). */
+  void (*buffer_append)(flx_buffer* buffer, const char* data, size_t length);
+} flx_host_api;
+
+/* ---------------------------------------------------------------------------------------
+ * 6. Interfaces per kind. `self` is what the factory's create() returned.
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum flx_kind {
+  FLX_KIND_SCHEDULER = 1,
+  FLX_KIND_PIPELINE = 2,
+  FLX_KIND_RECOVERY = 3,
+  FLX_KIND_METRICS = 4
+} flx_kind;
+
+/* Describes the stage that comes after the scheduler in a chain. */
+typedef struct flx_admission {
+  size_t struct_size;
+  const char* pipeline_id;   /* stage id of the chain's pipeline instance */
+  int pipeline_threadsafe;   /* the pipeline's factory declared FLX_FLAG_THREADSAFE */
+} flx_admission;
+
+/* An admission granted by a scheduler; opaque to the host. */
+typedef struct flx_ticket flx_ticket;
+
+typedef struct flx_scheduler_iface {
+  size_t struct_size;
+  /* Blocks until the request may run, then sets *ticket (owned by the host, which must hand
+   * it back to release()). Fails with RESOURCE_EXHAUSTED (queue full; detail
+   * "retry_after_ms"), DEADLINE_EXCEEDED (queued too long), CANCELLED (the call was
+   * cancelled while queued) or UNAVAILABLE (shutting down). Thread-safe. */
+  flx_error* (*admit)(void* self, const flx_request* request, const flx_admission* admission,
+                      flx_ticket** ticket);
+  /* Ends an admission; `seconds` is how long the work took (for Retry-After estimates).
+   * Accepts NULL. Thread-safe. */
+  void (*release)(void* self, flx_ticket* ticket, double seconds);
+  /* Writes the scheduler's active settings as a JSON object into `out`. May be NULL. */
+  flx_error* (*describe)(void* self, flx_buffer* out);
+} flx_scheduler_iface;
+
+typedef struct flx_pipeline_iface {
+  size_t struct_size;
+  /* Loads what load-at-create did not and warms up. Called once, before any generate(),
+   * from a host thread while /readyz says "loading"; an error leaves the model not ready. */
+  flx_error* (*prepare)(void* self);
+  /* Makes request->n images and writes them to `result`. Concurrent calls happen only
+   * when the factory has FLX_FLAG_THREADSAFE. Out of memory is FLX_RESOURCE_EXHAUSTED. */
+  flx_error* (*generate)(void* self, const flx_request* request, flx_result* result);
+  /* Writes the pipeline's active configuration as a JSON object into `out`. May be NULL. */
+  flx_error* (*describe)(void* self, flx_buffer* out);
+} flx_pipeline_iface;
+
+typedef struct flx_recovery_iface {
+  size_t struct_size;
+  /* Called after try number `attempt` (1-based) failed with `failure` (borrowed). To retry,
+   * call decision_retry() and any decision_set_override(); to give up, do neither. The
+   * overrides of earlier decisions for this request stay in force. Returns an error only
+   * when the policy itself fails. Thread-safe. */
+  flx_error* (*decide)(void* self, const flx_request* request, const flx_error* failure,
+                       uint32_t attempt, flx_decision* decision);
+} flx_recovery_iface;
+
+typedef struct flx_metrics_iface {
+  size_t struct_size;
+  /* Receives every event (borrowed for the call). Called from many threads; must be
+   * cheap and must not block. */
+  void (*observe)(void* self, const flx_event* event);
+  /* Serves GET `path` if it is this stage's: appends the body to `body`, sets
+   * *content_type to a static string and returns NULL; returns FLX_NOT_FOUND otherwise. */
+  flx_error* (*http_get)(void* self, const char* path, flx_buffer* body,
+                         const char** content_type);
+  /* Writes per-model statistics (rolling averages...) for `model` as a JSON object. */
+  flx_error* (*describe_model)(void* self, const char* model, flx_buffer* out);
+} flx_metrics_iface;
+
+/* ---------------------------------------------------------------------------------------
+ * 7. Factories and the entry point
+ * ------------------------------------------------------------------------------------- */
+
+/* Factory flags. */
+#define FLX_FLAG_THREADSAFE 1u /* the interface may be entered concurrently on one self */
+
+/* create() flags. */
+#define FLX_CREATE_DRY_RUN 1u /* validate the config only: load nothing heavy */
+
+typedef struct flx_factory {
+  size_t struct_size;
+  flx_kind kind;
+  const char* type_name; /* the YAML `type:`; static */
+  const char* version;   /* the factory's version, e.g. "1.2.0"; static */
+  uint32_t flags;        /* FLX_FLAG_* */
+  /* Creates an instance. `host` and `config` stay valid until destroy(self) returns.
+   * Reads its settings from `config` and reports bad ones with config_error(). */
+  flx_error* (*create)(const flx_host* host, const flx_config* config, uint32_t create_flags,
+                       void** self);
+  /* Destroys an instance: stops and joins its threads; never fails. Accepts NULL. */
+  void (*destroy)(void* self);
+  /* Points to the flx_<kind>_iface matching `kind`; static. */
+  const void* iface;
+} flx_factory;
+
+typedef struct flx_plugin_info {
+  size_t struct_size;
+  uint32_t abi_major; /* FLX_ABI_MAJOR the plugin was built with */
+  uint32_t abi_minor; /* FLX_ABI_MINOR the plugin was built with */
+  const char* name;   /* static */
+  const char* version; /* static */
+  size_t n_factories;
+  const flx_factory* const* factories; /* static array of n_factories pointers */
+} flx_plugin_info;
+
+/* The one exported symbol. Called once per load, before anything else, from one thread.
+ * `api` lives until the library is unloaded. On success sets *info to a static table. */
+typedef flx_error* (*flx_plugin_init_fn)(const flx_host_api* api, const flx_plugin_info** info);
+#define FLX_PLUGIN_INIT_SYMBOL "flx_plugin_init"
+
+FLX_EXPORT flx_error* flx_plugin_init(const flx_host_api* api, const flx_plugin_info** info);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* FLX_FLX_H_ */
