@@ -1,0 +1,94 @@
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include "io/safetensors.h"
+
+namespace flx::flux {
+namespace {
+
+void append_json_string(std::string& out, const std::string& text) {
+  out += '"';
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          out += escaped;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+std::string build_header(const std::string& path, const std::vector<TensorView>& tensors,
+                         const std::map<std::string, std::string>& metadata) {
+  std::string header = "{";
+  bool first = true;
+  if (!metadata.empty()) {
+    header += "\"__metadata__\":{";
+    for (const auto& [key, value] : metadata) {
+      if (!first) header += ',';
+      first = false;
+      append_json_string(header, key);
+      header += ':';
+      append_json_string(header, value);
+    }
+    header += '}';
+  }
+  std::set<std::string> seen;
+  uint64_t offset = 0;
+  for (const TensorView& tensor : tensors) {
+    if (tensor.name == "__metadata__" || !seen.insert(tensor.name).second) {
+      throw LoadError(path + ": tensor " + tensor.name + ": name repeated or reserved");
+    }
+    const uint64_t expected = static_cast<uint64_t>(tensor.numel()) * dtype_size(tensor.dtype);
+    if (tensor.nbytes != expected || (tensor.nbytes > 0 && tensor.data == nullptr)) {
+      throw LoadError(path + ": tensor " + tensor.name + ": " + std::to_string(tensor.nbytes) +
+                      " bytes do not match shape " + shape_string(tensor.shape) + " of " +
+                      dtype_name(tensor.dtype));
+    }
+    if (!first) header += ',';
+    first = false;
+    append_json_string(header, tensor.name);
+    header += ":{\"dtype\":\"";
+    header += dtype_name(tensor.dtype);
+    header += "\",\"shape\":" + shape_string(tensor.shape);
+    header += ",\"data_offsets\":[" + std::to_string(offset) + "," +
+              std::to_string(offset + tensor.nbytes) + "]}";
+    offset += tensor.nbytes;
+  }
+  header += '}';
+  // Padding keeps every tensor aligned to its element size once the file is mapped.
+  header.append((8 - header.size() % 8) % 8, ' ');
+  return header;
+}
+
+}  // namespace
+
+void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const std::string header = build_header(path, tensors, metadata);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw LoadError(path + ": cannot open for writing");
+  unsigned char length[8];
+  uint64_t header_size = header.size();
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(header_size >> (8 * i));
+  out.write(reinterpret_cast<const char*>(length), sizeof length);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  for (const TensorView& tensor : tensors) {
+    out.write(static_cast<const char*>(tensor.data), static_cast<std::streamsize>(tensor.nbytes));
+  }
+  out.close();
+  if (!out) throw LoadError(path + ": write failed");
+}
+
+}  // namespace flx::flux
