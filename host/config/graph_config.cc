@@ -1,0 +1,96 @@
+#include "config/graph_config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "config/document_preparation.h"
+#include "config/graph_schema.h"
+#include "config/yaml_node.h"
+
+namespace flx {
+namespace {
+
+std::string AbsoluteDirectoryOf(const std::string& file) {
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(file, ec);
+  if (ec) absolute = std::filesystem::path(file);
+  return absolute.lexically_normal().parent_path().string();
+}
+
+SourceLocation LocationOfMark(const YAML::Mark& mark, const std::string& file) {
+  if (mark.is_null()) return SourceLocation{file, 0, 0};
+  return SourceLocation{file, mark.line + 1, mark.column + 1};
+}
+
+// Parses and checks the document, adding every problem to `diags`.
+void ReadDocument(const std::string& yaml_text, const Environment& env, GraphConfig* config,
+                  Diagnostics* diags) {
+  const std::string& file = config->file;
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(yaml_text);
+  } catch (const YAML::Exception& e) {
+    diags->Error(LocationOfMark(e.mark, file), "", "syntax error: " + e.msg);
+    return;
+  }
+  if (documents.size() > 1) {
+    diags->Error(LocationOf(documents[1], file), "",
+                 "expected one YAML document, found " + std::to_string(documents.size()));
+    return;
+  }
+  YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+  if (!root.IsMap()) {
+    SourceLocation location = LocationOf(root, file);
+    if (location.line == 0) location = SourceLocation{file, 1, 1};
+    diags->Error(location, "",
+                 root.IsNull() ? "the file is empty; expected a map with version, stages and "
+                                 "models"
+                               : "expected a map at the top level, got " + DescribeNode(root));
+    return;
+  }
+  std::set<std::string> failed_expansions = PrepareDocument(root, file, env, diags);
+  ValidateGraph(root, failed_expansions, config, diags);
+}
+
+}  // namespace
+
+const StageConfig* GraphConfig::FindStage(const std::string& id) const {
+  for (const StageConfig& stage : stages) {
+    if (stage.id == id) return &stage;
+  }
+  return nullptr;
+}
+
+StatusOr<GraphConfig> LoadGraphConfig(const std::string& path, const Environment& env,
+                                      Diagnostics* diags) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::string why = std::string("cannot read the configuration file: ") + std::strerror(errno);
+    if (diags != nullptr) diags->Error(SourceLocation{path, 0, 0}, "", why);
+    return NotFound(path + ": " + why);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseGraphConfig(text.str(), path, env, diags);
+}
+
+StatusOr<GraphConfig> ParseGraphConfig(const std::string& yaml_text, const std::string& file_name,
+                                       const Environment& env, Diagnostics* diags) {
+  Diagnostics own;
+  if (diags == nullptr) diags = &own;
+  GraphConfig config;
+  config.file = file_name;
+  config.base_dir = AbsoluteDirectoryOf(file_name);
+  Diagnostics found;
+  ReadDocument(yaml_text, env, &config, &found);
+  found.SortByLocation();
+  diags->Append(found);
+  if (diags->has_errors()) return InvalidArgument(diags->ToString());
+  return config;
+}
+
+}  // namespace flx
