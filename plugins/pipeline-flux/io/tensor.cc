@@ -72,4 +72,30 @@ TensorView make_owned_tensor(std::string name, DType dtype, std::vector<int64_t>
   return view;
 }
 
+TensorView slice_rows(const TensorView& view, int64_t first, int64_t count, std::string name) {
+  if (view.shape.empty() || first < 0 || count < 0 || first + count > view.shape[0]) {
+    throw LoadError("tensor " + view.name + " with shape " + shape_string(view.shape) +
+                    " has no rows [" + std::to_string(first) + "," + std::to_string(first + count) +
+                    ")");
+  }
+  const size_t row_bytes = view.shape[0] == 0 ? 0 : view.nbytes / static_cast<size_t>(view.shape[0]);
+  TensorView rows = view;
+  rows.name = std::move(name);
+  rows.shape[0] = count;
+  rows.data = static_cast<const unsigned char*>(view.data) + static_cast<size_t>(first) * row_bytes;
+  rows.nbytes = static_cast<size_t>(count) * row_bytes;
+  return rows;
+}
+
+TensorView reshape(const TensorView& view, std::vector<int64_t> shape, std::string name) {
+  TensorView reshaped = view;
+  reshaped.name = std::move(name);
+  reshaped.shape = std::move(shape);
+  if (reshaped.numel() != view.numel()) {
+    throw LoadError("tensor " + view.name + " with shape " + shape_string(view.shape) +
+                    " cannot be viewed as " + shape_string(reshaped.shape));
+  }
+  return reshaped;
+}
+
 }  // namespace flx::flux

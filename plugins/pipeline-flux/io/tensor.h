@@ -54,6 +54,15 @@ struct TensorView {
 TensorView make_owned_tensor(std::string name, DType dtype, std::vector<int64_t> shape,
                              const void* bytes, size_t nbytes);
 
+// Rows [first, first + count) of `view` along dimension 0, as a zero-copy view named `name`
+// that shares `view.owner`. Throws LoadError naming the tensor when `view` is a scalar or the
+// range is outside its rows.
+TensorView slice_rows(const TensorView& view, int64_t first, int64_t count, std::string name);
+
+// `view` with a different shape of the same element count, zero-copy. Throws LoadError naming
+// the tensor when the counts differ.
+TensorView reshape(const TensorView& view, std::vector<int64_t> shape, std::string name);
+
 }  // namespace flx::flux
 
 #endif  // FLX_FLUX_IO_TENSOR_H_

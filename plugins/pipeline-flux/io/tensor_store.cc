@@ -1,31 +1,14 @@
 #include "io/tensor_store.h"
 
-#include <sys/stat.h>
-
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "io/files.h"
 #include "io/safetensors.h"
 
 namespace flx::flux {
 namespace {
-
-bool is_regular_file(const std::string& path) {
-  struct stat info;
-  return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw LoadError(path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Reads the "weight_map" of a sharded checkpoint index: tensor name -> shard file name.
 std::map<std::string, std::string> read_weight_map(const std::string& index_path) {
