@@ -1,0 +1,126 @@
+#include "cli/cli.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "config/diagnostics.h"
+
+#ifndef FLX_VERSION
+#define FLX_VERSION "0.0.0"
+#endif
+#ifndef FLX_DEFAULT_PLUGIN_DIR
+#define FLX_DEFAULT_PLUGIN_DIR "/usr/local/lib/fluxserve/plugins"
+#endif
+
+namespace flx {
+namespace {
+
+const char* kUsage =
+    "usage: fluxserve <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve          run the server            (fluxserve serve --help)\n"
+    "  check-config   validate a YAML graph     (fluxserve check-config --help)\n"
+    "\n"
+    "options:\n"
+    "  --version      print the version and the plugin ABI version\n"
+    "  --help         this text\n";
+
+}  // namespace
+
+bool FlagParser::Next() {
+  if (index_ >= args_.size()) return false;
+  token_ = args_[index_++];
+  has_inline_ = false;
+  if (token_.rfind("--", 0) == 0) {
+    auto eq = token_.find('=');
+    if (eq != std::string::npos) {
+      inline_value_ = token_.substr(eq + 1);
+      token_ = token_.substr(0, eq);
+      has_inline_ = true;
+    }
+  }
+  return true;
+}
+
+bool FlagParser::Is(const char* flag) const { return token_ == flag; }
+
+bool FlagParser::IsPositional() const { return token_.empty() || token_[0] != '-'; }
+
+std::string FlagParser::Value() {
+  if (has_inline_) return inline_value_;
+  if (index_ >= args_.size()) {
+    Fail(token_ + " needs a value");
+    return "";
+  }
+  return args_[index_++];
+}
+
+std::string ExecutableDir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "";
+  std::string path(buf, size_t(n));
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+StatusOr<LoadedConfig> LoadConfigForCli(const std::string& config_path,
+                                        const std::string& env_file, bool env_file_required,
+                                        std::ostream& err) {
+  LoadedConfig out{Environment::FromProcess(), {}};
+  Status env_status = out.env.LoadDotEnv(env_file, env_file_required);
+  if (!env_status.ok()) return env_status;
+  Diagnostics diags;
+  auto graph = LoadGraphConfig(config_path, out.env, &diags);
+  for (const auto& d : diags.list()) {
+    if (d.severity == Diagnostic::Severity::kWarning) err << d.ToString() << "\n";
+  }
+  if (!graph.ok()) return graph.status();
+  out.graph = std::move(*graph);
+
+  // Search order: FLUX_PLUGIN_PATH, the YAML's plugin_paths, the build tree, the install dir.
+  std::vector<std::string> paths;
+  if (auto env_paths = out.env.Get("FLUX_PLUGIN_PATH")) {
+    std::stringstream ss(*env_paths);
+    std::string item;
+    while (std::getline(ss, item, ':')) {
+      if (!item.empty()) paths.push_back(item);
+    }
+  }
+  for (const auto& p : out.graph.plugin_paths) paths.push_back(p);
+  std::string exe_dir = ExecutableDir();
+  if (!exe_dir.empty()) paths.push_back(exe_dir + "/../plugins");
+  paths.push_back(FLX_DEFAULT_PLUGIN_DIR);
+  out.graph.plugin_paths = paths;
+  return out;
+}
+
+int RunCli(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "--version" || command == "version") {
+    std::cout << "fluxserve " << FLX_VERSION << " (plugin ABI " << FLX_ABI_MAJOR << "."
+              << FLX_ABI_MINOR << ")\n";
+    return 0;
+  }
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (command == "serve") return ServeCommand(rest);
+  if (command == "check-config") return CheckConfigCommand(rest);
+  std::cerr << "fluxserve: unknown command '" << command << "'\n\n" << kUsage;
+  return 2;
+}
+
+}  // namespace flx

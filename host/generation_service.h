@@ -1,0 +1,80 @@
+// Runs one generation through a model's chain: scheduler admission, pipeline tries, and the
+// recovery loop that retries out-of-memory failures with the overrides a policy chooses.
+#ifndef FLX_HOST_GENERATION_SERVICE_H_
+#define FLX_HOST_GENERATION_SERVICE_H_
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "host_api.h"
+#include "stage_graph.h"
+#include "status.h"
+
+namespace flx {
+
+// A validated request, before pipeline defaults are applied (0 / NaN = pipeline default).
+struct GenerationInput {
+  std::string prompt;
+  std::optional<std::string> prompt_2;
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint32_t steps = 0;
+  uint32_t n = 1;
+  float guidance = std::nanf("");
+  uint32_t max_sequence_length = 0;
+  uint64_t seed = 0;  // always set: the HTTP layer draws one when the client gave none
+};
+
+// One rung a recovery policy took.
+struct FallbackStep {
+  uint32_t attempt = 0;  // the try that failed
+  std::string stage_id;
+  std::string reason_code;
+  std::string message;
+  std::string failure;  // the error that triggered it
+  std::vector<std::pair<std::string, std::string>> overrides;
+};
+
+struct GenerationOutput {
+  std::vector<flx_result::Image> images;
+  std::map<std::string, std::string> params;  // effective parameters the pipeline reported
+  std::vector<FallbackStep> fallbacks;
+  std::vector<std::pair<std::string, std::string>> overrides;  // in force on the last try
+  uint32_t attempts = 0;
+  double queue_seconds = 0;
+  double generate_seconds = 0;  // all tries, recovery delays included
+};
+
+// A failure with the details the HTTP layer turns into headers and fields.
+struct GenerationError {
+  Status status;
+  flx_kind failed_kind = FLX_KIND_PIPELINE;   // the kind of stage that failed
+  std::map<std::string, std::string> details;  // "retry_after_ms", "param"
+  std::vector<FallbackStep> fallbacks;         // rungs tried before giving up
+};
+
+class GenerationService {
+ public:
+  // Retries beyond this are refused whatever the policies say, so a policy that always
+  // retries cannot spin forever.
+  static constexpr uint32_t kMaxAttempts = 16;
+
+  explicit GenerationService(StageGraph* graph) : graph_(graph) {}
+
+  // Blocks until done. `call` carries the request id and cancellation; phases reported by
+  // stages accumulate in call->phases.
+  std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>> Run(
+      const ModelChain& chain, const GenerationInput& input, flx_call* call);
+
+ private:
+  StageGraph* graph_;
+};
+
+}  // namespace flx
+
+#endif  // FLX_HOST_GENERATION_SERVICE_H_

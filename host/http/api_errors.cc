@@ -1,0 +1,132 @@
+#include "http/api_errors.h"
+
+#include <Poco/JSON/Object.h>
+
+#include <cmath>
+#include <sstream>
+
+namespace flx {
+
+std::string ApiError::ToJson() const {
+  Poco::JSON::Object::Ptr inner = new Poco::JSON::Object;
+  inner->set("message", message);
+  inner->set("type", type);
+  if (param.empty()) {
+    inner->set("param", Poco::Dynamic::Var());
+  } else {
+    inner->set("param", param);
+  }
+  if (code.empty()) {
+    inner->set("code", Poco::Dynamic::Var());
+  } else {
+    inner->set("code", code);
+  }
+  Poco::JSON::Object outer;
+  outer.set("error", inner);
+  std::ostringstream os;
+  outer.stringify(os);
+  return os.str();
+}
+
+ApiError BadRequest(const std::string& message, const std::string& param, const std::string& code) {
+  ApiError e;
+  e.http_status = 400;
+  e.message = message;
+  e.type = "invalid_request_error";
+  e.param = param;
+  e.code = code;
+  return e;
+}
+
+ApiError NotFoundError(const std::string& message, const std::string& code) {
+  ApiError e;
+  e.http_status = 404;
+  e.message = message;
+  e.type = "invalid_request_error";
+  e.code = code;
+  return e;
+}
+
+namespace {
+
+std::string RetryAfterSeconds(const std::map<std::string, std::string>& details) {
+  auto it = details.find("retry_after_ms");
+  double ms = 1000;
+  if (it != details.end()) {
+    try {
+      ms = std::stod(it->second);
+    } catch (...) {
+      ms = 1000;
+    }
+  }
+  long s = std::lround(std::ceil(std::max(ms, 1.0) / 1000.0));
+  return std::to_string(std::max(s, 1L));
+}
+
+}  // namespace
+
+ApiError FromGenerationError(const GenerationError& error) {
+  ApiError e;
+  e.message = error.status.message();
+  auto param = error.details.find("param");
+  if (param != error.details.end()) e.param = param->second;
+  switch (error.status.code()) {
+    case FLX_INVALID_ARGUMENT:
+    case FLX_OUT_OF_RANGE:
+      e.http_status = 400;
+      e.type = "invalid_request_error";
+      e.code = "invalid_value";
+      break;
+    case FLX_NOT_FOUND:
+      e.http_status = 404;
+      e.type = "invalid_request_error";
+      e.code = "not_found";
+      break;
+    case FLX_RESOURCE_EXHAUSTED:
+      if (error.failed_kind == FLX_KIND_SCHEDULER) {
+        e.http_status = 429;
+        e.type = "rate_limit_error";
+        e.code = "queue_full";
+        e.headers["Retry-After"] = RetryAfterSeconds(error.details);
+      } else {
+        e.http_status = 500;
+        e.type = "server_error";
+        e.code = "out_of_memory";
+      }
+      break;
+    case FLX_DEADLINE_EXCEEDED:
+      e.http_status = 503;
+      e.type = "server_error";
+      e.code = "queue_timeout";
+      e.headers["Retry-After"] = RetryAfterSeconds(error.details);
+      break;
+    case FLX_UNAVAILABLE:
+      e.http_status = 503;
+      e.type = "server_error";
+      e.code = "unavailable";
+      break;
+    case FLX_CANCELLED:
+      e.http_status = 499;
+      e.type = "server_error";
+      e.code = "cancelled";
+      break;
+    default:
+      e.http_status = 500;
+      e.type = "server_error";
+      e.code = "internal_error";
+      break;
+  }
+  return e;
+}
+
+void SendApiError(Poco::Net::HTTPServerResponse& response, const ApiError& error) {
+  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(error.http_status));
+  if (error.http_status == 499) response.setReason("Client Closed Request");
+  for (const auto& [k, v] : error.headers) response.set(k, v);
+  response.setContentType("application/json");
+  std::string body = error.ToJson();
+  response.setContentLength(static_cast<std::streamsize>(body.size()));
+  response.send() << body;
+}
+
+}  // namespace flx

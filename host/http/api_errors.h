@@ -1,0 +1,42 @@
+// Errors in the OpenAI envelope: {"error":{"message","type","param","code"}} with the HTTP
+// status clients (and the official SDKs' retry logic) expect.
+#ifndef FLX_HOST_HTTP_API_ERRORS_H_
+#define FLX_HOST_HTTP_API_ERRORS_H_
+
+#include <Poco/Net/HTTPServerResponse.h>
+
+#include <map>
+#include <string>
+
+#include "generation_service.h"
+#include "status.h"
+
+namespace flx {
+
+struct ApiError {
+  int http_status = 500;
+  std::string message;
+  std::string type = "server_error";  // invalid_request_error | rate_limit_error | server_error
+  std::string param;                  // "" -> null
+  std::string code;                   // "" -> null
+  std::map<std::string, std::string> headers;  // e.g. Retry-After
+
+  std::string ToJson() const;
+};
+
+ApiError BadRequest(const std::string& message, const std::string& param,
+                    const std::string& code = "invalid_value");
+ApiError NotFoundError(const std::string& message, const std::string& code = "not_found");
+
+// Maps a failed generation: scheduler RESOURCE_EXHAUSTED -> 429 + Retry-After, pipeline
+// RESOURCE_EXHAUSTED -> 500 out_of_memory, INVALID_ARGUMENT -> 400 (param from the error's
+// "param" detail), NOT_FOUND -> 404, DEADLINE_EXCEEDED -> 503 queue_timeout + Retry-After,
+// UNAVAILABLE -> 503, CANCELLED -> 499 (client closed), anything else -> 500.
+ApiError FromGenerationError(const GenerationError& error);
+
+// Writes the error as the whole response (headers, X-Request-Id already set by the caller).
+void SendApiError(Poco::Net::HTTPServerResponse& response, const ApiError& error);
+
+}  // namespace flx
+
+#endif  // FLX_HOST_HTTP_API_ERRORS_H_

@@ -1,0 +1,224 @@
+#include "http/generation_request.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cmath>
+#include <limits>
+
+namespace flx {
+namespace {
+
+using Poco::Dynamic::Var;
+
+// Reads an optional field; null and absent are the same.
+bool Present(const Poco::JSON::Object& obj, const char* key) {
+  return obj.has(key) && !obj.get(key).isEmpty();
+}
+
+std::string TypeName(const Var& v) {
+  if (v.isString()) return "a string";
+  if (v.isBoolean()) return "a boolean";
+  if (v.isNumeric()) return "a number";
+  if (v.type() == typeid(Poco::JSON::Object::Ptr)) return "an object";
+  if (v.type() == typeid(Poco::JSON::Array::Ptr)) return "an array";
+  return "another type";
+}
+
+// An integer in [lo, hi], also accepting integral floats such as 4.0.
+std::optional<ApiError> ReadInteger(const Poco::JSON::Object& obj, const char* key, int64_t lo,
+                                    uint64_t hi, uint64_t* out) {
+  Var v = obj.get(key);
+  if (v.isBoolean() || !v.isNumeric()) {
+    return BadRequest(std::string("'") + key + "' must be an integer, got " + TypeName(v), key,
+                      "invalid_type");
+  }
+  if (v.isInteger()) {
+    if (v.isSigned()) {
+      int64_t x = v.convert<int64_t>();
+      if (x < lo || (x >= 0 && uint64_t(x) > hi)) {
+        return BadRequest(std::string("'") + key + "' must be between " + std::to_string(lo) +
+                              " and " + std::to_string(hi) + ", got " + std::to_string(x),
+                          key);
+      }
+      *out = uint64_t(x);
+    } else {
+      uint64_t x = v.convert<uint64_t>();
+      if (x > hi || (lo > 0 && x < uint64_t(lo))) {
+        return BadRequest(std::string("'") + key + "' must be between " + std::to_string(lo) +
+                              " and " + std::to_string(hi) + ", got " + std::to_string(x),
+                          key);
+      }
+      *out = x;
+    }
+    return std::nullopt;
+  }
+  double d = v.convert<double>();
+  if (!std::isfinite(d) || std::floor(d) != d) {
+    return BadRequest(std::string("'") + key + "' must be an integer, got " + v.convert<std::string>(),
+                      key, "invalid_type");
+  }
+  if (d < double(lo) || d > double(hi)) {
+    return BadRequest(std::string("'") + key + "' must be between " + std::to_string(lo) + " and " +
+                          std::to_string(hi) + ", got " + v.convert<std::string>(),
+                      key);
+  }
+  *out = uint64_t(d);
+  return std::nullopt;
+}
+
+std::optional<ApiError> ReadString(const Poco::JSON::Object& obj, const char* key,
+                                   std::string* out) {
+  Var v = obj.get(key);
+  if (!v.isString()) {
+    return BadRequest(std::string("'") + key + "' must be a string, got " + TypeName(v), key,
+                      "invalid_type");
+  }
+  *out = v.convert<std::string>();
+  return std::nullopt;
+}
+
+// "WxH" with decimal digits only.
+std::optional<std::pair<uint64_t, uint64_t>> ParseSize(const std::string& s) {
+  size_t x = s.find('x');
+  if (x == std::string::npos || x == 0 || x + 1 >= s.size() || x > 9 || s.size() - x - 1 > 9) {
+    return std::nullopt;
+  }
+  uint64_t w = 0, h = 0;
+  for (size_t i = 0; i < x; ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    w = w * 10 + uint64_t(s[i] - '0');
+  }
+  for (size_t i = x + 1; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    h = h * 10 + uint64_t(s[i] - '0');
+  }
+  return std::make_pair(w, h);
+}
+
+}  // namespace
+
+std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body) {
+  Poco::JSON::Object::Ptr obj;
+  try {
+    Poco::JSON::Parser parser;
+    Var parsed = parser.parse(body);
+    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) {
+      return BadRequest("the request body must be a JSON object", "", "invalid_json");
+    }
+    obj = parsed.extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    return BadRequest("the request body is not valid JSON: " + e.message(), "", "invalid_json");
+  } catch (const std::exception& e) {
+    return BadRequest(std::string("the request body is not valid JSON: ") + e.what(), "",
+                      "invalid_json");
+  }
+
+  ImagesRequest r;
+  if (!Present(*obj, "prompt")) {
+    return BadRequest("'prompt' is required", "prompt", "missing_required_parameter");
+  }
+  if (auto e = ReadString(*obj, "prompt", &r.input.prompt)) return *e;
+  if (r.input.prompt.empty()) return BadRequest("'prompt' must not be empty", "prompt");
+  if (r.input.prompt.size() > RequestLimits::kMaxPromptChars) {
+    return BadRequest("'prompt' is " + std::to_string(r.input.prompt.size()) +
+                          " bytes long; the limit is " +
+                          std::to_string(RequestLimits::kMaxPromptChars),
+                      "prompt", "string_above_max_length");
+  }
+  if (Present(*obj, "prompt_2")) {
+    std::string p2;
+    if (auto e = ReadString(*obj, "prompt_2", &p2)) return *e;
+    if (p2.size() > RequestLimits::kMaxPromptChars) {
+      return BadRequest("'prompt_2' is too long", "prompt_2", "string_above_max_length");
+    }
+    r.input.prompt_2 = p2;
+  }
+  if (Present(*obj, "model")) {
+    if (auto e = ReadString(*obj, "model", &r.model)) return *e;
+  }
+  uint64_t v = 0;
+  if (Present(*obj, "n")) {
+    if (auto e = ReadInteger(*obj, "n", 1, RequestLimits::kMaxImages, &v)) return *e;
+    r.input.n = uint32_t(v);
+  }
+  if (Present(*obj, "size")) {
+    std::string size;
+    if (auto e = ReadString(*obj, "size", &size)) return *e;
+    if (size != "auto") {
+      auto wh = ParseSize(size);
+      if (!wh) {
+        return BadRequest("'size' must be \"WIDTHxHEIGHT\" (e.g. \"1024x1024\") or \"auto\", got \"" +
+                              size + "\"",
+                          "size");
+      }
+      if (wh->first == 0 || wh->second == 0 || wh->first > RequestLimits::kMaxSide ||
+          wh->second > RequestLimits::kMaxSide) {
+        return BadRequest("'size' " + size + " is out of range: width and height must be 1.." +
+                              std::to_string(RequestLimits::kMaxSide),
+                          "size");
+      }
+      r.input.width = uint32_t(wh->first);
+      r.input.height = uint32_t(wh->second);
+    }
+  }
+  for (const char* key : {"width", "height"}) {
+    if (!Present(*obj, key)) continue;
+    if (auto e = ReadInteger(*obj, key, 1, RequestLimits::kMaxSide, &v)) return *e;
+    uint32_t& dst = key[0] == 'w' ? r.input.width : r.input.height;
+    if (dst != 0 && dst != v) {
+      return BadRequest(std::string("'") + key + "' (" + std::to_string(v) +
+                            ") contradicts 'size'",
+                        key);
+    }
+    dst = uint32_t(v);
+  }
+  if (Present(*obj, "steps")) {
+    if (auto e = ReadInteger(*obj, "steps", 1, RequestLimits::kMaxSteps, &v)) return *e;
+    r.input.steps = uint32_t(v);
+  }
+  if (Present(*obj, "max_sequence_length")) {
+    if (auto e = ReadInteger(*obj, "max_sequence_length", 1, RequestLimits::kMaxSequenceLength, &v)) {
+      return *e;
+    }
+    r.input.max_sequence_length = uint32_t(v);
+  }
+  if (Present(*obj, "seed")) {
+    if (auto e = ReadInteger(*obj, "seed", 0, std::numeric_limits<uint64_t>::max(), &v)) return *e;
+    r.input.seed = v;
+    r.seed_given = true;
+  }
+  if (Present(*obj, "guidance_scale")) {
+    Var g = obj->get("guidance_scale");
+    if (g.isBoolean() || !g.isNumeric()) {
+      return BadRequest("'guidance_scale' must be a number, got " + TypeName(g), "guidance_scale",
+                        "invalid_type");
+    }
+    double d = g.convert<double>();
+    if (!std::isfinite(d) || d < 0 || d > RequestLimits::kMaxGuidance) {
+      return BadRequest("'guidance_scale' must be between 0 and 100", "guidance_scale");
+    }
+    r.input.guidance = float(d);
+  }
+  if (Present(*obj, "response_format")) {
+    if (auto e = ReadString(*obj, "response_format", &r.response_format)) return *e;
+    if (r.response_format != "b64_json" && r.response_format != "url") {
+      return BadRequest("'response_format' must be \"b64_json\" or \"url\", got \"" +
+                            r.response_format + "\"",
+                        "response_format");
+    }
+  }
+  if (Present(*obj, "output_format")) {
+    std::string f;
+    if (auto e = ReadString(*obj, "output_format", &f)) return *e;
+    auto format = ParseImageFormat(f);
+    if (!format.ok()) return BadRequest(format.status().message(), "output_format");
+    r.output_format = *format;
+  }
+  if (Present(*obj, "user")) {
+    if (auto e = ReadString(*obj, "user", &r.user)) return *e;
+  }
+  return r;
+}
+
+}  // namespace flx

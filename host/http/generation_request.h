@@ -1,0 +1,40 @@
+// Parses and validates the body of POST /v1/images/generations (OpenAI images schema plus the
+// fluxserve extensions). Unknown fields are ignored, never an error; null counts as absent.
+#ifndef FLX_HOST_HTTP_GENERATION_REQUEST_H_
+#define FLX_HOST_HTTP_GENERATION_REQUEST_H_
+
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "generation_service.h"
+#include "http/api_errors.h"
+#include "image_encoder.h"
+
+namespace flx {
+
+struct ImagesRequest {
+  std::string model;  // "" = the default (first) model
+  GenerationInput input;
+  bool seed_given = false;
+  std::string response_format = "b64_json";  // b64_json | url
+  ImageFormat output_format = ImageFormat::kPng;
+  std::string user;
+};
+
+// Limits on what a request may ask for before any pipeline sees it.
+struct RequestLimits {
+  static constexpr size_t kMaxPromptChars = 32000;  // gpt-image-1's limit
+  static constexpr uint32_t kMaxImages = 10;
+  static constexpr uint32_t kMaxSide = 4096;
+  static constexpr uint32_t kMaxSteps = 1000;
+  static constexpr uint32_t kMaxSequenceLength = 4096;
+  static constexpr double kMaxGuidance = 100.0;
+};
+
+// Returns the request, or a 400 ApiError whose `param` names the offending field.
+std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body);
+
+}  // namespace flx
+
+#endif  // FLX_HOST_HTTP_GENERATION_REQUEST_H_

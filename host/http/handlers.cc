@@ -1,0 +1,556 @@
+#include "http/handlers.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/URI.h>
+#include <Poco/UUIDGenerator.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "error.h"
+#include "http/api_errors.h"
+#include "http/generation_request.h"
+#include "http/json_writer.h"
+#include "image_encoder.h"
+#include "logging.h"
+
+namespace flx {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Poco::Net::HTTPResponse;
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+constexpr const char* kGenerationsPath = "/v1/images/generations";
+constexpr const char* kModelsPath = "/v1/models";
+constexpr const char* kFilesPrefix = "/v1/images/files/";
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+bool IsValidRequestId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void SendJson(HTTPServerResponse& response, HTTPResponse::HTTPStatus status,
+              const std::string& body) {
+  response.setStatus(status);
+  response.setContentType("application/json");
+  response.setContentLength(static_cast<std::streamsize>(body.size()));
+  response.send() << body;
+}
+
+// A plugin's describe() output, checked to be a JSON object before it is embedded.
+std::string CheckedJsonObject(const std::string& text, const std::string& what) {
+  try {
+    Poco::JSON::Parser parser;
+    auto v = parser.parse(text.empty() ? "{}" : text);
+    if (v.type() == typeid(Poco::JSON::Object::Ptr)) return text.empty() ? "{}" : text;
+  } catch (const std::exception&) {
+  }
+  std::string out;
+  JsonWriter w;
+  w.BeginObject().Key("error").String(what + " returned invalid JSON").EndObject();
+  return w.Take();
+}
+
+std::string DescribeStage(const StageInstance* stage) {
+  flx_buffer buffer;
+  flx_error* err = nullptr;
+  if (const auto* p = stage->pipeline()) {
+    if (p->describe) err = p->describe(stage->self, &buffer);
+  } else if (const auto* s = stage->scheduler()) {
+    if (s->describe) err = s->describe(stage->self, &buffer);
+  }
+  if (err != nullptr) {
+    Status st = ConsumeError(err);
+    JsonWriter w;
+    w.BeginObject().Key("error").String(st.ToString()).EndObject();
+    return w.Take();
+  }
+  return CheckedJsonObject(buffer.data, "stage '" + stage->id + "' describe()");
+}
+
+// Reads the request body, refusing more than `limit` bytes. Returns false after sending 413.
+bool ReadBody(HTTPServerRequest& request, HTTPServerResponse& response, uint64_t limit,
+              std::string* body) {
+  auto too_large = [&](const std::string& size) {
+    ApiError e;
+    e.http_status = 413;
+    e.type = "invalid_request_error";
+    e.code = "request_too_large";
+    e.message = "request body of " + size + " exceeds the limit of " + std::to_string(limit) +
+                " bytes (server.max_body_bytes)";
+    response.setKeepAlive(false);  // the unread rest of the body would poison the connection
+    SendApiError(response, e);
+    return false;
+  };
+  if (request.hasContentLength()) {
+    auto length = request.getContentLength64();
+    if (length > 0 && uint64_t(length) > limit) return too_large(std::to_string(length) + " bytes");
+  }
+  std::istream& in = request.stream();
+  body->clear();
+  char chunk[16384];
+  while (in) {
+    in.read(chunk, sizeof(chunk));
+    std::streamsize got = in.gcount();
+    if (got <= 0) break;
+    if (body->size() + size_t(got) > limit) return too_large("more than " + std::to_string(limit) + " bytes");
+    body->append(chunk, size_t(got));
+  }
+  return true;
+}
+
+class RequestHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit RequestHandler(ServerState* state) : state_(state) {}
+
+  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
+    auto start = Clock::now();
+    std::string request_id = request.get("X-Request-Id", "");
+    if (!IsValidRequestId(request_id)) {
+      request_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    }
+    request_id_ = request_id;
+    response.set("X-Request-Id", request_id);
+    std::string path;
+    try {
+      path = Poco::URI(request.getURI()).getPath();
+    } catch (const Poco::Exception&) {
+      path = request.getURI();
+    }
+    try {
+      Route(request, response, path);
+    } catch (const Poco::Net::NetException& e) {
+      // The client went away mid-response: nothing left to tell it.
+      Log(spdlog::level::info, "connection error while answering: " + e.displayText());
+    } catch (const std::exception& e) {
+      Log(spdlog::level::err, std::string("internal error: ") + e.what());
+      if (!response.sent()) {
+        ApiError err;
+        err.message = std::string("internal error: ") + e.what();
+        err.code = "internal_error";
+        SendApiError(response, err);
+      }
+    }
+    int status = int(response.getStatus());
+    auto level = status >= 500 ? spdlog::level::warn : spdlog::level::info;
+    if (path == "/healthz" || path == "/readyz" || (status == 200 && request.getMethod() == "GET")) {
+      level = spdlog::level::debug;
+    }
+    char line[512];
+    std::snprintf(line, sizeof(line), "%s %s -> %d in %.3f ms", request.getMethod().c_str(),
+                  path.substr(0, 200).c_str(), status, Seconds(start) * 1e3);
+    Log(level, line + summary_);
+  }
+
+ private:
+  void Log(spdlog::level::level_enum level, const std::string& message) {
+    LogWithRequest(*state_->logger, level, request_id_, message);
+  }
+
+  void MethodNotAllowed(HTTPServerResponse& response, const std::string& method,
+                        const std::string& allowed) {
+    ApiError e;
+    e.http_status = 405;
+    e.type = "invalid_request_error";
+    e.code = "method_not_allowed";
+    e.message = "method " + method + " is not allowed here; use " + allowed;
+    e.headers["Allow"] = allowed;
+    SendApiError(response, e);
+  }
+
+  void Route(HTTPServerRequest& request, HTTPServerResponse& response, const std::string& path) {
+    const std::string& method = request.getMethod();
+    bool get = method == "GET" || method == "HEAD";
+    if (path == kGenerationsPath) {
+      if (method != "POST") return MethodNotAllowed(response, method, "POST");
+      return Generations(request, response);
+    }
+    if (path == kModelsPath) {
+      if (!get) return MethodNotAllowed(response, method, "GET");
+      return ListModels(response);
+    }
+    if (path.rfind(std::string(kModelsPath) + "/", 0) == 0) {
+      if (!get) return MethodNotAllowed(response, method, "GET");
+      return GetModel(response, path.substr(std::string(kModelsPath).size() + 1));
+    }
+    if (path.rfind(kFilesPrefix, 0) == 0) {
+      if (!get) return MethodNotAllowed(response, method, "GET");
+      return GetFile(response, path.substr(std::string(kFilesPrefix).size()));
+    }
+    if (path == "/healthz") {
+      if (!get) return MethodNotAllowed(response, method, "GET");
+      return SendJson(response, HTTPResponse::HTTP_OK, "{\"status\":\"ok\"}");
+    }
+    if (path == "/readyz") {
+      if (!get) return MethodNotAllowed(response, method, "GET");
+      return Ready(response);
+    }
+    if (get && ServeFromObservers(response, path)) return;
+    SendApiError(response, NotFoundError("no route for " + method + " " + path));
+  }
+
+  void Ready(HTTPServerResponse& response) {
+    std::string why;
+    if (state_->shutting_down.load()) {
+      why = "server is shutting down";
+    } else if (state_->graph->Ready(&why)) {
+      return SendJson(response, HTTPResponse::HTTP_OK, "{\"status\":\"ready\"}");
+    }
+    ApiError e;
+    e.http_status = 503;
+    e.code = "not_ready";
+    e.message = why;
+    SendApiError(response, e);
+  }
+
+  bool ServeFromObservers(HTTPServerResponse& response, const std::string& path) {
+    for (StageInstance* o : state_->graph->observers()) {
+      const flx_metrics_iface* m = o->metrics();
+      if (m->http_get == nullptr) continue;
+      flx_buffer body;
+      const char* content_type = nullptr;
+      flx_error* err = m->http_get(o->self, path.c_str(), &body, &content_type);
+      if (err != nullptr) {
+        Status st = ConsumeError(err);
+        if (st.code() == FLX_NOT_FOUND) continue;
+        ApiError e;
+        e.message = "stage '" + o->id + "' failed to serve " + path + ": " + st.ToString();
+        e.code = "internal_error";
+        SendApiError(response, e);
+        return true;
+      }
+      response.setStatus(HTTPResponse::HTTP_OK);
+      response.setContentType(content_type ? content_type : "text/plain; charset=utf-8");
+      response.setContentLength(static_cast<std::streamsize>(body.data.size()));
+      response.send() << body.data;
+      return true;
+    }
+    return false;
+  }
+
+  void WriteModel(JsonWriter& w, const ModelChain& m) {
+    const StageInstance* p = m.pipeline;
+    w.BeginObject();
+    w.Key("id").String(m.id);
+    w.Key("object").String("model");
+    w.Key("created").Int(state_->started_unix);
+    w.Key("owned_by").String("fluxserve");
+    w.Key("ready").Bool(p->readiness() == Readiness::kReady);
+    w.Key("state").String(ReadinessName(p->readiness()));
+    if (p->readiness() == Readiness::kFailed) w.Key("state_message").String(p->readiness_message());
+    w.Key("pipeline").BeginObject();
+    w.Key("stage").String(p->id);
+    w.Key("type").String(p->type);
+    w.Key("version").String(p->factory->version ? p->factory->version : "");
+    w.Key("prepare_seconds").Number(p->prepare_seconds());
+    w.EndObject();
+    w.Key("config").Raw(DescribeStage(p));
+    if (m.scheduler != nullptr) {
+      w.Key("queue").Raw(DescribeStage(m.scheduler));
+    } else {
+      w.Key("queue").Null();
+    }
+    w.Key("recovery").BeginArray();
+    for (const StageInstance* r : m.recoveries) w.String(r->id);
+    w.EndArray();
+    w.Key("plugins").BeginObject();
+    auto add_plugin = [&](const StageInstance* s) {
+      w.Key(s->id).BeginObject();
+      w.Key("library").String(s->library->path());
+      w.Key("plugin_version").String(s->library->info().version ? s->library->info().version : "");
+      w.Key("type").String(s->type);
+      w.Key("type_version").String(s->factory->version ? s->factory->version : "");
+      w.EndObject();
+    };
+    if (m.scheduler) add_plugin(m.scheduler);
+    for (const StageInstance* r : m.recoveries) add_plugin(r);
+    add_plugin(p);
+    w.EndObject();
+    w.Key("stats").BeginObject();
+    for (StageInstance* o : state_->graph->observers()) {
+      const flx_metrics_iface* mi = o->metrics();
+      if (mi->describe_model == nullptr) continue;
+      flx_buffer buffer;
+      Status st = ConsumeError(mi->describe_model(o->self, m.id.c_str(), &buffer));
+      w.Key(o->id);
+      if (st.ok()) {
+        w.Raw(CheckedJsonObject(buffer.data, "stage '" + o->id + "' describe_model()"));
+      } else {
+        w.BeginObject().Key("error").String(st.ToString()).EndObject();
+      }
+    }
+    w.EndObject();
+    w.EndObject();
+  }
+
+  void ListModels(HTTPServerResponse& response) {
+    JsonWriter w;
+    w.BeginObject().Key("object").String("list").Key("data").BeginArray();
+    for (const ModelChain& m : state_->graph->models()) WriteModel(w, m);
+    w.EndArray().EndObject();
+    SendJson(response, HTTPResponse::HTTP_OK, w.str());
+  }
+
+  void GetModel(HTTPServerResponse& response, const std::string& raw_id) {
+    std::string id;
+    Poco::URI::decode(raw_id, id);
+    const ModelChain* m = state_->graph->FindModel(id);
+    if (m == nullptr) {
+      ApiError e = NotFoundError("the model '" + id + "' does not exist", "model_not_found");
+      e.param = "model";
+      return SendApiError(response, e);
+    }
+    JsonWriter w;
+    WriteModel(w, *m);
+    SendJson(response, HTTPResponse::HTTP_OK, w.str());
+  }
+
+  void GetFile(HTTPServerResponse& response, const std::string& name) {
+    auto path = state_->store.Resolve(name);
+    if (!path.ok()) return SendApiError(response, NotFoundError(path.status().message()));
+    std::string type = "application/octet-stream";
+    auto dot = name.rfind('.');
+    if (dot != std::string::npos) {
+      std::string ext = name.substr(dot + 1);
+      if (ext == "png") type = "image/png";
+      if (ext == "jpeg" || ext == "jpg") type = "image/jpeg";
+    }
+    response.sendFile(*path, type);
+  }
+
+  void Generations(HTTPServerRequest& request, HTTPServerResponse& response) {
+    auto start = Clock::now();
+    if (state_->shutting_down.load()) {
+      response.setKeepAlive(false);
+      ApiError e;
+      e.http_status = 503;
+      e.code = "shutting_down";
+      e.message = "server is shutting down";
+      return SendApiError(response, e);
+    }
+    std::string body;
+    if (!ReadBody(request, response, state_->options.max_body_bytes, &body)) return;
+    auto parsed = ParseImagesRequest(body);
+    if (auto* err = std::get_if<ApiError>(&parsed)) return SendApiError(response, *err);
+    ImagesRequest& r = std::get<ImagesRequest>(parsed);
+
+    const auto& models = state_->graph->models();
+    const ModelChain* chain = r.model.empty() ? &models.front() : state_->graph->FindModel(r.model);
+    if (chain == nullptr) {
+      std::string known;
+      for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.id;
+      ApiError e = NotFoundError("the model '" + r.model + "' does not exist (available: " + known + ")",
+                                 "model_not_found");
+      e.param = "model";
+      return SendApiError(response, e);
+    }
+    if (!r.seed_given) r.input.seed = state_->DrawSeed();
+
+    flx_call call;
+    call.request_id = request_id_;
+    call.model = chain->id;
+    int fd = static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket().impl()->sockfd();
+    call.peer_gone = [fd] {
+      // Readable with nothing to read means the peer closed its side.
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) return false;
+      if (p.revents & (POLLHUP | POLLERR)) return true;
+      char c;
+      return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    };
+    state_->Register(&call);
+    auto [output, failure] = state_->service.Run(*chain, r.input, &call);
+    state_->Unregister(&call);
+
+    if (failure) {
+      ApiError e = FromGenerationError(*failure);
+      if (state_->shutting_down.load() && failure->status.code() == FLX_CANCELLED) {
+        e.http_status = 503;
+        e.code = "shutting_down";
+        e.message = "server is shutting down: the request was cancelled (" + e.message + ")";
+      }
+      summary_ = " model=" + chain->id + " seed=" + std::to_string(r.input.seed) + " error=" +
+                 CodeName(failure->status.code()) + ": " + failure->status.message();
+      if (!failure->fallbacks.empty()) {
+        summary_ += " fallbacks=" + std::to_string(failure->fallbacks.size());
+      }
+      return SendApiError(response, e);
+    }
+
+    // Encode (and store) each image.
+    auto encode_start = Clock::now();
+    std::vector<std::string> encoded;
+    std::vector<std::pair<std::string, std::string>> png_text = {
+        {"Software", "fluxserve"}, {"Model", chain->id}};
+    for (const auto& image : output->images) {
+      PixelView view{image.width, image.height, image.channels, image.pixels.data()};
+      auto meta = png_text;
+      meta.emplace_back("Seed", std::to_string(image.seed));
+      auto bytes = EncodeImage(view, r.output_format, meta);
+      if (!bytes.ok()) {
+        ApiError e;
+        e.message = bytes.status().message();
+        e.code = "internal_error";
+        return SendApiError(response, e);
+      }
+      encoded.push_back(std::move(*bytes));
+    }
+    double encode_s = Seconds(encode_start);
+    auto save_start = Clock::now();
+    std::vector<std::string> urls;
+    if (r.response_format == "url") {
+      std::string base = state_->options.public_base_url;
+      if (base.empty()) base = "http://" + request.getHost();
+      for (size_t i = 0; i < encoded.size(); ++i) {
+        std::string name = request_id_ + "-" + std::to_string(state_->NextImageNumber()) + "." +
+                           ImageFormatExtension(r.output_format);
+        if (!OutputStore::IsSafeName(name)) {
+          name = "img-" + std::to_string(state_->NextImageNumber()) + "." +
+                 ImageFormatExtension(r.output_format);
+        }
+        Status saved = state_->store.Save(name, encoded[i]);
+        if (!saved.ok()) {
+          ApiError e;
+          e.message = "cannot store the image: " + saved.message();
+          e.code = "internal_error";
+          return SendApiError(response, e);
+        }
+        urls.push_back(base + kFilesPrefix + name);
+      }
+    }
+    double save_s = Seconds(save_start);
+
+    JsonWriter w;
+    size_t payload = 0;
+    for (const auto& e : encoded) payload += (e.size() + 2) / 3 * 4 + 64;
+    w.Reserve(payload + 1024);
+    w.BeginObject();
+    w.Key("created").Int(std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count());
+    w.Key("data").BeginArray();
+    for (size_t i = 0; i < encoded.size(); ++i) {
+      w.BeginObject();
+      if (r.response_format == "url") {
+        w.Key("url").String(urls[i]);
+      } else {
+        w.Key("b64_json").String(Base64Encode(encoded[i]));
+      }
+      w.Key("seed").UInt(output->images[i].seed);
+      w.Key("revised_prompt").Null();
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("model").String(chain->id);
+    w.Key("output_format").String(ImageFormatExtension(r.output_format));
+    const auto& first = output->images.front();
+    w.Key("size").String(std::to_string(first.width) + "x" + std::to_string(first.height));
+    w.Key("parameters").BeginObject();
+    for (const auto& [k, v] : output->params) w.Key(k).String(v);
+    w.Key("seed").UInt(r.input.seed);
+    w.Key("n").UInt(r.input.n);
+    w.EndObject();
+    if (!output->fallbacks.empty()) {
+      const FallbackStep& last = output->fallbacks.back();
+      w.Key("fallback_reason").BeginObject();
+      w.Key("code").String(last.reason_code);
+      std::string message;
+      for (const auto& f : output->fallbacks) message += (message.empty() ? "" : "; ") + f.message;
+      w.Key("message").String(message);
+      w.Key("attempts").UInt(output->attempts);
+      w.Key("steps").BeginArray();
+      for (const auto& f : output->fallbacks) {
+        w.BeginObject();
+        w.Key("attempt").UInt(f.attempt);
+        w.Key("stage").String(f.stage_id);
+        w.Key("code").String(f.reason_code);
+        w.Key("message").String(f.message);
+        w.Key("failure").String(f.failure);
+        w.Key("overrides").BeginObject();
+        for (const auto& [k, v] : f.overrides) w.Key(k).String(v);
+        w.EndObject();
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
+    }
+    w.Key("timings").BeginObject();
+    w.Key("queue_s").Number(output->queue_seconds);
+    w.Key("generate_s").Number(output->generate_seconds);
+    {
+      std::lock_guard<std::mutex> lock(call.phases_mutex);
+      std::vector<std::pair<std::string, double>> summed;
+      for (const auto& [name, seconds] : call.phases) {
+        bool found = false;
+        for (auto& s : summed) {
+          if (s.first == name) {
+            s.second += seconds;
+            found = true;
+          }
+        }
+        if (!found) summed.emplace_back(name, seconds);
+      }
+      for (const auto& [name, seconds] : summed) w.Key(name + "_s").Number(seconds);
+    }
+    w.Key("encode_s").Number(encode_s);
+    w.Key("save_s").Number(save_s);
+    double total = Seconds(start);
+    w.Key("total_s").Number(total);
+    w.EndObject();
+    w.EndObject();
+
+    std::string seeds;
+    for (const auto& image : output->images) seeds += (seeds.empty() ? "" : ",") + std::to_string(image.seed);
+    char buf[256];
+    std::snprintf(buf, sizeof(buf),
+                  " model=%s n=%u size=%ux%u seeds=%s queue=%.3fs generate=%.3fs encode=%.3fs "
+                  "save=%.3fs",
+                  chain->id.c_str(), r.input.n, first.width, first.height, seeds.substr(0, 100).c_str(),
+                  output->queue_seconds, output->generate_seconds, encode_s, save_s);
+    summary_ = buf;
+    if (!output->fallbacks.empty()) summary_ += " fallback=" + output->fallbacks.back().reason_code;
+    SendJson(response, HTTPResponse::HTTP_OK, w.str());
+  }
+
+  ServerState* state_;
+  std::string request_id_;
+  std::string summary_;  // appended to the access-log line
+};
+
+class Router : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Router(ServerState* state) : state_(state) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
+    return new RequestHandler(state_);
+  }
+
+ private:
+  ServerState* state_;
+};
+
+}  // namespace
+
+Poco::Net::HTTPRequestHandlerFactory* NewRouter(ServerState* state) { return new Router(state); }
+
+}  // namespace flx

@@ -1,0 +1,110 @@
+#include "http/http_server.h"
+
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/ThreadPool.h>
+
+#include <chrono>
+
+#include "http/handlers.h"
+#include "logging.h"
+
+namespace flx {
+
+ServerState::ServerState(StageGraph* graph_in, ServerOptions options_in)
+    : graph(graph_in),
+      service(graph_in),
+      store(options_in.output_dir),
+      options(std::move(options_in)),
+      started_unix(std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count()),
+      logger(GetLogger("http")),
+      seed_rng_(std::random_device{}()) {}
+
+uint64_t ServerState::DrawSeed() {
+  std::lock_guard<std::mutex> lock(seed_mutex_);
+  return seed_rng_() & ((uint64_t(1) << 53) - 1);
+}
+
+void ServerState::Register(flx_call* call) {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  calls_.insert(call);
+}
+
+void ServerState::Unregister(flx_call* call) {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  calls_.erase(call);
+  calls_cv_.notify_all();
+}
+
+void ServerState::CancelAll() {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  for (flx_call* c : calls_) c->cancelled.store(true);
+}
+
+bool ServerState::WaitIdle(double seconds) {
+  std::unique_lock<std::mutex> lock(calls_mutex_);
+  return calls_cv_.wait_for(lock, std::chrono::duration<double>(seconds),
+                            [&] { return calls_.empty(); });
+}
+
+HttpServer::HttpServer(StageGraph* graph, ServerOptions options)
+    : state_(std::make_unique<ServerState>(graph, std::move(options))) {}
+
+HttpServer::~HttpServer() {
+  if (server_) Shutdown();
+}
+
+Status HttpServer::Start() {
+  FLX_RETURN_IF_ERROR(state_->store.Init());
+  const ServerOptions& o = state_->options;
+  try {
+    Poco::Net::SocketAddress address(o.host, o.port);
+    Poco::Net::ServerSocket socket(address, /*backlog=*/o.max_queued_connections);
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(o.threads);
+    params->setMaxQueued(o.max_queued_connections);
+    params->setKeepAlive(true);
+    params->setMaxKeepAliveRequests(1000);
+    params->setKeepAliveTimeout(Poco::Timespan(10, 0));
+    params->setTimeout(Poco::Timespan(60, 0));
+    params->setServerName("fluxserve");
+    // A pool of our own: Poco's default pool has 16 threads, fewer than a queue can hold.
+    pool_ = std::make_unique<Poco::ThreadPool>(2, o.threads + 4, 60);
+    server_ =
+        std::make_unique<Poco::Net::HTTPServer>(NewRouter(state_.get()), *pool_, socket, params);
+    server_->start();
+    port_ = socket.address().port();
+  } catch (const Poco::Exception& e) {
+    return FailedPrecondition("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
+                              e.displayText());
+  }
+  state_->logger->info("listening on http://{}:{} ({} worker threads, body limit {} bytes)",
+                       o.host, port_, o.threads, o.max_body_bytes);
+  return Status::Ok();
+}
+
+void HttpServer::Shutdown() {
+  if (!server_) return;
+  state_->shutting_down.store(true);
+  state_->logger->info("shutting down: refusing new requests, waiting up to {:.0f} s for those "
+                       "in flight", state_->options.shutdown_grace_s);
+  // Stop accepting connections; requests already inside handlers go on.
+  server_->stop();
+  if (!state_->WaitIdle(state_->options.shutdown_grace_s)) {
+    state_->logger->warn("grace period over: cancelling the requests still running");
+    state_->CancelAll();
+    if (!state_->WaitIdle(30)) {
+      state_->logger->error("requests still running 30 s after cancellation; stopping anyway");
+    }
+  }
+  server_->stopAll(true);
+  server_.reset();
+  pool_->joinAll();
+  state_->logger->info("HTTP server stopped");
+}
+
+}  // namespace flx

@@ -1,0 +1,46 @@
+// The HTTP front end (Poco::Net::HTTPServer): binds, routes, and shuts down gracefully.
+#ifndef FLX_HOST_HTTP_HTTP_SERVER_H_
+#define FLX_HOST_HTTP_HTTP_SERVER_H_
+
+#include <memory>
+
+#include "http/server_state.h"
+#include "stage_graph.h"
+#include "status.h"
+
+namespace Poco {
+class ThreadPool;
+namespace Net {
+class HTTPServer;
+}
+}  // namespace Poco
+
+namespace flx {
+
+class HttpServer {
+ public:
+  // `graph` must outlive the server.
+  HttpServer(StageGraph* graph, ServerOptions options);
+  ~HttpServer();
+
+  // Binds host:port and starts serving; fails when the address cannot be bound or the
+  // output directory cannot be created.
+  Status Start();
+  // The bound port (useful with port 0).
+  uint16_t port() const { return port_; }
+  // Graceful stop: refuse new work (503), let running requests finish for up to
+  // shutdown_grace_s, then cancel what is left, wait for it to answer, stop the listener.
+  void Shutdown();
+
+  ServerState& state() { return *state_; }
+
+ private:
+  std::unique_ptr<ServerState> state_;
+  std::unique_ptr<Poco::ThreadPool> pool_;  // outlives server_
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace flx
+
+#endif  // FLX_HOST_HTTP_HTTP_SERVER_H_

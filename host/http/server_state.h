@@ -1,0 +1,69 @@
+// What every HTTP handler shares: the stage graph, the generation service, the output store,
+// the options, and the registry of requests in flight (for graceful shutdown).
+#ifndef FLX_HOST_HTTP_SERVER_STATE_H_
+#define FLX_HOST_HTTP_SERVER_STATE_H_
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+
+#include "generation_service.h"
+#include "host_api.h"
+#include "output_store.h"
+#include "stage_graph.h"
+
+namespace flx {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0 = any free port
+  uint64_t max_body_bytes = 1048576;
+  int threads = 64;
+  int max_queued_connections = 256;
+  double shutdown_grace_s = 30;
+  std::string output_dir = "./outputs";
+  std::string public_base_url;  // "" = http://<Host header>
+};
+
+class ServerState {
+ public:
+  ServerState(StageGraph* graph, ServerOptions options);
+
+  StageGraph* graph;
+  GenerationService service;
+  OutputStore store;
+  ServerOptions options;
+  int64_t started_unix;
+  std::shared_ptr<spdlog::logger> logger;
+  std::atomic<bool> shutting_down{false};
+
+  // A fresh seed for requests that give none: below 2^53 so every JSON client reads it exactly.
+  uint64_t DrawSeed();
+  // A process-unique suffix for output file names.
+  uint64_t NextImageNumber() { return image_counter_.fetch_add(1) + 1; }
+
+  // Calls in flight: registered while a generation runs so shutdown can cancel them.
+  void Register(flx_call* call);
+  void Unregister(flx_call* call);
+  void CancelAll();
+  // Waits until no call is registered or `seconds` pass; true when none is left.
+  bool WaitIdle(double seconds);
+
+ private:
+  std::mutex seed_mutex_;
+  std::mt19937_64 seed_rng_;
+  std::atomic<uint64_t> image_counter_{0};
+  std::mutex calls_mutex_;
+  std::condition_variable calls_cv_;
+  std::set<flx_call*> calls_;
+};
+
+}  // namespace flx
+
+#endif  // FLX_HOST_HTTP_SERVER_STATE_H_

@@ -1,0 +1,198 @@
+#include "stage_graph.h"
+
+#include <chrono>
+
+#include "error.h"
+#include "logging.h"
+
+namespace flx {
+
+const char* ReadinessName(Readiness r) {
+  switch (r) {
+    case Readiness::kCreated: return "created";
+    case Readiness::kPreparing: return "loading";
+    case Readiness::kReady: return "ready";
+    case Readiness::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+StageInstance::~StageInstance() {
+  if (factory != nullptr && self != nullptr) factory->destroy(self);
+  self = nullptr;
+}
+
+const flx_scheduler_iface* StageInstance::scheduler() const {
+  return kind == FLX_KIND_SCHEDULER ? static_cast<const flx_scheduler_iface*>(factory->iface)
+                                    : nullptr;
+}
+const flx_pipeline_iface* StageInstance::pipeline() const {
+  return kind == FLX_KIND_PIPELINE ? static_cast<const flx_pipeline_iface*>(factory->iface)
+                                   : nullptr;
+}
+const flx_recovery_iface* StageInstance::recovery() const {
+  return kind == FLX_KIND_RECOVERY ? static_cast<const flx_recovery_iface*>(factory->iface)
+                                   : nullptr;
+}
+const flx_metrics_iface* StageInstance::metrics() const {
+  return kind == FLX_KIND_METRICS ? static_cast<const flx_metrics_iface*>(factory->iface)
+                                  : nullptr;
+}
+
+std::string StageInstance::readiness_message() const {
+  std::lock_guard<std::mutex> lock(message_mutex_);
+  return readiness_message_;
+}
+
+void StageInstance::SetReadiness(Readiness r, std::string message, double seconds) {
+  {
+    std::lock_guard<std::mutex> lock(message_mutex_);
+    readiness_message_ = std::move(message);
+  }
+  prepare_seconds_.store(seconds);
+  readiness_.store(r);
+}
+
+StageGraph::~StageGraph() {
+  WaitPrepared();
+  // Chains first (a scheduler wakes its waiters), observers last so they see every event.
+  for (auto it = stages_.rbegin(); it != stages_.rend(); ++it) {
+    if ((*it)->kind != FLX_KIND_METRICS) it->reset();
+  }
+  observers_.clear();
+  stages_.clear();
+}
+
+StatusOr<std::unique_ptr<StageGraph>> StageGraph::Build(const GraphConfig& config, bool dry_run,
+                                                         Diagnostics* diags) {
+  std::unique_ptr<StageGraph> graph(new StageGraph);
+  graph->logger_ = GetLogger("host");
+  PluginLoader loader(config.plugin_paths);
+  for (const StageConfig& sc : config.stages) {
+    auto fail = [&](const Status& s) {
+      diags->Error(sc.location, sc.path, "stage '" + sc.id + "': " + s.message());
+    };
+    auto lib = loader.Load(sc.library);
+    if (!lib.ok()) {
+      fail(lib.status());
+      continue;
+    }
+    auto factory = (*lib)->FindFactory(sc.kind, sc.type);
+    if (!factory.ok()) {
+      fail(factory.status());
+      continue;
+    }
+    auto stage = std::make_unique<StageInstance>();
+    stage->id = sc.id;
+    stage->kind = sc.kind;
+    stage->type = sc.type;
+    stage->library = *lib;
+    stage->factory = *factory;
+    stage->host.stage_id = sc.id;
+    stage->host.logger = GetLogger(sc.id);
+    stage->host.sink = graph.get();
+    stage->config =
+        MakeConfigTree(sc.config, sc.config_location, sc.path + ".config", config.file, sc.id);
+    void* self = nullptr;
+    Status created = ConsumeError(stage->factory->create(
+        &stage->host, ConfigTreeRoot(*stage->config), dry_run ? FLX_CREATE_DRY_RUN : 0, &self));
+    if (!created.ok()) {
+      diags->Error(sc.location, sc.path,
+                   "stage '" + sc.id + "' (" + sc.library + ", type " + sc.type +
+                       "): create failed: " + CodeName(created.code()) + ": " +
+                       created.message());
+      continue;
+    }
+    stage->self = self;
+    ReportUnreadKeys(*stage->config, diags);
+    graph->stages_.push_back(std::move(stage));
+  }
+  if (diags->has_errors()) return InvalidArgument(diags->ToString());
+
+  auto find = [&](const std::string& id) -> StageInstance* {
+    for (auto& s : graph->stages_) {
+      if (s->id == id) return s.get();
+    }
+    return nullptr;
+  };
+  for (const ModelRoute& route : config.models) {
+    ModelChain chain;
+    chain.id = route.id;
+    for (const std::string& id : route.chain) {
+      StageInstance* s = find(id);
+      // The config layer has validated references and chain shape already.
+      switch (s->kind) {
+        case FLX_KIND_SCHEDULER: chain.scheduler = s; break;
+        case FLX_KIND_RECOVERY: chain.recoveries.push_back(s); break;
+        case FLX_KIND_PIPELINE: chain.pipeline = s; break;
+        case FLX_KIND_METRICS: break;
+      }
+    }
+    graph->models_.push_back(std::move(chain));
+  }
+  for (const std::string& id : config.observers) graph->observers_.push_back(find(id));
+  return graph;
+}
+
+const ModelChain* StageGraph::FindModel(const std::string& id) const {
+  for (const auto& m : models_) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+void StageGraph::StartPrepare() {
+  for (auto& stage : stages_) {
+    if (stage->kind != FLX_KIND_PIPELINE) continue;
+    StageInstance* s = stage.get();
+    s->SetReadiness(Readiness::kPreparing, "loading", 0);
+    prepare_threads_.emplace_back([this, s] {
+      auto start = std::chrono::steady_clock::now();
+      Status st = ConsumeError(s->pipeline()->prepare(s->self));
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (st.ok()) {
+        s->SetReadiness(Readiness::kReady, "ready", seconds);
+        logger_->info("stage '{}' ready after {:.3f} s", s->id, seconds);
+      } else {
+        s->SetReadiness(Readiness::kFailed, st.ToString(), seconds);
+        logger_->error("stage '{}' failed to prepare after {:.3f} s: {}", s->id, seconds,
+                       st.ToString());
+      }
+      flx_event e{};
+      e.struct_size = sizeof(e);
+      e.type = FLX_EVENT_GAUGE;
+      e.name = "model_ready";
+      e.stage_id = s->id.c_str();
+      e.value = st.ok() ? 1 : 0;
+      Deliver(e);
+    });
+  }
+}
+
+void StageGraph::WaitPrepared() {
+  for (auto& t : prepare_threads_) {
+    if (t.joinable()) t.join();
+  }
+  prepare_threads_.clear();
+}
+
+bool StageGraph::Ready(std::string* why) const {
+  for (const auto& m : models_) {
+    Readiness r = m.pipeline->readiness();
+    if (r != Readiness::kReady) {
+      if (why) {
+        *why = "model '" + m.id + "' is " + ReadinessName(r);
+        if (r == Readiness::kFailed) *why += ": " + m.pipeline->readiness_message();
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+void StageGraph::Deliver(const flx_event& event) {
+  for (StageInstance* o : observers_) o->metrics()->observe(o->self, &event);
+}
+
+}  // namespace flx

@@ -1,0 +1,113 @@
+// The running stage graph: plugin instances created from a validated GraphConfig, the chains
+// that serve each model, readiness of every pipeline, and the fan-out of events to observers.
+#ifndef FLX_HOST_STAGE_GRAPH_H_
+#define FLX_HOST_STAGE_GRAPH_H_
+
+#include <flx/flx.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config_node.h"
+#include "config/diagnostics.h"
+#include "config/graph_config.h"
+#include "host_api.h"
+#include "plugin_loader.h"
+#include "status.h"
+
+namespace flx {
+
+// Where a pipeline is in its life: created -> preparing -> ready | failed.
+enum class Readiness { kCreated, kPreparing, kReady, kFailed };
+const char* ReadinessName(Readiness r);
+
+// One plugin instance. Destroying it calls the factory's destroy() and then drops the
+// library reference (which may unload it).
+class StageInstance {
+ public:
+  StageInstance() = default;
+  ~StageInstance();
+  StageInstance(const StageInstance&) = delete;
+  StageInstance& operator=(const StageInstance&) = delete;
+
+  std::string id;
+  flx_kind kind = FLX_KIND_PIPELINE;
+  std::string type;
+  std::shared_ptr<PluginLibrary> library;
+  const flx_factory* factory = nullptr;
+  void* self = nullptr;
+  flx_host host;
+  std::shared_ptr<ConfigTree> config;
+
+  bool threadsafe() const { return (factory->flags & FLX_FLAG_THREADSAFE) != 0; }
+  const flx_scheduler_iface* scheduler() const;
+  const flx_pipeline_iface* pipeline() const;
+  const flx_recovery_iface* recovery() const;
+  const flx_metrics_iface* metrics() const;
+
+  // Serialises generate() for pipelines that are not thread-safe, whatever the scheduler does.
+  std::mutex generate_mutex;
+
+  // Pipelines only.
+  Readiness readiness() const { return readiness_.load(); }
+  std::string readiness_message() const;
+  double prepare_seconds() const { return prepare_seconds_.load(); }
+  void SetReadiness(Readiness r, std::string message, double seconds);
+
+ private:
+  std::atomic<Readiness> readiness_{Readiness::kCreated};
+  std::atomic<double> prepare_seconds_{0};
+  mutable std::mutex message_mutex_;
+  std::string readiness_message_;
+};
+
+// The stages one public model id runs through.
+struct ModelChain {
+  std::string id;
+  StageInstance* scheduler = nullptr;       // optional, first
+  std::vector<StageInstance*> recoveries;   // consulted in order after a failed try
+  StageInstance* pipeline = nullptr;        // required, last
+};
+
+class StageGraph : public EventSink {
+ public:
+  ~StageGraph() override;
+
+  // Loads every plugin and creates every stage. Problems go to `diags` located at the stage
+  // that caused them (all stages are attempted); the graph is returned only when there are
+  // none. With `dry_run`, stages are created with FLX_CREATE_DRY_RUN (nothing heavy loads).
+  static StatusOr<std::unique_ptr<StageGraph>> Build(const GraphConfig& config, bool dry_run,
+                                                      Diagnostics* diags);
+
+  const std::vector<ModelChain>& models() const { return models_; }
+  // NULL when `id` is not a configured model.
+  const ModelChain* FindModel(const std::string& id) const;
+  const std::vector<std::unique_ptr<StageInstance>>& stages() const { return stages_; }
+  const std::vector<StageInstance*>& observers() const { return observers_; }
+
+  // Starts prepare() of every pipeline on background threads and returns at once.
+  void StartPrepare();
+  // Blocks until every prepare() started by StartPrepare() has finished.
+  void WaitPrepared();
+  // True when every pipeline is ready; otherwise `why` names the first one that is not.
+  bool Ready(std::string* why) const;
+
+  // EventSink: forwards to every observer.
+  void Deliver(const flx_event& event) override;
+
+ private:
+  StageGraph() = default;
+  std::vector<std::unique_ptr<StageInstance>> stages_;  // in config order
+  std::vector<ModelChain> models_;
+  std::vector<StageInstance*> observers_;
+  std::vector<std::thread> prepare_threads_;
+  std::shared_ptr<spdlog::logger> logger_;
+};
+
+}  // namespace flx
+
+#endif  // FLX_HOST_STAGE_GRAPH_H_

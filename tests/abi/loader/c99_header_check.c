@@ -1,0 +1,53 @@
+/* The SDK header must compile as strict C99 (built with -std=c99 -pedantic -Werror) and its
+ * struct layouts are pinned: a change that moves a field breaks every built plugin, so it must
+ * break this build first. Offsets are for LP64 (x86-64, aarch64 Linux). */
+#include <flx/flx.h>
+#include <stddef.h>
+
+#define FLX_PIN_AT(line, cond) typedef char flx_pin_line_##line[(cond) ? 1 : -1]
+#define FLX_PIN_L(line, cond) FLX_PIN_AT(line, cond)
+#define PIN(cond) FLX_PIN_L(__LINE__, cond)
+
+PIN(sizeof(void*) == 8);
+PIN(offsetof(flx_host_api, struct_size) == 0);
+PIN(offsetof(flx_host_api, abi_major) == 8);
+PIN(offsetof(flx_host_api, abi_minor) == 12);
+PIN(offsetof(flx_host_api, error_new) == 16);
+PIN(offsetof(flx_host_api, error_free) == 56);
+PIN(offsetof(flx_host_api, log) == 64);
+PIN(offsetof(flx_host_api, config_get_string) == 80);
+PIN(offsetof(flx_host_api, config_error) == 160);
+PIN(offsetof(flx_host_api, emit) == 168);
+PIN(offsetof(flx_host_api, buffer_append) == 224);
+PIN(sizeof(flx_host_api) == 232);
+
+PIN(offsetof(flx_request, id) == 8);
+PIN(offsetof(flx_request, width) == 40);
+PIN(offsetof(flx_request, guidance) == 56);
+PIN(offsetof(flx_request, seed) == 64);
+PIN(offsetof(flx_request, overrides) == 72);
+PIN(offsetof(flx_request, call) == 88);
+PIN(sizeof(flx_request) == 96);
+
+PIN(offsetof(flx_event, type) == 8);
+PIN(offsetof(flx_event, value) == 56);
+PIN(sizeof(flx_event) == 80);
+
+PIN(offsetof(flx_factory, kind) == 8);
+PIN(offsetof(flx_factory, type_name) == 16);
+PIN(offsetof(flx_factory, flags) == 32);
+PIN(offsetof(flx_factory, create) == 40);
+PIN(offsetof(flx_factory, iface) == 56);
+PIN(sizeof(flx_factory) == 64);
+
+PIN(offsetof(flx_plugin_info, abi_major) == 8);
+PIN(offsetof(flx_plugin_info, factories) == 40);
+PIN(sizeof(flx_plugin_info) == 48);
+
+PIN(sizeof(flx_scheduler_iface) == 32);
+PIN(sizeof(flx_pipeline_iface) == 32);
+PIN(sizeof(flx_recovery_iface) == 16);
+PIN(sizeof(flx_metrics_iface) == 32);
+PIN(sizeof(flx_admission) == 24);
+
+int flx_c99_header_check(void) { return FLX_ABI_MAJOR; }

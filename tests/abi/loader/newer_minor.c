@@ -1,0 +1,14 @@
+/* Broken on purpose: built for a newer ABI minor than the host. */
+#include "broken_common.h"
+
+static const flx_factory kFactory = {sizeof(flx_factory), FLX_KIND_PIPELINE, "broken", "1.0.0",
+                                     0, ok_create, noop_destroy, &kPipelineIface};
+static const flx_factory* const kFactories[] = {&kFactory};
+static const flx_plugin_info kInfo = {sizeof(flx_plugin_info), FLX_ABI_MAJOR, FLX_ABI_MINOR + 1, "newer_minor",
+                                      "1.0.0", 1, kFactories};
+
+FLX_EXPORT flx_error* flx_plugin_init(const flx_host_api* api, const flx_plugin_info** info) {
+  g_api = api;
+  *info = &kInfo;
+  return NULL;
+}
