@@ -449,6 +449,11 @@ inline std::map<std::string, std::string> overrides(const flx_request& r) {
 }
 
 namespace detail {
+// A function (not an inline comparison) so that minor 0 does not trip -Wtype-limits.
+inline bool older_minor(uint32_t host_minor, uint32_t plugin_minor) {
+  return host_minor < plugin_minor;
+}
+
 // Shared body of flx_plugin_init: checks the host and publishes the plugin's table.
 inline flx_error* plugin_init(const flx_host_api* api, const flx_plugin_info** out,
                               const flx_plugin_info* info) {
@@ -456,7 +461,7 @@ inline flx_error* plugin_init(const flx_host_api* api, const flx_plugin_info** o
   if (api->abi_major != FLX_ABI_MAJOR) {
     return api->error_new(FLX_FAILED_PRECONDITION, "host ABI major differs from the plugin's");
   }
-  if (api->struct_size < sizeof(flx_host_api) || api->abi_minor < FLX_ABI_MINOR) {
+  if (api->struct_size < sizeof(flx_host_api) || older_minor(api->abi_minor, FLX_ABI_MINOR)) {
     return api->error_new(FLX_FAILED_PRECONDITION, "host ABI is older than the plugin's");
   }
   host_api() = api;

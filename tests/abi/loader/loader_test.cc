@@ -106,7 +106,7 @@ TEST(StageCreateTest, FailingCreateIsReportedAtTheStage) {
   auto graph = BuildGraph("broken_failing_create", "broken", "{model: x}", &diags);
   ASSERT_FALSE(graph.ok());
   std::string text = diags.ToString();
-  EXPECT_NE(text.find("graph.yaml:3:"), std::string::npos) << text;
+  EXPECT_NE(text.find("graph.yaml:4:"), std::string::npos) << text;
   EXPECT_NE(text.find("create failed"), std::string::npos) << text;
   EXPECT_NE(text.find("weights file 'nowhere.safetensors' does not exist"), std::string::npos)
       << text;
