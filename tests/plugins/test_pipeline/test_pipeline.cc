@@ -1,0 +1,213 @@
+// flx_test_pipeline: a pipeline that draws deterministic pictures instead of running a model,
+// for host tests. Type `test` declares itself not thread-safe and fails any call that
+// overlaps another (the check host scheduler tests rely on); `test_threadsafe` allows it.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <flx/plugin.hpp>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_image.h"
+#include "test_pipeline_options.h"
+
+namespace flx::test_pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kDefaultSide = 64;
+constexpr uint32_t kDefaultSteps = 4;
+constexpr uint32_t kMaxSide = 8192;
+constexpr uint32_t kMaxSteps = 1000;
+// How often a delayed generate() checks for cancellation.
+constexpr std::chrono::milliseconds kCancelSlice(5);
+
+struct EffectiveParams {
+  uint32_t width = kDefaultSide;
+  uint32_t height = kDefaultSide;
+  uint32_t steps = kDefaultSteps;
+  float guidance = 0;
+};
+
+uint32_t InRange(const std::string& param, uint64_t value, uint32_t max) {
+  if (value < 1 || value > max) {
+    throw flx::Error(FLX_INVALID_ARGUMENT, param + " must be between 1 and " + std::to_string(max) +
+                                               ", got " + std::to_string(value))
+        .detail("param", param);
+  }
+  return static_cast<uint32_t>(value);
+}
+
+// Overrides are decimal integers; anything else is a bug in the stage that set them.
+uint32_t OverrideInRange(const std::string& key, const std::string& text, uint32_t max) {
+  const bool digits_only = !text.empty() && text.size() <= 9 &&
+                           text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits_only) {
+    throw flx::Error(FLX_INVALID_ARGUMENT,
+                     "override " + key + " must be a decimal integer, got \"" + text + "\"")
+        .detail("param", key);
+  }
+  return InRange(key, std::stoull(text), max);
+}
+
+// Request values win over defaults and recovery overrides win over both.
+EffectiveParams Resolve(const flx_request& request) {
+  EffectiveParams p;
+  if (request.width != 0) p.width = InRange("width", request.width, kMaxSide);
+  if (request.height != 0) p.height = InRange("height", request.height, kMaxSide);
+  if (request.steps != 0) p.steps = InRange("steps", request.steps, kMaxSteps);
+  if (!std::isnan(request.guidance)) p.guidance = request.guidance;
+  for (const auto& [key, value] : flx::overrides(request)) {
+    if (key == "width") p.width = OverrideInRange(key, value, kMaxSide);
+    if (key == "height") p.height = OverrideInRange(key, value, kMaxSide);
+    if (key == "steps") p.steps = OverrideInRange(key, value, kMaxSteps);
+  }
+  return p;
+}
+
+std::string FormatNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
+
+// Counts the calls inside generate() for as long as it lives.
+class Occupancy {
+ public:
+  Occupancy(std::atomic<int>& active, std::atomic<int>& most_seen) : active_(active) {
+    now_ = ++active_;
+    int seen = most_seen.load();
+    while (now_ > seen && !most_seen.compare_exchange_weak(seen, now_)) {
+    }
+  }
+  ~Occupancy() { --active_; }
+  bool shared() const { return now_ > 1; }
+
+ private:
+  std::atomic<int>& active_;
+  int now_ = 0;
+};
+
+class TestPipeline : public flx::Pipeline {
+ public:
+  TestPipeline(const flx::StageContext& context, const char* type, bool threadsafe)
+      : host_(context.host),
+        type_(type),
+        threadsafe_(threadsafe),
+        options_(ReadTestPipelineOptions(context.config)) {}
+
+  void prepare() override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.prepare_delay_ms));
+    if (options_.prepare_fail) {
+      throw flx::Error(FLX_INTERNAL, "prepare failed (injected by prepare_fail)");
+    }
+  }
+
+  void generate(const flx_request& request, flx_result* result) override {
+    const Clock::time_point started = Clock::now();
+    Occupancy occupancy(active_, most_active_);
+    const int64_t attempt = ++calls_;
+    if (occupancy.shared() && !threadsafe_) {
+      throw flx::Error(FLX_INTERNAL, "pipeline entered concurrently");
+    }
+    const flx_call* call = request.call;
+    const EffectiveParams params = Resolve(request);
+    flx::set_param(result, "width", std::to_string(params.width));
+    flx::set_param(result, "height", std::to_string(params.height));
+    flx::set_param(result, "steps", std::to_string(params.steps));
+    flx::set_param(result, "guidance", FormatNumber(params.guidance));
+    InjectFailures(params, attempt);
+
+    RunSteps(call, params.steps, started);
+    const uint32_t images = std::max<uint32_t>(request.n, 1);
+    for (uint32_t i = 0; i < images; ++i) {
+      const uint64_t seed = request.seed + i;
+      std::vector<uint8_t> pixels =
+          RenderTestImage(request.prompt, seed, params.width, params.height);
+      flx::add_image(result, params.width, params.height, 3, pixels.data(), seed);
+    }
+    host_.emit_phase(call, "generate",
+                     std::chrono::duration<double>(Clock::now() - started).count());
+  }
+
+  std::string describe() override {
+    return std::string("{\"type\":\"") + type_ +
+           "\",\"max_concurrent_seen\":" + std::to_string(most_active_.load()) +
+           ",\"calls\":" + std::to_string(calls_.load()) + "}";
+  }
+
+ private:
+  void InjectFailures(const EffectiveParams& params, int64_t attempt) const {
+    const uint64_t pixels = uint64_t{params.width} * params.height;
+    if (options_.fail_above_pixels && pixels > uint64_t(*options_.fail_above_pixels)) {
+      throw flx::Error(FLX_RESOURCE_EXHAUSTED, "out of memory (injected)");
+    }
+    const bool fails_this_try =
+        options_.fail_first_n ? attempt <= *options_.fail_first_n : options_.fail_code.has_value();
+    if (fails_this_try) {
+      const flx_code code = options_.fail_code.value_or(FLX_RESOURCE_EXHAUSTED);
+      throw flx::Error(code, code == FLX_RESOURCE_EXHAUSTED
+                                 ? "out of memory (injected)"
+                                 : "injected failure on try " + std::to_string(attempt));
+    }
+    if (options_.throw_std_exception) {
+      throw std::runtime_error("std::runtime_error thrown by the test pipeline (injected)");
+    }
+  }
+
+  // Spreads delay_ms over the steps, reporting each and giving up when the call is cancelled.
+  void RunSteps(const flx_call* call, uint32_t steps, Clock::time_point started) const {
+    const auto delay = std::chrono::milliseconds(options_.delay_ms);
+    Clock::time_point step_started = Clock::now();
+    for (uint32_t step = 1; step <= steps; ++step) {
+      const Clock::time_point step_ends = started + delay * step / steps;
+      while (true) {
+        if (flx::Host::cancelled(call)) {
+          throw flx::Error(FLX_CANCELLED, "cancelled during step " + std::to_string(step) + " of " +
+                                              std::to_string(steps));
+        }
+        const Clock::time_point now = Clock::now();
+        if (now >= step_ends) break;
+        std::this_thread::sleep_for(std::min<Clock::duration>(kCancelSlice, step_ends - now));
+      }
+      const Clock::time_point now = Clock::now();
+      host_.emit_step(call, step, steps, std::chrono::duration<double>(now - step_started).count());
+      step_started = now;
+    }
+  }
+
+  const flx::Host host_;
+  const char* const type_;
+  const bool threadsafe_;
+  const TestPipelineOptions options_;
+  std::atomic<int> active_{0};
+  std::atomic<int> most_active_{0};
+  std::atomic<int64_t> calls_{0};
+};
+
+// One class per factory: plugin.hpp keeps one static factory table per class.
+class SerialTestPipeline final : public TestPipeline {
+ public:
+  explicit SerialTestPipeline(const flx::StageContext& c) : TestPipeline(c, "test", false) {}
+};
+
+class ThreadsafeTestPipeline final : public TestPipeline {
+ public:
+  explicit ThreadsafeTestPipeline(const flx::StageContext& c)
+      : TestPipeline(c, "test_threadsafe", true) {}
+};
+
+}  // namespace
+}  // namespace flx::test_pipeline
+
+FLX_PLUGIN("flx_test_pipeline", "1.0.0",
+           flx::pipeline_factory<flx::test_pipeline::SerialTestPipeline>("test", "1.0.0"),
+           flx::pipeline_factory<flx::test_pipeline::ThreadsafeTestPipeline>("test_threadsafe",
+                                                                             "1.0.0",
+                                                                             FLX_FLAG_THREADSAFE))

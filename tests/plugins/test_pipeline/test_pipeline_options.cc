@@ -1,0 +1,107 @@
+#include "test_pipeline_options.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace flx::test_pipeline {
+namespace {
+
+const std::pair<const char*, flx_code> kCodeNames[] = {
+    {"CANCELLED", FLX_CANCELLED},
+    {"UNKNOWN", FLX_UNKNOWN},
+    {"INVALID_ARGUMENT", FLX_INVALID_ARGUMENT},
+    {"DEADLINE_EXCEEDED", FLX_DEADLINE_EXCEEDED},
+    {"NOT_FOUND", FLX_NOT_FOUND},
+    {"ALREADY_EXISTS", FLX_ALREADY_EXISTS},
+    {"PERMISSION_DENIED", FLX_PERMISSION_DENIED},
+    {"RESOURCE_EXHAUSTED", FLX_RESOURCE_EXHAUSTED},
+    {"FAILED_PRECONDITION", FLX_FAILED_PRECONDITION},
+    {"ABORTED", FLX_ABORTED},
+    {"OUT_OF_RANGE", FLX_OUT_OF_RANGE},
+    {"UNIMPLEMENTED", FLX_UNIMPLEMENTED},
+    {"INTERNAL", FLX_INTERNAL},
+    {"UNAVAILABLE", FLX_UNAVAILABLE},
+};
+
+// Reads keys one by one and keeps every problem, so a config is fixed in one pass.
+class OptionReader {
+ public:
+  explicit OptionReader(const flx::Config& config) : config_(config) {}
+
+  template <class Read>
+  auto Guard(Read read) -> decltype(read()) {
+    try {
+      return read();
+    } catch (const flx::Error& e) {
+      errors_.push_back(e.what());
+      return {};
+    }
+  }
+
+  std::optional<int64_t> Integer(const char* key, int64_t min) {
+    std::optional<int64_t> value = Guard([&] { return config_.integer(key); });
+    if (value && *value < min) {
+      Fail(std::string(key) + " must be >= " + std::to_string(min) + ", got " +
+           std::to_string(*value));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  bool Boolean(const char* key) {
+    return Guard([&] { return config_.boolean(key); }).value_or(false);
+  }
+
+  std::optional<flx_code> Code(const char* key) {
+    std::optional<std::string> name = Guard([&] { return config_.string(key); });
+    if (!name) return std::nullopt;
+    std::optional<flx_code> code = ParseErrorCode(*name);
+    if (!code) {
+      std::string known;
+      for (const auto& [text, value] : kCodeNames)
+        known += std::string(known.empty() ? "" : ", ") + text;
+      Fail(std::string(key) + " must be one of " + known + ", got \"" + *name + "\"");
+    }
+    return code;
+  }
+
+  void Fail(const std::string& message) { errors_.push_back(config_.error(message).what()); }
+
+  void ThrowIfAnyError() const {
+    if (errors_.empty()) return;
+    std::string joined;
+    for (const std::string& message : errors_) joined += (joined.empty() ? "" : "\n") + message;
+    throw flx::Error(FLX_INVALID_ARGUMENT, joined);
+  }
+
+ private:
+  const flx::Config& config_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+std::optional<flx_code> ParseErrorCode(const std::string& name) {
+  for (const auto& [text, code] : kCodeNames) {
+    if (name == text) return code;
+  }
+  return std::nullopt;
+}
+
+TestPipelineOptions ReadTestPipelineOptions(const flx::Config& config) {
+  TestPipelineOptions options;
+  if (!config) return options;
+  OptionReader reader(config);
+  options.delay_ms = reader.Integer("delay_ms", 0).value_or(0);
+  options.fail_code = reader.Code("fail_code");
+  options.fail_first_n = reader.Integer("fail_first_n", 0);
+  options.fail_above_pixels = reader.Integer("fail_above_pixels", 1);
+  options.throw_std_exception = reader.Boolean("throw_std_exception");
+  options.prepare_delay_ms = reader.Integer("prepare_delay_ms", 0).value_or(0);
+  options.prepare_fail = reader.Boolean("prepare_fail");
+  reader.ThrowIfAnyError();
+  return options;
+}
+
+}  // namespace flx::test_pipeline
