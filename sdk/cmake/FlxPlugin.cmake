@@ -4,10 +4,10 @@
 # <target>.so, hidden visibility, a version script that exports only flx_plugin_init,
 # every symbol resolved at link time (-Wl,--no-undefined) and at load time (-z now).
 # Installed with the SDK so third-party plugins are built the same way as ours.
-set(FLX_PLUGIN_VERSION_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/flx_plugin.map")
-
 function(flx_add_plugin target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  # Resolved here, not at include time: callers live in other directory scopes.
+  set(FLX_PLUGIN_VERSION_SCRIPT "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/flx_plugin.map")
   add_library(${target} MODULE ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE flx::sdk ${ARG_LIBRARIES})
   set_target_properties(${target} PROPERTIES
