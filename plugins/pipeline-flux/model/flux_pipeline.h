@@ -1,0 +1,125 @@
+// flux_pipeline.h — text-to-image generation with a FLUX.1 checkpoint in the diffusers folder
+// layout, computing what diffusers 0.32.2 FluxPipeline computes (prompt encoding with CLIP
+// and T5, rectified-flow sampling with the flow-match Euler scheduler, VAE decoding).
+#ifndef FLX_FLUX_MODEL_FLUX_PIPELINE_H_
+#define FLX_FLUX_MODEL_FLUX_PIPELINE_H_
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/autoencoder_kl.h"
+#include "model/clip_text_model.h"
+#include "model/flow_match_scheduler.h"
+#include "model/flux_transformer.h"
+#include "model/t5_encoder.h"
+
+namespace flx::flux {
+
+// Thrown by FluxPipeline::generate() when GenerateCallbacks::cancelled returns true.
+class Cancelled : public std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
+// What to generate. Token ids come from the io tokenizers: `clip_ids` is the CLIP tokenizer's
+// output for the prompt (BOS, tokens, EOS, padded to 77), `t5_ids` the T5 tokenizer's output
+// for prompt_2 (or the prompt), padded to max_sequence_length.
+struct GenerateParams {
+  std::vector<int64_t> clip_ids;
+  std::vector<int64_t> t5_ids;
+  // Image size in pixels; both must be positive multiples of 2 * vae_scale_factor().
+  int64_t width = 1024;
+  int64_t height = 1024;
+  int steps = 4;
+  // Only read by guidance-distilled models (transformer config "guidance_embeds": true).
+  double guidance = 3.5;
+  // Image i of the n is drawn from a CPU generator seeded with seed + i.
+  uint64_t seed = 0;
+  int n = 1;
+  // When not empty, every intermediate tensor of image 0 is written here (image i > 0 goes to
+  // dump_dir/image-<i>) with the file names and sidecars of the golden folders (clip_input_ids,
+  // prompt_embeds, ..., step_noise_pred, ..., vae_decoded, image; guidance when used).
+  std::string dump_dir;
+};
+
+// Progress reporting and cancellation; every member may be left empty.
+struct GenerateCallbacks {
+  // After each denoising step: step counts from 1 to total; seconds the step took.
+  std::function<void(int step, int total, double seconds)> on_step;
+  // After each phase ("encode_prompt", then per image "denoise" and "vae_decode").
+  std::function<void(const std::string& phase, double seconds)> on_phase;
+  // Asked before each denoising step and before decoding; true aborts with Cancelled.
+  std::function<bool()> cancelled;
+};
+
+// One generated image: 8-bit RGB, rows top to bottom, width * 3 bytes per row.
+struct Image {
+  int64_t width = 0;
+  int64_t height = 0;
+  std::vector<uint8_t> rgb;
+  uint64_t seed = 0;
+};
+
+// The text conditioning of one prompt.
+struct PromptEmbeddings {
+  at::Tensor prompt_embeds;  // [1, L, joint_attention_dim], T5 last hidden state
+  at::Tensor pooled;         // [1, pooled_projection_dim], CLIP pooled output
+  at::Tensor text_ids;       // [L, 3], zeros
+};
+
+class FluxPipeline {
+ public:
+  // Loads text_encoder/, text_encoder_2/, transformer/, vae/ (config.json plus safetensors,
+  // sharded or not) and scheduler/scheduler_config.json from `model_dir`, with weights in
+  // `dtype` on `device` (zero-copy where the file already has that dtype and the device is
+  // the CPU). Throws LoadError naming the file, key or tensor that is missing or wrong.
+  FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device);
+
+  // Generates params.n images. Throws std::invalid_argument for bad parameters (naming the
+  // parameter), Cancelled when callbacks.cancelled says so. Safe to call concurrently.
+  std::vector<Image> generate(const GenerateParams& params,
+                              const GenerateCallbacks& callbacks = {}) const;
+
+  // The stages generate() runs, for callers that drive them separately.
+  PromptEmbeddings encode_prompt(const std::vector<int64_t>& clip_ids,
+                                 const std::vector<int64_t>& t5_ids) const;
+  // Unpacks final latents [1, N, 4C] of a width x height image into the VAE's latent space:
+  // [1, C, h, w] = unpacked / scaling_factor + shift_factor.
+  at::Tensor vae_input_latents(const at::Tensor& packed, int64_t width, int64_t height) const;
+  // vae_input_latents() decoded: the raw decoder output [1, 3, height, width], about [-1, 1].
+  at::Tensor decode_latents(const at::Tensor& packed, int64_t width, int64_t height) const;
+
+  // 2^(len(vae block_out_channels) - 1); image sizes are multiples of twice this.
+  int64_t vae_scale_factor() const { return vae_->config().scale_factor(); }
+  c10::ScalarType dtype() const { return dtype_; }
+  c10::Device device() const { return device_; }
+  const ClipTextModel& clip() const { return *clip_; }
+  const T5Encoder& t5() const { return *t5_; }
+  const FluxTransformer& transformer() const { return *transformer_; }
+  const AutoencoderKL& vae() const { return *vae_; }
+  const FlowMatchSchedulerConfig& scheduler_config() const { return scheduler_config_; }
+
+ private:
+  void check_params(const GenerateParams& params) const;
+  Image generate_one(const GenerateParams& params, const PromptEmbeddings& prompt, int index,
+                     const GenerateCallbacks& callbacks) const;
+
+  c10::ScalarType dtype_;
+  c10::Device device_;
+  std::unique_ptr<ClipTextModel> clip_;
+  std::unique_ptr<T5Encoder> t5_;
+  std::unique_ptr<FluxTransformer> transformer_;
+  std::unique_ptr<AutoencoderKL> vae_;
+  FlowMatchSchedulerConfig scheduler_config_;
+};
+
+}  // namespace flx::flux
+
+#endif  // FLX_FLUX_MODEL_FLUX_PIPELINE_H_

@@ -1,0 +1,62 @@
+// weights.h — the bridge from flx_flux_io's TensorStore (file bytes) to libtorch tensors in
+// the dtype and on the device the networks compute in.
+#ifndef FLX_FLUX_MODEL_WEIGHTS_H_
+#define FLX_FLUX_MODEL_WEIGHTS_H_
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+
+namespace flx::flux {
+
+// The libtorch element type of a safetensors dtype (F32 -> kFloat, BF16 -> kBFloat16, ...).
+c10::ScalarType to_scalar_type(DType dtype);
+
+// A zero-copy CPU tensor over `view`'s bytes in the file's own dtype. The tensor keeps
+// view.owner (the mapping) alive. The memory is read-only: callers must never write into it.
+at::Tensor tensor_from_view(const TensorView& view);
+
+// The weights of one component seen through a name prefix ("transformer_blocks.3."), handed
+// out as tensors in one compute dtype on one device. A tensor whose file dtype and device
+// already match is the zero-copy mapping itself; anything else is converted once, here.
+// Copies are cheap and share the store.
+class Weights {
+ public:
+  Weights(TensorStore store, c10::ScalarType dtype, c10::Device device);
+
+  // The same weights with `prefix` appended to the current prefix.
+  Weights scoped(const std::string& prefix) const;
+
+  // True when the store holds prefix + name.
+  bool contains(const std::string& name) const;
+  // prefix + name, which must have exactly `shape`, in the compute dtype and on the device.
+  // Throws LoadError naming the tensor and the store when it is missing or has another shape.
+  at::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
+  // As get(), but in `dtype` instead of the compute dtype (for the few tensors diffusers
+  // keeps in float32 whatever the model dtype).
+  at::Tensor get_as(const std::string& name, const std::vector<int64_t>& shape,
+                    c10::ScalarType dtype) const;
+
+  c10::ScalarType dtype() const { return dtype_; }
+  c10::Device device() const { return device_; }
+  const std::string& prefix() const { return prefix_; }
+  // What the store was read from, for error messages.
+  const std::string& description() const { return store_->description(); }
+
+ private:
+  std::shared_ptr<const TensorStore> store_;
+  c10::ScalarType dtype_;
+  c10::Device device_;
+  std::string prefix_;
+};
+
+}  // namespace flx::flux
+
+#endif  // FLX_FLUX_MODEL_WEIGHTS_H_
