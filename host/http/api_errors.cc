@@ -126,7 +126,8 @@ void SendApiError(Poco::Net::HTTPServerResponse& response, const ApiError& error
   response.setContentType("application/json");
   std::string body = error.ToJson();
   response.setContentLength(static_cast<std::streamsize>(body.size()));
-  response.send() << body;
+  // Flushed here, not when Poco destroys the stream: shutdown waits for this handler only.
+  response.send() << body << std::flush;
 }
 
 }  // namespace flx

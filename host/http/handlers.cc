@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -55,7 +56,8 @@ void SendJson(HTTPServerResponse& response, HTTPResponse::HTTPStatus status,
   response.setStatus(status);
   response.setContentType("application/json");
   response.setContentLength(static_cast<std::streamsize>(body.size()));
-  response.send() << body;
+  // Flushed here, not when Poco destroys the stream: shutdown waits for this handler only.
+  response.send() << body << std::flush;
 }
 
 // A plugin's describe() output, checked to be a JSON object before it is embedded.
@@ -103,18 +105,36 @@ bool ReadBody(HTTPServerRequest& request, HTTPServerResponse& response, uint64_t
     SendApiError(response, e);
     return false;
   };
+  std::istream& in = request.stream();
+  // Reads and throws away what the client is still sending, so that it can read the 413
+  // instead of failing on a reset connection; beyond a cap the connection is simply closed.
+  auto drain = [&] {
+    const uint64_t cap = std::max<uint64_t>(limit * 16, uint64_t(16) << 20);
+    char sink[16384];
+    uint64_t drained = 0;
+    while (in && drained < cap) {
+      in.read(sink, sizeof(sink));
+      if (in.gcount() <= 0) break;
+      drained += uint64_t(in.gcount());
+    }
+  };
   if (request.hasContentLength()) {
     auto length = request.getContentLength64();
-    if (length > 0 && uint64_t(length) > limit) return too_large(std::to_string(length) + " bytes");
+    if (length > 0 && uint64_t(length) > limit) {
+      drain();
+      return too_large(std::to_string(length) + " bytes");
+    }
   }
-  std::istream& in = request.stream();
   body->clear();
   char chunk[16384];
   while (in) {
     in.read(chunk, sizeof(chunk));
     std::streamsize got = in.gcount();
     if (got <= 0) break;
-    if (body->size() + size_t(got) > limit) return too_large("more than " + std::to_string(limit) + " bytes");
+    if (body->size() + size_t(got) > limit) {
+      drain();
+      return too_large("more than " + std::to_string(limit) + " bytes");
+    }
     body->append(chunk, size_t(got));
   }
   return true;
@@ -243,7 +263,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       response.setStatus(HTTPResponse::HTTP_OK);
       response.setContentType(content_type ? content_type : "text/plain; charset=utf-8");
       response.setContentLength(static_cast<std::streamsize>(body.data.size()));
-      response.send() << body.data;
+      response.send() << body.data << std::flush;
       return true;
     }
     return false;
@@ -379,9 +399,14 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       char c;
       return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
     };
+    // Registered until the response is written, so shutdown waits for the answer too.
+    struct Registration {
+      ServerState* state;
+      flx_call* call;
+      ~Registration() { state->Unregister(call); }
+    } registration{state_, &call};
     state_->Register(&call);
     auto [output, failure] = state_->service.Run(*chain, r.input, &call);
-    state_->Unregister(&call);
 
     if (failure) {
       ApiError e = FromGenerationError(*failure);
