@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <utility>
 #include <vector>
@@ -125,9 +126,11 @@ Environment Environment::FromMap(std::map<std::string, std::string> variables) {
 }
 
 Status Environment::LoadDotEnv(const std::string& path, bool required) {
+  std::error_code ec;
+  const bool is_directory = std::filesystem::is_directory(path, ec);
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
+  if (!in || is_directory) {
+    int err = is_directory ? EISDIR : errno;
     if (err == ENOENT && !required) return Status::Ok();
     std::string reason = err != 0 ? std::strerror(err) : "cannot open";
     if (err == ENOENT) return NotFound(path + ": cannot open .env file: " + reason);

@@ -67,9 +67,12 @@ const StageConfig* GraphConfig::FindStage(const std::string& id) const {
 
 StatusOr<GraphConfig> LoadGraphConfig(const std::string& path, const Environment& env,
                                       Diagnostics* diags) {
+  std::error_code ec;
+  const bool is_directory = std::filesystem::is_directory(path, ec);
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::string why = std::string("cannot read the configuration file: ") + std::strerror(errno);
+  if (!in || is_directory) {
+    std::string why = std::string("cannot read the configuration file: ") +
+                      std::strerror(is_directory ? EISDIR : errno);
     if (diags != nullptr) diags->Error(SourceLocation{path, 0, 0}, "", why);
     return NotFound(path + ": " + why);
   }

@@ -83,6 +83,14 @@ TEST(DotEnvTest, MissingFileIsOkUnlessRequired) {
   EXPECT_NE(status.message().find(path), std::string::npos) << status.message();
 }
 
+TEST(DotEnvTest, DirectoryIsAnErrorEvenWhenOptional) {
+  test::TempDir dir;
+  Environment env;
+  Status status = env.LoadDotEnv(dir.path(), /*required=*/false);
+  EXPECT_EQ(status.code(), FLX_INVALID_ARGUMENT);
+  EXPECT_EQ(status.message(), dir.path() + ": cannot open .env file: Is a directory");
+}
+
 TEST(DotEnvTest, ReportsEveryBadLineWithItsNumberAndAddsNothing) {
   test::TempDir dir;
   std::string path = dir.Write("bad.env",

@@ -214,5 +214,15 @@ TEST(GraphConfigTest, LoadOfMissingFileIsNotFound) {
             path + ": error: cannot read the configuration file: No such file or directory");
 }
 
+TEST(GraphConfigTest, LoadOfDirectoryIsNotFound) {
+  test::TempDir dir;
+  Diagnostics diags;
+  StatusOr<GraphConfig> loaded = LoadGraphConfig(dir.path(), Environment(), &diags);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), FLX_NOT_FOUND);
+  EXPECT_EQ(diags.ToString(),
+            dir.path() + ": error: cannot read the configuration file: Is a directory");
+}
+
 }  // namespace
 }  // namespace flx
