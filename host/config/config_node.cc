@@ -107,10 +107,14 @@ flx_error* ErrorAt(const flx_config* node, flx_code code, const std::string& mes
 
 std::string Describe(const flx_config* node) {
   switch (node->type) {
-    case Type::kScalar: return "'" + node->scalar + "'";
-    case Type::kSequence: return "a sequence";
-    case Type::kMap: return "a map";
-    case Type::kNull: break;
+    case Type::kScalar:
+      return "'" + node->scalar + "'";
+    case Type::kSequence:
+      return "a sequence";
+    case Type::kMap:
+      return "a map";
+    case Type::kNull:
+      break;
   }
   return "null";
 }
@@ -131,8 +135,7 @@ flx_error* NoThrow(Body body) noexcept {
 
 // Finds `key` in the map `config` and marks it read. Sets *value to the key's node, or to
 // NULL (and *found to 0) when the key or the config is missing.
-flx_error* Lookup(const flx_config* config, const char* key, int* found,
-                  const flx_config** value) {
+flx_error* Lookup(const flx_config* config, const char* key, int* found, const flx_config** value) {
   *value = nullptr;
   if (config == nullptr) {
     if (found) *found = 0;
@@ -140,9 +143,9 @@ flx_error* Lookup(const flx_config* config, const char* key, int* found,
   }
   if (key == nullptr) return ErrorAt(config, FLX_INVALID_ARGUMENT, "config lookup with a NULL key");
   if (config->type != Type::kMap) {
-    return ErrorAt(config, FLX_INVALID_ARGUMENT,
-                   std::string("cannot look up '") + key + "': expected a map, got " +
-                       Describe(config));
+    return ErrorAt(
+        config, FLX_INVALID_ARGUMENT,
+        std::string("cannot look up '") + key + "': expected a map, got " + Describe(config));
   }
   for (size_t i = 0; i < config->keys.size(); ++i) {
     if (config->keys[i] == key) {
@@ -161,9 +164,9 @@ void VisitUnread(const flx_config* node, const std::string& stage_id, Diagnostic
       if (node->key_read[i].load(std::memory_order_relaxed)) {
         VisitUnread(node->children[i], stage_id, diags);
       } else {
-        diags->Warning(node->key_locations[i], ChildPath(node->path, node->keys[i]),
-                       "key '" + node->keys[i] + "' was not read by stage '" + stage_id +
-                           "' (misspelled?)");
+        diags->Warning(
+            node->key_locations[i], ChildPath(node->path, node->keys[i]),
+            "key '" + node->keys[i] + "' was not read by stage '" + stage_id + "' (misspelled?)");
       }
     }
   } else if (node->type == Type::kSequence) {

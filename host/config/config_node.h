@@ -50,8 +50,7 @@ const flx_config* ConfigTreeRoot(const ConfigTree& tree);
 void ReportUnreadKeys(const ConfigTree& tree, Diagnostics* diags);
 
 // flx_host_api.config_* implementations.
-flx_error* ConfigGetString(const flx_config* config, const char* key, int* found,
-                           const char** out);
+flx_error* ConfigGetString(const flx_config* config, const char* key, int* found, const char** out);
 flx_error* ConfigGetInt(const flx_config* config, const char* key, int* found, int64_t* out);
 flx_error* ConfigGetDouble(const flx_config* config, const char* key, int* found, double* out);
 flx_error* ConfigGetBool(const flx_config* config, const char* key, int* found, int* out);

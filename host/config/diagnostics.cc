@@ -28,8 +28,8 @@ void Diagnostics::Error(SourceLocation location, std::string path, std::string m
 }
 
 void Diagnostics::Warning(SourceLocation location, std::string path, std::string message) {
-  list_.push_back(Diagnostic{Diagnostic::Severity::kWarning, std::move(location),
-                             std::move(path), std::move(message)});
+  list_.push_back(Diagnostic{Diagnostic::Severity::kWarning, std::move(location), std::move(path),
+                             std::move(message)});
 }
 
 void Diagnostics::Append(const Diagnostics& other) {

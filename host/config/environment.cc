@@ -64,10 +64,20 @@ bool ParseValue(const std::string& raw, std::string* value, std::string* why) {
       if (c == '\\' && i + 1 < text.size()) {
         char e = text[++i];
         switch (e) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case 'r': out += '\r'; break;
-          case '"': case '\\': case '$': out += e; break;
+          case 'n':
+            out += '\n';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case '"':
+          case '\\':
+          case '$':
+            out += e;
+            break;
           default:
             *why = std::string("unknown escape '\\") + e + "' in double-quoted value";
             return false;

@@ -38,7 +38,7 @@ struct ServerConfig {
   int threads = 64;                       // HTTP worker threads, >= 1
   int max_queued_connections = 256;       // >= 1
   double shutdown_grace_s = 30;           // >= 0
-  std::string public_base_url;  // "" = derive image URLs from the Host header; no trailing '/'
+  std::string public_base_url;     // "" = derive image URLs from the Host header; no trailing '/'
   SourceLocation listen_location;  // where `listen` was written (for bind errors)
 };
 
@@ -48,11 +48,11 @@ struct LoggingConfig {
 };
 
 struct StageConfig {
-  std::string id;       // unique, [A-Za-z0-9_-]+
+  std::string id;  // unique, [A-Za-z0-9_-]+
   flx_kind kind = FLX_KIND_PIPELINE;
-  std::string library;  // as written; the plugin loader resolves it
-  std::string type;     // the factory's type name
-  YAML::Node config;    // the interpolated `config:` map; an empty map when absent
+  std::string library;             // as written; the plugin loader resolves it
+  std::string type;                // the factory's type name
+  YAML::Node config;               // the interpolated `config:` map; an empty map when absent
   SourceLocation location;         // the stage entry
   SourceLocation config_location;  // the `config:` map, or the stage entry when absent
   std::string path;                // "stages[1]"

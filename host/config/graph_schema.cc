@@ -17,19 +17,14 @@ namespace {
 
 const std::vector<std::string> kTopLevelKeys = {"version", "server",    "plugin_paths", "stages",
                                                 "models",  "observers", "logging"};
-const std::vector<std::string> kServerKeys = {"listen",
-                                              "output_dir",
-                                              "max_body_bytes",
-                                              "threads",
-                                              "max_queued_connections",
-                                              "shutdown_grace_s",
-                                              "public_base_url"};
+const std::vector<std::string> kServerKeys = {
+    "listen",           "output_dir",     "max_body_bytes", "threads", "max_queued_connections",
+    "shutdown_grace_s", "public_base_url"};
 const std::vector<std::string> kStageKeys = {"id", "kind", "library", "type", "config"};
 const std::vector<std::string> kLoggingKeys = {"format", "level"};
 const std::vector<std::string> kKinds = {"scheduler", "pipeline", "recovery", "metrics"};
 const std::vector<std::string> kLogFormats = {"text", "json"};
-const std::vector<std::string> kLogLevels = {"trace", "debug", "info",
-                                             "warn",  "error", "critical"};
+const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical"};
 
 flx_kind KindFromName(const std::string& name) {
   if (name == "scheduler") return FLX_KIND_SCHEDULER;
@@ -41,10 +36,14 @@ flx_kind KindFromName(const std::string& name) {
 // How a stage of `kind` reads in a sentence: "a scheduler", "a metrics stage".
 std::string KindPhrase(flx_kind kind) {
   switch (kind) {
-    case FLX_KIND_SCHEDULER: return "a scheduler";
-    case FLX_KIND_PIPELINE: return "a pipeline";
-    case FLX_KIND_RECOVERY: return "a recovery stage";
-    case FLX_KIND_METRICS: return "a metrics stage";
+    case FLX_KIND_SCHEDULER:
+      return "a scheduler";
+    case FLX_KIND_PIPELINE:
+      return "a pipeline";
+    case FLX_KIND_RECOVERY:
+      return "a recovery stage";
+    case FLX_KIND_METRICS:
+      return "a metrics stage";
   }
   return "a stage";
 }
@@ -123,14 +122,13 @@ class GraphChecker {
  private:
   void CheckVersion(const YAML::Node& node) {
     if (!node) return;
-    std::optional<int64_t> version =
-        reader_.Integer(node, "version", std::numeric_limits<int64_t>::min(),
-                        std::numeric_limits<int64_t>::max());
+    std::optional<int64_t> version = reader_.Integer(
+        node, "version", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
     if (!version) return;
     if (*version != 1) {
-      reader_.Error(node, "version",
-                    "unsupported version " + std::to_string(*version) +
-                        " (this fluxserve reads version 1)");
+      reader_.Error(
+          node, "version",
+          "unsupported version " + std::to_string(*version) + " (this fluxserve reads version 1)");
       return;
     }
     config_->version = 1;
@@ -216,9 +214,9 @@ class GraphChecker {
 
   void CheckStage(const YAML::Node& stage, const std::string& path) {
     if (!stage.IsMap()) {
-      reader_.Error(stage, path,
-                    "expected a stage (a map with id, kind, library and type), got " +
-                        DescribeNode(stage));
+      reader_.Error(
+          stage, path,
+          "expected a stage (a map with id, kind, library and type), got " + DescribeNode(stage));
       return;
     }
     reader_.RejectUnknownKeys(stage, path, kStageKeys);
@@ -276,7 +274,8 @@ class GraphChecker {
     std::optional<std::string> id = reader_.String(node, path);
     if (!id) return std::nullopt;
     if (!AllCharsIn(*id, "_-")) {
-      reader_.Error(node, path, "invalid stage id '" + *id + "' (use letters, digits, '_' and '-')");
+      reader_.Error(node, path,
+                    "invalid stage id '" + *id + "' (use letters, digits, '_' and '-')");
       return std::nullopt;
     }
     auto previous = stage_info_.find(*id);
@@ -306,9 +305,9 @@ class GraphChecker {
 
   void CheckModels(const YAML::Node& models) {
     if (!models.IsMap()) {
-      reader_.Error(models, "models",
-                    "expected a map of model id to a chain of stage ids, got " +
-                        DescribeNode(models));
+      reader_.Error(
+          models, "models",
+          "expected a map of model id to a chain of stage ids, got " + DescribeNode(models));
       return;
     }
     if (models.size() == 0) {
@@ -364,26 +363,23 @@ class GraphChecker {
 
   // The chain shape: [scheduler] recovery* pipeline, never a metrics stage.
   void CheckChainPosition(const YAML::Node& element, const std::string& path,
-                          const std::string& stage_id, flx_kind kind, size_t index,
-                          size_t last) {
+                          const std::string& stage_id, flx_kind kind, size_t index, size_t last) {
     const std::string named = "'" + stage_id + "'";
     if (kind == FLX_KIND_METRICS) {
-      reader_.Error(element, path,
-                    "metrics stage " + named +
-                        " cannot be part of a chain; list it under 'observers'");
+      reader_.Error(
+          element, path,
+          "metrics stage " + named + " cannot be part of a chain; list it under 'observers'");
     } else if (kind == FLX_KIND_SCHEDULER && index != 0) {
       reader_.Error(element, path,
                     "scheduler " + named +
                         " must be the first stage of the chain (a chain has at most one "
                         "scheduler)");
     } else if (kind == FLX_KIND_PIPELINE && index != last) {
-      reader_.Error(element, path,
-                    "pipeline " + named + " must be the last stage of the chain");
+      reader_.Error(element, path, "pipeline " + named + " must be the last stage of the chain");
     }
     if (index == last && kind != FLX_KIND_PIPELINE) {
       reader_.Error(element, path,
-                    "a chain must end with a pipeline, but " + named + " is " +
-                        KindPhrase(kind));
+                    "a chain must end with a pipeline, but " + named + " is " + KindPhrase(kind));
     }
   }
 

@@ -81,12 +81,11 @@ class Expander {
   // The reference starting at `start`, up to its first '}' (or the end of the text).
   std::string Quote(size_t start) const {
     size_t close = text_.find('}', start);
-    return close == std::string::npos ? text_.substr(start) : text_.substr(start, close - start + 1);
+    return close == std::string::npos ? text_.substr(start)
+                                      : text_.substr(start, close - start + 1);
   }
 
-  Status Unterminated() const {
-    return InvalidArgument("unterminated '${' in '" + text_ + "'");
-  }
+  Status Unterminated() const { return InvalidArgument("unterminated '${' in '" + text_ + "'"); }
 
   const std::string& text_;
   const Environment& env_;

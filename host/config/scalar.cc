@@ -90,10 +90,10 @@ StatusOr<double> ParseNumber(const std::string& text) {
 }
 
 StatusOr<bool> ParseBoolean(const std::string& text) {
-  static const char* const kTrue[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
-                                      "on",   "On",   "ON"};
-  static const char* const kFalse[] = {"false", "False", "FALSE", "no", "No", "NO",
-                                       "off",   "Off",   "OFF"};
+  static const char* const kTrue[] = {"true", "True", "TRUE", "yes", "Yes",
+                                      "YES",  "on",   "On",   "ON"};
+  static const char* const kFalse[] = {"false", "False", "FALSE", "no", "No",
+                                       "NO",    "off",   "Off",   "OFF"};
   for (const char* t : kTrue) {
     if (text == t) return true;
   }

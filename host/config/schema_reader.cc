@@ -54,8 +54,7 @@ YAML::Node SchemaReader::Require(const YAML::Node& map, const std::string& path,
   return value;
 }
 
-std::optional<std::string> SchemaReader::String(const YAML::Node& node,
-                                                const std::string& path) {
+std::optional<std::string> SchemaReader::String(const YAML::Node& node, const std::string& path) {
   if (Skipped(path)) return std::nullopt;
   if (!node.IsScalar()) {
     Error(node, path, "expected a string, got " + DescribeNode(node));
@@ -87,10 +86,11 @@ std::optional<int64_t> SchemaReader::Integer(const YAML::Node& node, const std::
     return std::nullopt;
   }
   if (*value < min || *value > max) {
-    Error(node, path,
-          "must be " + (*value < min ? "at least " + std::to_string(min)
-                                     : "at most " + std::to_string(max)) +
-              ", got " + std::to_string(*value));
+    Error(
+        node, path,
+        "must be " +
+            (*value < min ? "at least " + std::to_string(min) : "at most " + std::to_string(max)) +
+            ", got " + std::to_string(*value));
     return std::nullopt;
   }
   return *value;
@@ -111,7 +111,8 @@ std::optional<double> SchemaReader::Number(const YAML::Node& node, const std::st
   if (!std::isfinite(*value) || *value < min) {
     std::ostringstream bound;
     bound << min;
-    Error(node, path, "must be a finite number >= " + bound.str() + ", got '" + node.Scalar() + "'");
+    Error(node, path,
+          "must be a finite number >= " + bound.str() + ", got '" + node.Scalar() + "'");
     return std::nullopt;
   }
   return *value;

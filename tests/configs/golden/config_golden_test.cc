@@ -20,9 +20,8 @@ namespace fs = std::filesystem;
 
 // The variables every case sees, so expectations never depend on the machine's environment.
 Environment GoldenEnvironment() {
-  return Environment::FromMap({{"FLX_TEST_SET", "set-value"},
-                               {"FLX_TEST_EMPTY", ""},
-                               {"FLX_TEST_PORT", "8080"}});
+  return Environment::FromMap(
+      {{"FLX_TEST_SET", "set-value"}, {"FLX_TEST_EMPTY", ""}, {"FLX_TEST_PORT", "8080"}});
 }
 
 bool UpdateRequested() {
@@ -70,8 +69,8 @@ struct CaseResult {
 
 CaseResult ValidateCase(const fs::path& yaml) {
   CaseResult result;
-  StatusOr<GraphConfig> parsed = ParseGraphConfig(
-      ReadFile(yaml), yaml.filename().string(), GoldenEnvironment(), &result.diags);
+  StatusOr<GraphConfig> parsed = ParseGraphConfig(ReadFile(yaml), yaml.filename().string(),
+                                                  GoldenEnvironment(), &result.diags);
   result.ok = parsed.ok();
   result.text = result.diags.empty() ? "" : result.diags.ToString() + "\n";
   return result;

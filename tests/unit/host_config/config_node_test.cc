@@ -13,27 +13,27 @@ namespace {
 
 // Line numbers matter: the expected messages below point into this text.
 constexpr const char* kYaml =
-    "name: demo\n"                   // 1
-    "count: 32\n"                    // 2
-    "negative: -4\n"                 // 3
-    "ratio: 0.25\n"                  // 4
-    "flag: yes\n"                    // 5
-    "off_flag: off\n"                // 6
-    "quoted_int: \"12\"\n"           // 7
-    "text_int: abc\n"                // 8
-    "float_int: 1.5\n"               // 9
-    "huge: 99999999999999999999\n"   // 10
-    "nothing: ~\n"                   // 11
-    "list: [a, 2, {k: v}]\n"         // 12
-    "nested:\n"                      // 13
-    "  inner: 1\n"                   // 14
-    "  deeper: {x: y}\n";            // 15
+    "name: demo\n"                  // 1
+    "count: 32\n"                   // 2
+    "negative: -4\n"                // 3
+    "ratio: 0.25\n"                 // 4
+    "flag: yes\n"                   // 5
+    "off_flag: off\n"               // 6
+    "quoted_int: \"12\"\n"          // 7
+    "text_int: abc\n"               // 8
+    "float_int: 1.5\n"              // 9
+    "huge: 99999999999999999999\n"  // 10
+    "nothing: ~\n"                  // 11
+    "list: [a, 2, {k: v}]\n"        // 12
+    "nested:\n"                     // 13
+    "  inner: 1\n"                  // 14
+    "  deeper: {x: y}\n";           // 15
 
 class ConfigNodeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tree_ = MakeConfigTree(YAML::Load(kYaml), SourceLocation{"t.yaml", 20, 5},
-                           "stages[1].config", "t.yaml", "demo");
+    tree_ = MakeConfigTree(YAML::Load(kYaml), SourceLocation{"t.yaml", 20, 5}, "stages[1].config",
+                           "t.yaml", "demo");
     root_ = ConfigTreeRoot(*tree_);
   }
 
@@ -265,10 +265,9 @@ TEST_F(ConfigNodeTest, UnreadKeysAreWarnedAtTheirLocation) {
   ReportUnreadKeys(*tree_, &diags);
   EXPECT_EQ(WarningPaths(diags),
             (std::vector<std::string>{"stages[1].config.flag", "stages[1].config.off_flag",
-                                      "stages[1].config.quoted_int",
-                                      "stages[1].config.float_int", "stages[1].config.huge",
-                                      "stages[1].config.nothing", "stages[1].config.list",
-                                      "stages[1].config.nested.deeper"}));
+                                      "stages[1].config.quoted_int", "stages[1].config.float_int",
+                                      "stages[1].config.huge", "stages[1].config.nothing",
+                                      "stages[1].config.list", "stages[1].config.nested.deeper"}));
   ASSERT_FALSE(diags.list().empty());
   EXPECT_EQ(diags.list().front().ToString(),
             "t.yaml:5:1: warning: stages[1].config.flag: key 'flag' was not read by stage "
@@ -283,7 +282,8 @@ TEST_F(ConfigNodeTest, KeysInsideSequencesAreTracked) {
   Diagnostics before;
   ReportUnreadKeys(*tree_, &before);
   bool list_k_reported = false;
-  for (const Diagnostic& d : before.list()) list_k_reported |= d.path == "stages[1].config.list[2].k";
+  for (const Diagnostic& d : before.list())
+    list_k_reported |= d.path == "stages[1].config.list[2].k";
   EXPECT_TRUE(list_k_reported) << before.ToString();
 
   const flx_config* third = nullptr;
@@ -311,8 +311,8 @@ TEST(ConfigTreeTest, NullRootIsAnEmptyMap) {
 }
 
 TEST(ConfigTreeTest, ConcurrentReadsAndReports) {
-  auto tree = MakeConfigTree(YAML::Load(kYaml), SourceLocation{"t.yaml", 1, 1}, "c", "t.yaml",
-                             "demo");
+  auto tree =
+      MakeConfigTree(YAML::Load(kYaml), SourceLocation{"t.yaml", 1, 1}, "c", "t.yaml", "demo");
   const flx_config* root = ConfigTreeRoot(*tree);
   constexpr int kThreads = 8;
   std::vector<int> failures(kThreads, 0);

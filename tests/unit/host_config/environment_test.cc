@@ -106,12 +106,12 @@ TEST(DotEnvTest, ReportsEveryBadLineWithItsNumberAndAddsNothing) {
   Status status = env.LoadDotEnv(path, false);
   ASSERT_EQ(status.code(), FLX_INVALID_ARGUMENT);
   EXPECT_EQ(status.message(),
-            path + ":2: expected KEY=VALUE, got 'no equals sign'\n" +
-            path + ":4: invalid variable name '1BAD' (expected [A-Za-z_][A-Za-z0-9_]*)\n" +
-            path + ":5: unterminated single-quoted value\n" +
-            path + ":6: unterminated double-quoted value\n" +
-            path + ":7: unexpected text after the closing quote\n" +
-            path + ":8: unknown escape '\\q' in double-quoted value");
+            path + ":2: expected KEY=VALUE, got 'no equals sign'\n" + path +
+                ":4: invalid variable name '1BAD' (expected [A-Za-z_][A-Za-z0-9_]*)\n" + path +
+                ":5: unterminated single-quoted value\n" + path +
+                ":6: unterminated double-quoted value\n" + path +
+                ":7: unexpected text after the closing quote\n" + path +
+                ":8: unknown escape '\\q' in double-quoted value");
   EXPECT_FALSE(env.Get("GOOD").has_value());
 }
 

@@ -15,35 +15,36 @@ namespace {
 
 // The design guide's example, with line numbers the assertions rely on.
 constexpr const char* kExample =
-    "version: 1\n"                                                              // 1
+    "version: 1\n"                                                                  // 1
     "server: { listen: \"0.0.0.0:9000\", output_dir: out, max_body_bytes: 2048,\n"  // 2
-    "          threads: 8, max_queued_connections: 16, shutdown_grace_s: 2.5,\n"  // 3
-    "          public_base_url: \"https://img.example.com/\" }\n"                 // 4
-    "plugin_paths: [./build/plugins, /opt/flx/plugins]\n"                         // 5
-    "stages:\n"                                                                  // 6
-    "  - { id: queue, kind: scheduler, library: flx_scheduler, type: fifo,\n"    // 7
-    "      config: { max_concurrent: 1, max_queue: 32 } }\n"                     // 8
-    "  - { id: oom, kind: recovery, library: flx_recovery, type: ladder,\n"      // 9
-    "      config: { ladder: [ {empty_cache: true}, {steps: half} ] } }\n"       // 10
-    "  - id: schnell\n"                                                          // 11
-    "    kind: pipeline\n"                                                       // 12
-    "    library: flx_pipeline_flux\n"                                           // 13
-    "    type: flux\n"                                                           // 14
-    "    config:\n"                                                              // 15
-    "      model: \"${FLUX_MODEL:-models/demo}\"\n"                              // 16
-    "      device: ${FLX_DEVICE}\n"                                              // 17
-    "  - { id: prom, kind: metrics, library: flx_metrics, type: prometheus }\n"  // 18
-    "models:\n"                                                                  // 19
-    "  flux-schnell: [queue, oom, schnell]\n"                                    // 20
-    "  bare: [schnell]\n"                                                        // 21
-    "observers: [prom]\n"                                                        // 22
-    "logging: { format: json, level: debug }\n";                                 // 23
+    "          threads: 8, max_queued_connections: 16, shutdown_grace_s: 2.5,\n"    // 3
+    "          public_base_url: \"https://img.example.com/\" }\n"                   // 4
+    "plugin_paths: [./build/plugins, /opt/flx/plugins]\n"                           // 5
+    "stages:\n"                                                                     // 6
+    "  - { id: queue, kind: scheduler, library: flx_scheduler, type: fifo,\n"       // 7
+    "      config: { max_concurrent: 1, max_queue: 32 } }\n"                        // 8
+    "  - { id: oom, kind: recovery, library: flx_recovery, type: ladder,\n"         // 9
+    "      config: { ladder: [ {empty_cache: true}, {steps: half} ] } }\n"          // 10
+    "  - id: schnell\n"                                                             // 11
+    "    kind: pipeline\n"                                                          // 12
+    "    library: flx_pipeline_flux\n"                                              // 13
+    "    type: flux\n"                                                              // 14
+    "    config:\n"                                                                 // 15
+    "      model: \"${FLUX_MODEL:-models/demo}\"\n"                                 // 16
+    "      device: ${FLX_DEVICE}\n"                                                 // 17
+    "  - { id: prom, kind: metrics, library: flx_metrics, type: prometheus }\n"     // 18
+    "models:\n"                                                                     // 19
+    "  flux-schnell: [queue, oom, schnell]\n"                                       // 20
+    "  bare: [schnell]\n"                                                           // 21
+    "observers: [prom]\n"                                                           // 22
+    "logging: { format: json, level: debug }\n";                                    // 23
 
 Environment ExampleEnv() { return Environment::FromMap({{"FLX_DEVICE", "cpu"}}); }
 
 TEST(GraphConfigTest, DecodesEverySection) {
   Diagnostics diags;
-  StatusOr<GraphConfig> parsed = ParseGraphConfig(kExample, "/etc/flx/g.yaml", ExampleEnv(), &diags);
+  StatusOr<GraphConfig> parsed =
+      ParseGraphConfig(kExample, "/etc/flx/g.yaml", ExampleEnv(), &diags);
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   EXPECT_TRUE(diags.empty()) << diags.ToString();
   const GraphConfig& g = *parsed;
@@ -120,8 +121,8 @@ TEST(GraphConfigTest, ExpansionKeepsLocationsForPlugins) {
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   const StageConfig* schnell = parsed->FindStage("schnell");
   ASSERT_NE(schnell, nullptr);
-  auto tree = MakeConfigTree(schnell->config, schnell->config_location,
-                             schnell->path + ".config", parsed->file, schnell->id);
+  auto tree = MakeConfigTree(schnell->config, schnell->config_location, schnell->path + ".config",
+                             parsed->file, schnell->id);
   const flx_config* root = ConfigTreeRoot(*tree);
   int found = 0;
   const char* model = nullptr;

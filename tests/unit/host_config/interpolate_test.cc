@@ -59,7 +59,8 @@ TEST(InterpolateTest, RejectsWithMessages) {
       {"${}", "bad variable reference '${}': expected ${NAME} or ${NAME:-default}"},
       {"${1X}", "bad variable reference '${1X}': expected ${NAME} or ${NAME:-default}"},
       {"${A-B}", "bad variable reference '${A-B}': expected ${NAME} or ${NAME:-default}"},
-      {"${MODEL:?no}", "bad variable reference '${MODEL:?no}': expected ${NAME} or ${NAME:-default}"},
+      {"${MODEL:?no}",
+       "bad variable reference '${MODEL:?no}': expected ${NAME} or ${NAME:-default}"},
   };
   for (const Case& c : cases) {
     StatusOr<std::string> out = Interpolate(c.text, TestEnv());

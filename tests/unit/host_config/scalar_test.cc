@@ -47,7 +47,8 @@ TEST(ParseIntegerTest, Rejects) {
       {"0o8", "expected an integer, got '0o8'"},
       {"9223372036854775808", "integer '9223372036854775808' is out of range (64-bit signed)"},
       {"-9223372036854775809", "integer '-9223372036854775809' is out of range (64-bit signed)"},
-      {"99999999999999999999999", "integer '99999999999999999999999' is out of range (64-bit signed)"},
+      {"99999999999999999999999",
+       "integer '99999999999999999999999' is out of range (64-bit signed)"},
   };
   for (const Case& c : cases) {
     StatusOr<int64_t> v = ParseInteger(c.text);
@@ -61,8 +62,8 @@ TEST(ParseNumberTest, Accepts) {
     const char* text;
     double value;
   } cases[] = {
-      {"3", 3},       {"-2.5", -2.5}, {".5", 0.5},   {"5.", 5},
-      {"+1e3", 1000}, {"1E-3", 1e-3}, {"600", 600},  {"-0.0", -0.0},
+      {"3", 3},       {"-2.5", -2.5}, {".5", 0.5},  {"5.", 5},
+      {"+1e3", 1000}, {"1E-3", 1e-3}, {"600", 600}, {"-0.0", -0.0},
   };
   for (const Case& c : cases) {
     StatusOr<double> v = ParseNumber(c.text);
