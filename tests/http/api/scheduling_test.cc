@@ -41,7 +41,9 @@ std::unique_ptr<TestServer> StartReady(const std::string& scheduler, const std::
   ServerOptions options;
   options.shutdown_grace_s = grace_s;
   auto server = TestServer::Start(QueuedTestPipeline(scheduler, pipeline), options);
-  if (server) EXPECT_TRUE(WaitFor([&] { return server->Get("/readyz").status == 200; }));
+  if (server) {
+    EXPECT_TRUE(WaitFor([&] { return server->Get("/readyz").status == 200; }));
+  }
   return server;
 }
 
