@@ -37,6 +37,7 @@ std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>> Gener
     const ModelChain& chain, const GenerationInput& input, flx_call* call) {
   using Clock = std::chrono::steady_clock;
   GenerationOutput out;
+  out.overrides = input.overrides;
   auto logger = GetLogger("host");
 
   flx_request request{};

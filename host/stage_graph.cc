@@ -193,6 +193,7 @@ bool StageGraph::Ready(std::string* why) const {
 
 void StageGraph::Deliver(const flx_event& event) {
   for (StageInstance* o : observers_) o->metrics()->observe(o->self, &event);
+  if (listener_) listener_(event);
 }
 
 }  // namespace flx

@@ -6,6 +6,7 @@
 #include <flx/flx.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -96,8 +97,13 @@ class StageGraph : public EventSink {
   // True when every pipeline is ready; otherwise `why` names the first one that is not.
   bool Ready(std::string* why) const;
 
-  // EventSink: forwards to every observer.
+  // EventSink: forwards to every observer, and to the listener when one is set.
   void Deliver(const flx_event& event) override;
+  // A host-side listener for every event (the CLI's progress bar). Set before use; not
+  // thread-safe to change while requests run.
+  void SetEventListener(std::function<void(const flx_event&)> listener) {
+    listener_ = std::move(listener);
+  }
 
  private:
   StageGraph() = default;
@@ -106,6 +112,7 @@ class StageGraph : public EventSink {
   std::vector<StageInstance*> observers_;
   std::vector<std::thread> prepare_threads_;
   std::shared_ptr<spdlog::logger> logger_;
+  std::function<void(const flx_event&)> listener_;
 };
 
 }  // namespace flx

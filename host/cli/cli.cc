@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -25,6 +27,9 @@ const char* kUsage =
     "commands:\n"
     "  serve          run the server            (fluxserve serve --help)\n"
     "  check-config   validate a YAML graph     (fluxserve check-config --help)\n"
+    "  generate       make images from the command line (fluxserve generate --help)\n"
+    "  make-demo-model  write a small random-weight FLUX checkpoint (pipeline-flux tool)\n"
+    "  bench          benchmark the pipeline against the machine's roof (pipeline-flux tool)\n"
     "\n"
     "options:\n"
     "  --version      print the version and the plugin ABI version\n"
@@ -83,21 +88,25 @@ StatusOr<LoadedConfig> LoadConfigForCli(const std::string& config_path,
   if (!graph.ok()) return graph.status();
   out.graph = std::move(*graph);
 
-  // Search order: FLUX_PLUGIN_PATH, the YAML's plugin_paths, the build tree, the install dir.
+  out.graph.plugin_paths = PluginSearchPaths(out.env, out.graph.plugin_paths);
+  return out;
+}
+
+std::vector<std::string> PluginSearchPaths(const Environment& env,
+                                           const std::vector<std::string>& configured) {
   std::vector<std::string> paths;
-  if (auto env_paths = out.env.Get("FLUX_PLUGIN_PATH")) {
+  if (auto env_paths = env.Get("FLUX_PLUGIN_PATH")) {
     std::stringstream ss(*env_paths);
     std::string item;
     while (std::getline(ss, item, ':')) {
       if (!item.empty()) paths.push_back(item);
     }
   }
-  for (const auto& p : out.graph.plugin_paths) paths.push_back(p);
+  for (const auto& p : configured) paths.push_back(p);
   std::string exe_dir = ExecutableDir();
   if (!exe_dir.empty()) paths.push_back(exe_dir + "/../plugins");
   paths.push_back(FLX_DEFAULT_PLUGIN_DIR);
-  out.graph.plugin_paths = paths;
-  return out;
+  return paths;
 }
 
 int RunCli(int argc, char** argv) {
@@ -119,6 +128,22 @@ int RunCli(int argc, char** argv) {
   }
   if (command == "serve") return ServeCommand(rest);
   if (command == "check-config") return CheckConfigCommand(rest);
+  if (command == "generate") return GenerateCommand(rest);
+  // Other commands come from plugins as executables named fluxserve-<command> beside this
+  // one (git-style), so the host never links what they need (libtorch).
+  std::string exe_dir = ExecutableDir();
+  if (!exe_dir.empty() && command.find('/') == std::string::npos && command[0] != '-') {
+    std::string tool = exe_dir + "/fluxserve-" + command;
+    if (::access(tool.c_str(), X_OK) == 0) {
+      std::vector<char*> tool_argv;
+      tool_argv.push_back(tool.data());
+      for (int i = 2; i < argc; ++i) tool_argv.push_back(argv[i]);
+      tool_argv.push_back(nullptr);
+      ::execv(tool.c_str(), tool_argv.data());
+      std::cerr << "fluxserve: cannot run " << tool << ": " << std::strerror(errno) << "\n";
+      return 1;
+    }
+  }
   std::cerr << "fluxserve: unknown command '" << command << "'\n\n" << kUsage;
   return 2;
 }

@@ -23,6 +23,7 @@ int RunCli(int argc, char** argv);
 // Commands; `args` excludes the program and command names.
 int ServeCommand(const std::vector<std::string>& args);
 int CheckConfigCommand(const std::vector<std::string>& args);
+int GenerateCommand(const std::vector<std::string>& args);
 
 // Shared by commands: the environment (process + .env) and the graph config from `path`,
 // with defaults applied (plugin search paths: FLUX_PLUGIN_PATH, the YAML's plugin_paths, the
@@ -34,6 +35,11 @@ struct LoadedConfig {
 StatusOr<LoadedConfig> LoadConfigForCli(const std::string& config_path,
                                         const std::string& env_file, bool env_file_required,
                                         std::ostream& err);
+
+// Where plugins are looked for, in order: $FLUX_PLUGIN_PATH (colon-separated), `configured`
+// (the YAML's plugin_paths), <executable dir>/../plugins (the build tree), the install dir.
+std::vector<std::string> PluginSearchPaths(const Environment& env,
+                                           const std::vector<std::string>& configured);
 
 // The directory holding the running executable ("" if unknown).
 std::string ExecutableDir();

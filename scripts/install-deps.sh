@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages fluxserve builds and runs with. Idempotent: packages that are
+# already installed are left alone and apt is not called at all when nothing is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev            # pipeline-flux (CPU libtorch 1.13)
+  libopenblas0-openmp     # without it libtorch's fp32 matmul uses reference BLAS (~20x slower)
+  libpoco-dev libyaml-cpp-dev libspdlog-dev libsentencepiece-dev libjpeg-dev zlib1g-dev
+  libgtest-dev libgmock-dev
+  curl                    # the README's examples and the HTTP benchmark script
+  wrk                     # HTTP load generator for bench/http-bench.sh
+  python3-numpy           # ../shared/golden/compare.py (optional tensor comparisons)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "[deps] all ${#packages[@]} packages already installed"
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "[deps] need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "[deps] installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "[deps] done"

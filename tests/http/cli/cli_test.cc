@@ -1,0 +1,265 @@
+// The fluxserve executable as an operator runs it: serve (listen precedence, .env, port file,
+// SIGTERM), check-config exit codes, --version/--help, and unknown commands.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string Binary() { return Env("FLX_BIN_DIR") + "/fluxserve"; }
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "fluxserve-cli-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+struct Child {
+  pid_t pid = -1;
+  std::string output_path;
+};
+
+// Starts `args` with `extra_env` added, stdout+stderr to a file.
+Child Spawn(const std::vector<std::string>& args, const std::vector<std::string>& extra_env,
+            const std::string& output_path, const std::string& cwd = "") {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  for (const auto& e : extra_env) env_strings.push_back(e);
+  std::vector<char*> envp, argv;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args_copy = args;
+  for (auto& s : args_copy) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  Child child;
+  child.output_path = output_path;
+  int rc = posix_spawn(&child.pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  EXPECT_EQ(rc, 0) << "cannot start " << args[0];
+  return child;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Wait(const Child& child, double seconds = 60) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pid_t r = ::waitpid(child.pid, &status, WNOHANG);
+    if (r == child.pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(child.pid, SIGKILL);
+  ::waitpid(child.pid, &status, 0);
+  ADD_FAILURE() << "process did not exit in time; output:\n" << ReadFile(child.output_path);
+  return -1;
+}
+
+// Runs to completion; returns exit code and output.
+std::pair<int, std::string> RunToEnd(const std::vector<std::string>& args,
+                                const std::vector<std::string>& env = {},
+                                const std::string& cwd = "") {
+  TempDir out;
+  Child c = Spawn(args, env, out.path() + "/out.txt", cwd);
+  int code = Wait(c);
+  return {code, ReadFile(c.output_path)};
+}
+
+int HttpStatus(int port, const std::string& path) {
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", Poco::UInt16(port));
+    session.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest request("GET", path, Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    session.receiveResponse(response);
+    return int(response.getStatus());
+  } catch (const Poco::Exception&) {
+    return 0;
+  }
+}
+
+std::string TestGraph(const std::string& listen) {
+  return "version: 1\n"
+         "server: {listen: \"" + listen + "\", output_dir: out}\n"
+         "plugin_paths: [\"" + Env("FLX_PLUGIN_DIR") + "\"]\n"
+         "stages:\n"
+         "  - {id: p, kind: pipeline, library: flx_test_pipeline, type: test,\n"
+         "     config: {delay_ms: \"${DELAY_FROM_DOTENV}\"}}\n"
+         "models:\n"
+         "  m: [p]\n";
+}
+
+// Starts serve, waits for the port file, returns the port (0 on failure).
+int StartServe(TempDir& dir, const std::vector<std::string>& extra_args,
+               const std::vector<std::string>& env, Child* child) {
+  std::string port_file = dir.path() + "/port";
+  std::vector<std::string> args = {Binary(), "serve", "--config", dir.path() + "/graph.yaml",
+                                   "--port-file", port_file};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  *child = Spawn(args, env, dir.path() + "/serve.log", dir.path());
+  for (int i = 0; i < 3000; ++i) {
+    std::ifstream in(port_file);
+    int port = 0;
+    if (in >> port && port > 0) return port;
+    int status;
+    if (::waitpid(child->pid, &status, WNOHANG) == child->pid) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ADD_FAILURE() << "serve did not start:\n" << ReadFile(child->output_path);
+  return 0;
+}
+
+TEST(CliTest, VersionAndHelp) {
+  auto [code, out] = RunToEnd({Binary(), "--version"});
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(out.find("fluxserve "), std::string::npos);
+  EXPECT_NE(out.find("plugin ABI 1."), std::string::npos);
+  for (const char* cmd : {"serve", "check-config", "generate"}) {
+    auto [c, o] = RunToEnd({Binary(), cmd, "--help"});
+    EXPECT_EQ(c, 0) << cmd;
+    EXPECT_NE(o.find("usage: fluxserve"), std::string::npos) << cmd << ": " << o;
+  }
+  auto [bad, bad_out] = RunToEnd({Binary(), "frobnicate"});
+  EXPECT_EQ(bad, 2);
+  EXPECT_NE(bad_out.find("unknown command 'frobnicate'"), std::string::npos) << bad_out;
+  auto [flag, flag_out] = RunToEnd({Binary(), "serve", "--no-such-flag"});
+  EXPECT_EQ(flag, 2);
+  EXPECT_NE(flag_out.find("unknown option '--no-such-flag'"), std::string::npos) << flag_out;
+}
+
+TEST(CliTest, ServeUsesDotEnvFlagOverEnvOverYamlAndStopsOnSigterm) {
+  TempDir dir;
+  // The YAML's listen address is unusable: the server only starts if something overrides it.
+  dir.Write("graph.yaml", TestGraph("unusable.invalid:1"));
+  dir.Write(".env", "DELAY_FROM_DOTENV=0\n");
+  Child child;
+  int port = StartServe(dir, {"--listen", "127.0.0.1:0"}, {"FLUX_LISTEN=also.unusable.invalid:1"},
+                        &child);
+  ASSERT_GT(port, 0);
+  EXPECT_EQ(HttpStatus(port, "/healthz"), 200);
+  ::kill(child.pid, SIGTERM);
+  EXPECT_EQ(Wait(child), 0) << ReadFile(child.output_path);
+  std::string log = ReadFile(child.output_path);
+  EXPECT_NE(log.find("received SIGTERM"), std::string::npos) << log;
+  EXPECT_NE(log.find("plugins unloaded"), std::string::npos) << log;
+}
+
+TEST(CliTest, FluxListenWinsOverYaml) {
+  TempDir dir;
+  dir.Write("graph.yaml", TestGraph("unusable.invalid:1"));
+  Child child;
+  int port = StartServe(dir, {}, {"FLUX_LISTEN=127.0.0.1:0", "DELAY_FROM_DOTENV=0"}, &child);
+  ASSERT_GT(port, 0);
+  EXPECT_EQ(HttpStatus(port, "/readyz"), 200);
+  ::kill(child.pid, SIGINT);
+  EXPECT_EQ(Wait(child), 0);
+}
+
+TEST(CliTest, ServeRefusesABadConfigWithLocatedErrors) {
+  TempDir dir;
+  dir.Write("graph.yaml", "version: 1\nstages: []\nmodels: {}\nbogus: 1\n");
+  auto [code, out] = RunToEnd({Binary(), "serve", "--config", dir.path() + "/graph.yaml"});
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("graph.yaml:4:1"), std::string::npos) << out;
+}
+
+TEST(CliTest, CheckConfigExitCodes) {
+  TempDir dir;
+  dir.Write("good.yaml", TestGraph("127.0.0.1:0"));
+  auto [ok, ok_out] = RunToEnd({Binary(), "check-config", dir.path() + "/good.yaml"},
+                          {"DELAY_FROM_DOTENV=5"});
+  EXPECT_EQ(ok, 0) << ok_out;
+  EXPECT_NE(ok_out.find("OK"), std::string::npos) << ok_out;
+
+  // Passes the schema, fails at plugin create: only the last layers find this.
+  std::string bad_create = TestGraph("127.0.0.1:0");
+  dir.Write("bad_create.yaml", bad_create);
+  auto [bc, bc_out] = RunToEnd({Binary(), "check-config", dir.path() + "/bad_create.yaml"},
+                          {"DELAY_FROM_DOTENV=-5"});
+  EXPECT_EQ(bc, 1) << bc_out;
+  EXPECT_NE(bc_out.find("delay_ms"), std::string::npos) << bc_out;
+
+  dir.Write("bad_plugin.yaml",
+            "version: 1\nstages:\n  - {id: p, kind: pipeline, library: no_such_lib, type: x}\n"
+            "models: {m: [p]}\n");
+  auto [bp, bp_out] = RunToEnd({Binary(), "check-config", dir.path() + "/bad_plugin.yaml"});
+  EXPECT_EQ(bp, 1);
+  EXPECT_NE(bp_out.find("bad_plugin.yaml:3:5"), std::string::npos) << bp_out;
+  EXPECT_NE(bp_out.find("no_such_lib"), std::string::npos) << bp_out;
+
+  auto [missing, missing_out] = RunToEnd({Binary(), "check-config", dir.path() + "/nope.yaml"});
+  EXPECT_EQ(missing, 1);
+}
+
+TEST(CliTest, ShippedConfigsPassCheckConfig) {
+  // configs/*.yaml name real models; a dry run only needs their paths to resolve, so point
+  // FLUX_MODEL at the demo model when the flux plugin is built, and skip files whose plugins
+  // this build lacks.
+  std::string source = Env("FLX_SOURCE_DIR");
+  ASSERT_FALSE(source.empty());
+  bool have_flux = fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so");
+  if (!have_flux) GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch): configs need it";
+  TempDir dir;
+  auto [made, made_out] = RunToEnd({Binary(), "make-demo-model", dir.path() + "/demo"});
+  ASSERT_EQ(made, 0) << made_out;
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(source + "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    auto [code, out] = RunToEnd({Binary(), "check-config", entry.path().string()},
+                           {"FLUX_MODEL=" + dir.path() + "/demo",
+                            "FLUX_PLUGIN_PATH=" + Env("FLX_PLUGIN_DIR")});
+    EXPECT_EQ(code, 0) << entry.path() << ":\n" << out;
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
+}  // namespace
