@@ -11,13 +11,12 @@
 #ifndef FLX_TESTS_SUPPORT_GOLDEN_H_
 #define FLX_TESTS_SUPPORT_GOLDEN_H_
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <optional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace flx::test {
 
@@ -46,14 +45,14 @@ inline std::optional<std::string> golden_dir(const std::string& relative = "") {
 
 // Declares `std::string var` = the golden folder `relative`, or skips the current test with a
 // message naming the path looked at. Usable in a TEST body or a fixture's SetUp().
-#define FLX_GOLDEN_OR_SKIP(var, relative)                                                  \
-  std::string var;                                                                         \
-  if (auto flx_golden_found_ = ::flx::test::golden_dir(relative)) {                        \
-    var = *flx_golden_found_;                                                              \
-  } else {                                                                                 \
-    GTEST_SKIP() << "golden data not found at '" << ::flx::test::golden_root_candidate()   \
-                 << "/" << (relative)                                                      \
-                 << "' (set FLX_GOLDEN_DIR or the CMake cache variable FLX_GOLDEN_DIR)";   \
+#define FLX_GOLDEN_OR_SKIP(var, relative)                                                       \
+  std::string var;                                                                              \
+  if (auto flx_golden_found_ = ::flx::test::golden_dir(relative)) {                             \
+    var = *flx_golden_found_;                                                                   \
+  } else {                                                                                      \
+    GTEST_SKIP() << "golden data not found at '" << ::flx::test::golden_root_candidate() << "/" \
+                 << (relative)                                                                  \
+                 << "' (set FLX_GOLDEN_DIR or the CMake cache variable FLX_GOLDEN_DIR)";        \
   }
 
 #endif  // FLX_TESTS_SUPPORT_GOLDEN_H_

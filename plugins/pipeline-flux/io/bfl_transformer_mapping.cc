@@ -71,7 +71,7 @@ const std::vector<Rule>& single_block_rules() {
 
 std::string strip_comfy_prefix(const std::string& key) {
   return key.compare(0, kComfyPrefix.size(), kComfyPrefix) == 0 ? key.substr(kComfyPrefix.size())
-                                                                  : key;
+                                                                : key;
 }
 
 const Rule* find_rule(const std::vector<Rule>& rules, const std::string& module) {
@@ -102,8 +102,9 @@ std::optional<Match> match_key(const std::string& key) {
     if (!index) return std::nullopt;
     const bool is_double = parts[0] == "double_blocks";
     rules = is_double ? &double_block_rules() : &single_block_rules();
-    match.diffusers_prefix = std::string(is_double ? "transformer_blocks." : "single_transformer_blocks.") +
-                             std::to_string(*index) + ".";
+    match.diffusers_prefix =
+        std::string(is_double ? "transformer_blocks." : "single_transformer_blocks.") +
+        std::to_string(*index) + ".";
     module_start = 2;
   }
   match.rule = find_rule(*rules, join_key(parts, module_start, parts.size() - 1));
@@ -181,8 +182,7 @@ TensorStore map_bfl_transformer(const TensorStore& bfl) {
       case Split::kThirds: {
         if (source.shape.empty() || rows % 3 != 0) fail("rows divisible by 3 (fused q, k, v)");
         for (size_t i = 0; i < 3; ++i) {
-          put(slice_rows(source, rows / 3 * static_cast<int64_t>(i), rows / 3, target(i)),
-                     origin);
+          put(slice_rows(source, rows / 3 * static_cast<int64_t>(i), rows / 3, target(i)), origin);
         }
         break;
       }
@@ -192,8 +192,7 @@ TensorStore map_bfl_transformer(const TensorStore& bfl) {
           fail("more than 3 x hidden = " + std::to_string(3 * *hidden) + " rows (q, k, v, MLP)");
         }
         for (size_t i = 0; i < 3; ++i) {
-          put(slice_rows(source, *hidden * static_cast<int64_t>(i), *hidden, target(i)),
-                     origin);
+          put(slice_rows(source, *hidden * static_cast<int64_t>(i), *hidden, target(i)), origin);
         }
         put(slice_rows(source, 3 * *hidden, rows - 3 * *hidden, target(3)), origin);
         break;

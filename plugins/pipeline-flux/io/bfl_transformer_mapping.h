@@ -4,8 +4,10 @@
 // FluxTransformer2DModel names, so the networks load one layout only.
 //
 // The mapping follows diffusers' convert_flux_transformer_checkpoint_to_diffusers:
-//  * renames (img_in -> x_embedder, double_blocks.N.img_mod.lin -> transformer_blocks.N.norm1.linear,
-//    ...norm.query_norm.scale -> ...attn.norm_q.weight, single_blocks.N.linear2 -> ...proj_out, ...);
+//  * renames (img_in -> x_embedder, double_blocks.N.img_mod.lin ->
+//  transformer_blocks.N.norm1.linear,
+//    ...norm.query_norm.scale -> ...attn.norm_q.weight, single_blocks.N.linear2 -> ...proj_out,
+//    ...);
 //  * fused projections are split by rows: double_blocks.N.{img,txt}_attn.qkv into
 //    to_{q,k,v} / add_{q,k,v}_proj thirds, single_blocks.N.linear1 into to_q, to_k, to_v (hidden
 //    rows each, hidden = rows of img_in.weight) and proj_mlp (the remaining rows). Rows are

@@ -59,7 +59,8 @@ std::optional<Target> map_key(const std::vector<std::string>& p, int up_levels) 
   if (!encoder && p[0] != "decoder") return std::nullopt;
   const std::string& coder = p[0];
 
-  if (n == 3 && (p[1] == "conv_in" || p[1] == "conv_out")) return Target{coder + "." + p[1] + "." + param};
+  if (n == 3 && (p[1] == "conv_in" || p[1] == "conv_out"))
+    return Target{coder + "." + p[1] + "." + param};
   if (n == 3 && p[1] == "norm_out") return Target{coder + ".conv_norm_out." + param};
 
   if (p[1] == "mid" && n == 5 && (p[2] == "block_1" || p[2] == "block_2")) {
@@ -80,8 +81,8 @@ std::optional<Target> map_key(const std::vector<std::string>& p, int up_levels) 
   std::optional<int> level = parse_block_index(p[2]);
   if (!level) return std::nullopt;
   const int diffusers_level = encoder ? *level : up_levels - 1 - *level;
-  const std::string block = coder + (encoder ? ".down_blocks." : ".up_blocks.") +
-                            std::to_string(diffusers_level) + ".";
+  const std::string block =
+      coder + (encoder ? ".down_blocks." : ".up_blocks.") + std::to_string(diffusers_level) + ".";
   if (n == 7 && p[3] == "block") {
     std::optional<int> index = parse_block_index(p[4]);
     std::optional<std::string> member = resnet_member(p[5]);
@@ -101,7 +102,8 @@ int count_up_levels(const std::vector<std::string>& keys, const std::string& pre
     if (!starts_with(key, prefix)) continue;
     std::vector<std::string> parts = split_key(key.substr(prefix.size()));
     if (parts.size() > 2 && parts[0] == "decoder" && parts[1] == "up") {
-      if (std::optional<int> level = parse_block_index(parts[2])) levels = std::max(levels, *level + 1);
+      if (std::optional<int> level = parse_block_index(parts[2]))
+        levels = std::max(levels, *level + 1);
     }
   }
   return levels;
@@ -113,7 +115,8 @@ bool is_bfl_vae(const TensorStore& store) {
   const std::vector<std::string> names = store.names();
   const std::string prefix = detect_prefix(names);
   for (const std::string& name : names) {
-    if (starts_with(name, prefix + "decoder.up.") || starts_with(name, prefix + "decoder.mid.block_1.")) {
+    if (starts_with(name, prefix + "decoder.up.") ||
+        starts_with(name, prefix + "decoder.mid.block_1.")) {
       return true;
     }
   }
@@ -124,7 +127,8 @@ TensorStore map_bfl_vae(const TensorStore& bfl) {
   const std::vector<std::string> keys = bfl.names();
   const std::string prefix = detect_prefix(keys);
   const int up_levels = count_up_levels(keys, prefix);
-  TensorStore mapped(bfl.description() + " (black-forest-labs autoencoder layout, read as diffusers names)");
+  TensorStore mapped(bfl.description() +
+                     " (black-forest-labs autoencoder layout, read as diffusers names)");
   for (const std::string& key : keys) {
     if (!starts_with(key, prefix)) continue;
     std::optional<Target> target = map_key(split_key(key.substr(prefix.size())), up_levels);
@@ -141,7 +145,8 @@ TensorStore map_bfl_vae(const TensorStore& bfl) {
     view.name = target->name;
     if (target->attention_projection_weight) {
       const std::vector<int64_t>& s = source.shape;
-      const bool conv_1x1 = (s.size() == 4 && s[2] == 1 && s[3] == 1) || (s.size() == 3 && s[2] == 1);
+      const bool conv_1x1 =
+          (s.size() == 4 && s[2] == 1 && s[3] == 1) || (s.size() == 3 && s[2] == 1);
       if (!(s.size() == 2 || conv_1x1) || s[0] != s[1]) {
         throw LoadError(bfl.description() + ": tensor " + key + " has shape " + shape_string(s) +
                         ", expected [C,C,1,1] (a 1x1 convolution) or [C,C]");

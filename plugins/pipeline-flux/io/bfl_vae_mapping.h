@@ -10,7 +10,8 @@
 //    decoder.up.N.upsample.conv -> decoder.up_blocks.(U-1-N).upsamplers.0.conv, where U is the
 //    number of decoder.up.N levels in the file;
 //  * mid.block_1 / mid.block_2 -> mid_block.resnets.0 / .1; resnet nin_shortcut -> conv_shortcut;
-//  * mid.attn_1.{norm,q,k,v,proj_out} -> mid_block.attentions.0.{group_norm,to_q,to_k,to_v,to_out.0},
+//  * mid.attn_1.{norm,q,k,v,proj_out} ->
+//  mid_block.attentions.0.{group_norm,to_q,to_k,to_v,to_out.0},
 //    the 1x1 convolution weights [C,C,1,1] viewed as linear weights [C,C] (zero-copy).
 // Keys may carry a "first_stage_model." or "vae." prefix (latent-diffusion checkpoints); when
 // some do, only those are read, as diffusers does.

@@ -34,10 +34,10 @@ void check_diffusers_folder(const std::string& root, bool needs_transformer_weig
     const char* base;
     bool needed;
   };
-  for (const Weights& weights : {Weights{"transformer", "diffusion_pytorch_model", needs_transformer_weights},
-                                 Weights{"vae", "diffusion_pytorch_model", needs_vae_weights},
-                                 Weights{"text_encoder", "model", true},
-                                 Weights{"text_encoder_2", "model", true}}) {
+  for (const Weights& weights :
+       {Weights{"transformer", "diffusion_pytorch_model", needs_transformer_weights},
+        Weights{"vae", "diffusion_pytorch_model", needs_vae_weights},
+        Weights{"text_encoder", "model", true}, Weights{"text_encoder_2", "model", true}}) {
     if (weights.needed && !has_weights(root + "/" + weights.component, weights.base)) {
       missing.push_back(std::string(weights.component) + "/" + weights.base + ".safetensors");
     }
@@ -67,7 +67,8 @@ std::string find_snapshot(const std::string& repo_id, const std::string& cache_d
   const std::string repo_dir = cache_dir + "/" + folder_name;
   const std::string snapshots = repo_dir + "/snapshots";
   if (!is_directory(snapshots)) {
-    throw LoadError(repo_id + ": not a folder or file, and not in the Hugging Face cache (looked for " +
+    throw LoadError(repo_id +
+                    ": not a folder or file, and not in the Hugging Face cache (looked for " +
                     snapshots + ")");
   }
   const std::string ref = repo_dir + "/refs/main";
@@ -91,10 +92,10 @@ std::string find_snapshot(const std::string& repo_id, const std::string& cache_d
     const std::string path = snapshots + "/" + name;
     if (stat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) continue;
     const struct timespec& time = info.st_mtim;
-    const bool newer = newest.empty() || time.tv_sec > newest_time.tv_sec ||
-                       (time.tv_sec == newest_time.tv_sec && time.tv_nsec > newest_time.tv_nsec) ||
-                       (time.tv_sec == newest_time.tv_sec && time.tv_nsec == newest_time.tv_nsec &&
-                        path > newest);
+    const bool newer =
+        newest.empty() || time.tv_sec > newest_time.tv_sec ||
+        (time.tv_sec == newest_time.tv_sec && time.tv_nsec > newest_time.tv_nsec) ||
+        (time.tv_sec == newest_time.tv_sec && time.tv_nsec == newest_time.tv_nsec && path > newest);
     if (newer) {
       newest = path;
       newest_time = time;
@@ -166,7 +167,8 @@ ModelPaths resolve_model(const std::string& spec, const std::string& hf_cache_di
 
 TensorStore open_transformer_weights(const ModelPaths& paths) {
   if (paths.transformer_file.empty()) {
-    return TensorStore::open_component(paths.component_dir("transformer"), "diffusion_pytorch_model");
+    return TensorStore::open_component(paths.component_dir("transformer"),
+                                       "diffusion_pytorch_model");
   }
   TensorStore weights = TensorStore::from_file(paths.transformer_file);
   return is_bfl_transformer(weights) ? map_bfl_transformer(weights) : weights;

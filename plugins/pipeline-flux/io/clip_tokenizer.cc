@@ -36,7 +36,8 @@ const std::array<std::string, 256>& byte_symbols() {
     for (int byte = 0; byte < 256; ++byte) {
       const bool printable = (byte >= '!' && byte <= '~') || (byte >= 0xA1 && byte <= 0xAC) ||
                              (byte >= 0xAE && byte <= 0xFF);
-      symbols[byte] = unicode::encode_utf8(printable ? static_cast<char32_t>(byte) : next_unprintable++);
+      symbols[byte] =
+          unicode::encode_utf8(printable ? static_cast<char32_t>(byte) : next_unprintable++);
     }
     return symbols;
   }();
@@ -101,8 +102,8 @@ bool matches_literal(const std::u32string& text, size_t at, const char* literal)
 
 // Length of the match of CLIP's pattern at `at`, or 0 when none starts there (whitespace).
 size_t match_length(const std::u32string& text, size_t at) {
-  for (const char* literal : {"<|startoftext|>", "<|endoftext|>", "'s", "'t", "'re", "'ve", "'m",
-                              "'ll", "'d"}) {
+  for (const char* literal :
+       {"<|startoftext|>", "<|endoftext|>", "'s", "'t", "'re", "'ve", "'m", "'ll", "'d"}) {
     if (matches_literal(text, at, literal)) return std::char_traits<char>::length(literal);
   }
   size_t end = at;
@@ -307,7 +308,8 @@ std::vector<int32_t> ClipTokenizer::token_ids(const std::string& text) const {
 }
 
 std::vector<int32_t> ClipTokenizer::encode(const std::string& text, size_t max_length) const {
-  if (max_length < 2) throw std::invalid_argument("CLIP max_length must leave room for BOS and EOS");
+  if (max_length < 2)
+    throw std::invalid_argument("CLIP max_length must leave room for BOS and EOS");
   std::vector<int32_t> ids = token_ids(text);
   if (ids.size() > max_length - 2) ids.resize(max_length - 2);
   std::vector<int32_t> sequence;

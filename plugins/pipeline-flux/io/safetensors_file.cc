@@ -1,14 +1,13 @@
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/JSONException.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
+#include <Poco/JSON/Parser.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/JSONException.h>
-#include <Poco/JSON/ParseHandler.h>
-#include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -173,13 +172,16 @@ ParsedTensor parse_tensor_entry(const std::string& path, const std::string& name
   parsed.view.name = name;
 
   Poco::Dynamic::Var dtype = object->get("dtype");
-  if (dtype.isEmpty() || !dtype.isString()) throw LoadError(where + "\"dtype\" missing or not a string");
+  if (dtype.isEmpty() || !dtype.isString())
+    throw LoadError(where + "\"dtype\" missing or not a string");
   std::optional<DType> parsed_dtype = parse_dtype(dtype.toString());
-  if (!parsed_dtype) throw LoadError(where + "unknown or unsupported dtype \"" + dtype.toString() + "\"");
+  if (!parsed_dtype)
+    throw LoadError(where + "unknown or unsupported dtype \"" + dtype.toString() + "\"");
   parsed.view.dtype = *parsed_dtype;
 
   Poco::Dynamic::Var shape = object->get("shape");
-  if (shape.isEmpty() || !is_array(shape)) throw LoadError(where + "\"shape\" missing or not an array");
+  if (shape.isEmpty() || !is_array(shape))
+    throw LoadError(where + "\"shape\" missing or not an array");
   const Poco::JSON::Array::Ptr dims = shape.extract<Poco::JSON::Array::Ptr>();
   uint64_t numel = 1;
   bool overflow = false;
@@ -209,9 +211,8 @@ ParsedTensor parse_tensor_entry(const std::string& path, const std::string& name
     throw LoadError(where + "\"data_offsets\" must be two non-negative integers [begin, end]");
   }
   if (*begin > *end || *end > data_size) {
-    throw LoadError(where + "data_offsets [" + std::to_string(*begin) + "," +
-                    std::to_string(*end) + "] out of range of the " + std::to_string(data_size) +
-                    "-byte data section");
+    throw LoadError(where + "data_offsets [" + std::to_string(*begin) + "," + std::to_string(*end) +
+                    "] out of range of the " + std::to_string(data_size) + "-byte data section");
   }
   const uint64_t expected_bytes = numel * element_size;
   if (*end - *begin != expected_bytes) {
@@ -264,9 +265,9 @@ void check_coverage(const std::string& path, std::vector<const ParsedTensor*> or
     previous = tensor;
   }
   if (covered != data_size) {
-    throw LoadError(path + ": bytes [" + std::to_string(covered) + "," +
-                    std::to_string(data_size) + ") at the end of the data section belong to no " +
-                    "tensor" + (previous ? " (last tensor: " + previous->view.name + ")" : ""));
+    throw LoadError(path + ": bytes [" + std::to_string(covered) + "," + std::to_string(data_size) +
+                    ") at the end of the data section belong to no " + "tensor" +
+                    (previous ? " (last tensor: " + previous->view.name + ")" : ""));
   }
 }
 

@@ -36,8 +36,8 @@ std::vector<AddedToken> default_added_tokens(int piece_count) {
                                     {"<unk>", 2, false, false, true}};
   constexpr int kExtraIds = 100;
   for (int n = 0; n < kExtraIds; ++n) {
-    tokens.push_back({"<extra_id_" + std::to_string(n) + ">", piece_count - 1 + kExtraIds - n,
-                      true, true, true});
+    tokens.push_back({"<extra_id_" + std::to_string(n) + ">", piece_count - 1 + kExtraIds - n, true,
+                      true, true});
   }
   return tokens;
 }
@@ -56,7 +56,8 @@ T5Tokenizer T5Tokenizer::load(const std::string& dir) {
   if (!tokenizer.legacy_) serialized += kNoDummyPrefix;
   auto model = std::make_shared<sentencepiece::SentencePieceProcessor>();
   const auto status = model->LoadFromSerializedProto(serialized);
-  if (!status.ok()) throw LoadError(model_path + ": not a SentencePiece model: " + status.ToString());
+  if (!status.ok())
+    throw LoadError(model_path + ": not a SentencePiece model: " + status.ToString());
   tokenizer.model_ = model;
 
   tokenizer.added_tokens_ =

@@ -12,9 +12,9 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F32, "F32", 4}, {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
-    {DType::F64, "F64", 8}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
-    {DType::I16, "I16", 2}, {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
+    {DType::F32, "F32", 4},   {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
+    {DType::F64, "F64", 8},   {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
+    {DType::I16, "I16", 2},   {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
     {DType::BOOL, "BOOL", 1},
 };
 
@@ -78,7 +78,8 @@ TensorView slice_rows(const TensorView& view, int64_t first, int64_t count, std:
                     " has no rows [" + std::to_string(first) + "," + std::to_string(first + count) +
                     ")");
   }
-  const size_t row_bytes = view.shape[0] == 0 ? 0 : view.nbytes / static_cast<size_t>(view.shape[0]);
+  const size_t row_bytes =
+      view.shape[0] == 0 ? 0 : view.nbytes / static_cast<size_t>(view.shape[0]);
   TensorView rows = view;
   rows.name = std::move(name);
   rows.shape[0] = count;

@@ -19,19 +19,17 @@ uint8_t class_bits(char32_t c) {
   if (c >= 0x110000) return kOther;
   const ClassRange* end = kClassRanges + kClassRangeCount;
   const ClassRange* next =
-      std::upper_bound(kClassRanges, end, c, [](char32_t value, const ClassRange& range) {
-        return value < range.first;
-      });
+      std::upper_bound(kClassRanges, end, c,
+                       [](char32_t value, const ClassRange& range) { return value < range.first; });
   return (next - 1)->bits;
 }
 
 uint8_t combining_class(char32_t c) {
   if (c < 0x300) return 0;
   const CombiningRange* end = kCombiningRanges + kCombiningRangeCount;
-  const CombiningRange* next =
-      std::upper_bound(kCombiningRanges, end, c, [](char32_t value, const CombiningRange& range) {
-        return value < range.first;
-      });
+  const CombiningRange* next = std::upper_bound(
+      kCombiningRanges, end, c,
+      [](char32_t value, const CombiningRange& range) { return value < range.first; });
   return (next - 1)->combining_class;
 }
 
@@ -72,10 +70,9 @@ void decompose(char32_t c, std::u32string& out) {
     return;
   }
   const Decomposition* end = kDecompositions + kDecompositionCount;
-  const Decomposition* found =
-      std::lower_bound(kDecompositions, end, c, [](const Decomposition& entry, char32_t value) {
-        return entry.code_point < value;
-      });
+  const Decomposition* found = std::lower_bound(
+      kDecompositions, end, c,
+      [](const Decomposition& entry, char32_t value) { return entry.code_point < value; });
   if (found == end || found->code_point != c) {
     out += c;
     return;
@@ -96,11 +93,11 @@ char32_t compose_pair(char32_t first, char32_t second) {
     return first + (second - kTrailBase);
   }
   const Composition* end = kCompositions + kCompositionCount;
-  const Composition* found = std::lower_bound(
-      kCompositions, end, std::make_pair(first, second),
-      [](const Composition& entry, const std::pair<char32_t, char32_t>& key) {
-        return std::make_pair(entry.first, entry.second) < key;
-      });
+  const Composition* found =
+      std::lower_bound(kCompositions, end, std::make_pair(first, second),
+                       [](const Composition& entry, const std::pair<char32_t, char32_t>& key) {
+                         return std::make_pair(entry.first, entry.second) < key;
+                       });
   return (found != end && found->first == first && found->second == second) ? found->composite : 0;
 }
 
@@ -222,8 +219,9 @@ std::u32string nfc(const std::u32string& text) {
     }
     size_t j = i;
     while (j < s.size() && combining_class(s[j]) != 0) ++j;
-    std::stable_sort(s.begin() + i, s.begin() + j,
-                     [](char32_t a, char32_t b) { return combining_class(a) < combining_class(b); });
+    std::stable_sort(s.begin() + i, s.begin() + j, [](char32_t a, char32_t b) {
+      return combining_class(a) < combining_class(b);
+    });
     i = j;
   }
 

@@ -1,10 +1,9 @@
 // Token-id parity with the reference FluxPipeline: for every golden case, our CLIP and T5 ids
 // must equal clip_input_ids.bin and t5_input_ids.bin exactly.
-#include <gtest/gtest.h>
-
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
 
 #include <cstring>
 #include <fstream>
@@ -68,7 +67,8 @@ TEST(TokenizerParity, EveryGoldenCaseMatchesTheReferenceIds) {
     const Object::Ptr golden_case = cases->getObject(i);
     const std::string name = golden_case->getValue<std::string>("name");
     SCOPED_TRACE(name);
-    const std::string case_dir = model_dir + "/cases/" + golden_case->getValue<std::string>("folder");
+    const std::string case_dir =
+        model_dir + "/cases/" + golden_case->getValue<std::string>("folder");
     const Object::Ptr call = golden_case->getObject("pipeline_call");
     const std::string prompt = call->getValue<std::string>("prompt");
     // FluxPipeline: prompt_2 defaults to prompt; CLIP gets prompt, T5 gets prompt_2.

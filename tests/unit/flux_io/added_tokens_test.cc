@@ -38,12 +38,12 @@ TEST(AddedTokens, CutsLikePreTrainedTokenizerTokenize) {
   const Case cases[] = {
       {"plain text", "plain text"},
       {"a</s>b", "a|[</s>]|b"},
-      {"a </s> b", "a |[</s>]| b"},                       // no strip flags: spaces stay
-      {"a  <extra_id_1>\t b", "a|[<extra_id_1>]|b"},      // lstrip and rstrip eat whitespace
-      {"<extra_id_10>x", "[<extra_id_10>]|x"},            // longest match wins
+      {"a </s> b", "a |[</s>]| b"},                   // no strip flags: spaces stay
+      {"a  <extra_id_1>\t b", "a|[<extra_id_1>]|b"},  // lstrip and rstrip eat whitespace
+      {"<extra_id_10>x", "[<extra_id_10>]|x"},        // longest match wins
       {"<extra_id_1><extra_id_10>", "[<extra_id_1>]|[<extra_id_10>]"},
-      {"x \u3000<extra_id_1>", "x|[<extra_id_1>]"},        // Python whitespace, not just ASCII
-      {"   <extra_id_1>   ", "[<extra_id_1>]"},           // stripped neighbours vanish
+      {"x \u3000<extra_id_1>", "x|[<extra_id_1>]"},  // Python whitespace, not just ASCII
+      {"   <extra_id_1>   ", "[<extra_id_1>]"},      // stripped neighbours vanish
       {"", ""},
   };
   const AddedTokens tokens = t5_like();

@@ -39,7 +39,8 @@ std::vector<float> floats_of(const TensorView& view) {
 // diffusers transformer exactly: same names, dtypes, shapes and bytes.
 TEST(BflTransformerMapping, GoldenBflFileMapsToTheGoldenDiffusersTransformerBitForBit) {
   FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
-  const TensorStore bfl = TensorStore::from_file(model_dir + "/flux1-small-schnell-bfl.safetensors");
+  const TensorStore bfl =
+      TensorStore::from_file(model_dir + "/flux1-small-schnell-bfl.safetensors");
   const TensorStore expected =
       TensorStore::from_file(model_dir + "/transformer/diffusion_pytorch_model.safetensors");
   ASSERT_TRUE(is_bfl_transformer(bfl));
@@ -62,7 +63,8 @@ TEST(BflTransformerMapping, GoldenBflFileMapsToTheGoldenDiffusersTransformerBitF
 
 TEST(BflTransformerMapping, FusedProjectionsBecomeZeroCopyRowViews) {
   FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
-  const TensorStore bfl = TensorStore::from_file(model_dir + "/flux1-small-schnell-bfl.safetensors");
+  const TensorStore bfl =
+      TensorStore::from_file(model_dir + "/flux1-small-schnell-bfl.safetensors");
   const TensorStore mapped = map_bfl_transformer(bfl);
   const TensorView& qkv = bfl.get("double_blocks.1.txt_attn.qkv.weight");
   const size_t third = qkv.nbytes / 3;
@@ -102,20 +104,19 @@ TEST(BflTransformerMapping, RenamesSplitsAndSwapsByTheDiffusersRules) {
     const TensorStore bfl = tiny_bfl_store(prefix);
     ASSERT_TRUE(is_bfl_transformer(bfl));
     const TensorStore mapped = map_bfl_transformer(bfl);
-    EXPECT_EQ(mapped.names(),
-              (std::vector<std::string>{
-                  "norm_out.linear.bias",
-                  "single_transformer_blocks.0.attn.to_k.bias",
-                  "single_transformer_blocks.0.attn.to_q.bias",
-                  "single_transformer_blocks.0.attn.to_v.bias",
-                  "single_transformer_blocks.0.proj_mlp.bias",
-                  "time_text_embed.guidance_embedder.linear_1.bias",
-                  "transformer_blocks.0.attn.norm_q.weight",
-                  "transformer_blocks.0.attn.to_k.weight",
-                  "transformer_blocks.0.attn.to_q.weight",
-                  "transformer_blocks.0.attn.to_v.weight",
-                  "x_embedder.weight",
-              }));
+    EXPECT_EQ(mapped.names(), (std::vector<std::string>{
+                                  "norm_out.linear.bias",
+                                  "single_transformer_blocks.0.attn.to_k.bias",
+                                  "single_transformer_blocks.0.attn.to_q.bias",
+                                  "single_transformer_blocks.0.attn.to_v.bias",
+                                  "single_transformer_blocks.0.proj_mlp.bias",
+                                  "time_text_embed.guidance_embedder.linear_1.bias",
+                                  "transformer_blocks.0.attn.norm_q.weight",
+                                  "transformer_blocks.0.attn.to_k.weight",
+                                  "transformer_blocks.0.attn.to_q.weight",
+                                  "transformer_blocks.0.attn.to_v.weight",
+                                  "x_embedder.weight",
+                              }));
     EXPECT_EQ(floats_of(mapped.get("transformer_blocks.0.attn.to_k.weight", {2, 2})),
               (std::vector<float>{4, 5, 6, 7}));
     EXPECT_EQ(floats_of(mapped.get("single_transformer_blocks.0.attn.to_v.bias", {2})),
@@ -141,16 +142,19 @@ TEST(BflTransformerMapping, ErrorsNameTheFileAndTensor) {
       {"norm without scale",
        {counting("double_blocks.0.img_attn.norm.query_norm.weight", {2})},
        "tiny.safetensors: tensor double_blocks.0.img_attn.norm.query_norm.weight is not part"},
-      {"qkv rows not divisible by three", {counting("double_blocks.3.txt_attn.qkv.weight", {7, 2})},
+      {"qkv rows not divisible by three",
+       {counting("double_blocks.3.txt_attn.qkv.weight", {7, 2})},
        "tiny.safetensors: tensor double_blocks.3.txt_attn.qkv.weight has shape [7,2], expected "
        "rows divisible by 3"},
       {"linear1 without MLP rows",
        {counting("img_in.weight", {2, 4}), counting("single_blocks.0.linear1.weight", {6, 2})},
        "tiny.safetensors: tensor single_blocks.0.linear1.weight has shape [6,2], expected more "
        "than 3 x hidden = 6 rows"},
-      {"linear1 without img_in", {counting("single_blocks.0.linear1.weight", {10, 2})},
+      {"linear1 without img_in",
+       {counting("single_blocks.0.linear1.weight", {10, 2})},
        "tiny.safetensors: tensor img_in.weight not found"},
-      {"odd modulation rows", {counting("final_layer.adaLN_modulation.1.weight", {3, 2})},
+      {"odd modulation rows",
+       {counting("final_layer.adaLN_modulation.1.weight", {3, 2})},
        "tiny.safetensors: tensor final_layer.adaLN_modulation.1.weight has shape [3,2], expected "
        "an even number of rows"},
       {"same tensor with and without prefix",

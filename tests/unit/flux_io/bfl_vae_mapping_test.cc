@@ -30,9 +30,11 @@ std::string error_of(const std::function<void()>& action) {
 // ResnetBlock nin_shortcut; norm_out) independently of the code under test.
 std::string bfl_name(const std::string& diffusers, int up_levels) {
   std::smatch m;
-  static const std::regex down_resnet(R"((encoder)\.down_blocks\.(\d+)\.resnets\.(\d+)\.(\w+)\.(\w+))");
+  static const std::regex down_resnet(
+      R"((encoder)\.down_blocks\.(\d+)\.resnets\.(\d+)\.(\w+)\.(\w+))");
   static const std::regex up_resnet(R"((decoder)\.up_blocks\.(\d+)\.resnets\.(\d+)\.(\w+)\.(\w+))");
-  static const std::regex downsampler(R"(encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(\w+))");
+  static const std::regex downsampler(
+      R"(encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(\w+))");
   static const std::regex upsampler(R"(decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(\w+))");
   static const std::regex mid_resnet(R"((\w+)\.mid_block\.resnets\.(\d)\.(\w+)\.(\w+))");
   static const std::regex mid_attention(R"((\w+)\.mid_block\.attentions\.0\.(\w+)(\.0)?\.(\w+))");
@@ -41,11 +43,12 @@ std::string bfl_name(const std::string& diffusers, int up_levels) {
     return name == "conv_shortcut" ? std::string("nin_shortcut") : name;
   };
   if (std::regex_match(diffusers, m, down_resnet)) {
-    return "encoder.down." + m[2].str() + ".block." + m[3].str() + "." + member(m[4]) + "." + m[5].str();
+    return "encoder.down." + m[2].str() + ".block." + m[3].str() + "." + member(m[4]) + "." +
+           m[5].str();
   }
   if (std::regex_match(diffusers, m, up_resnet)) {
-    return "decoder.up." + std::to_string(up_levels - 1 - std::stoi(m[2])) + ".block." + m[3].str() +
-           "." + member(m[4]) + "." + m[5].str();
+    return "decoder.up." + std::to_string(up_levels - 1 - std::stoi(m[2])) + ".block." +
+           m[3].str() + "." + member(m[4]) + "." + m[5].str();
   }
   if (std::regex_match(diffusers, m, downsampler)) {
     return "encoder.down." + m[1].str() + ".downsample.conv." + m[2].str();
@@ -60,7 +63,9 @@ std::string bfl_name(const std::string& diffusers, int up_levels) {
   }
   if (std::regex_match(diffusers, m, mid_attention)) {
     const std::string part = m[2];
-    const std::string bfl = part == "group_norm" ? "norm" : part == "to_out" ? "proj_out" : part.substr(3);
+    const std::string bfl = part == "group_norm" ? "norm"
+                            : part == "to_out"   ? "proj_out"
+                                                 : part.substr(3);
     return m[1].str() + ".mid.attn_1." + bfl + "." + m[4].str();
   }
   if (std::regex_match(diffusers, m, norm_out)) return m[1].str() + ".norm_out." + m[2].str();
@@ -148,7 +153,8 @@ TEST(BflVaeMapping, ErrorsNameTheFileAndTensor) {
       {"unknown resnet member", zeros("encoder.down.0.block.0.conv3.weight", {2}),
        "ae.safetensors: tensor encoder.down.0.block.0.conv3.weight is not part"},
       {"attention weight not square", zeros("decoder.mid.attn_1.k.weight", {4, 2, 1, 1}),
-       "ae.safetensors: tensor decoder.mid.attn_1.k.weight has shape [4,2,1,1], expected [C,C,1,1]"},
+       "ae.safetensors: tensor decoder.mid.attn_1.k.weight has shape [4,2,1,1], expected "
+       "[C,C,1,1]"},
       {"attention weight not 1x1", zeros("decoder.mid.attn_1.v.weight", {4, 4, 3, 3}),
        "ae.safetensors: tensor decoder.mid.attn_1.v.weight has shape [4,4,3,3]"},
   };

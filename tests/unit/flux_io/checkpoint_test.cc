@@ -26,19 +26,19 @@ std::string error_of(const std::function<void()>& action) {
 }
 
 const std::vector<std::string> kConfigAndTokenizerFiles = {
-    "model_index.json",           "transformer/config.json",     "vae/config.json",
-    "text_encoder/config.json",   "text_encoder_2/config.json",  "scheduler/scheduler_config.json",
-    "tokenizer/vocab.json",       "tokenizer/merges.txt",        "tokenizer_2/spiece.model"};
+    "model_index.json",         "transformer/config.json",    "vae/config.json",
+    "text_encoder/config.json", "text_encoder_2/config.json", "scheduler/scheduler_config.json",
+    "tokenizer/vocab.json",     "tokenizer/merges.txt",       "tokenizer_2/spiece.model"};
 
 // A folder with every file resolve_model() checks for (contents are irrelevant to it), minus
 // `omit`. Text encoder 2 is sharded, as in the real FLUX.1 repositories.
 void make_diffusers_folder(const TempDir& dir, const std::string& folder,
                            const std::vector<std::string>& omit = {}) {
   std::vector<std::string> files = kConfigAndTokenizerFiles;
-  files.insert(files.end(), {"transformer/diffusion_pytorch_model.safetensors",
-                             "vae/diffusion_pytorch_model.safetensors",
-                             "text_encoder/model.safetensors",
-                             "text_encoder_2/model.safetensors.index.json"});
+  files.insert(
+      files.end(),
+      {"transformer/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
+       "text_encoder/model.safetensors", "text_encoder_2/model.safetensors.index.json"});
   for (const std::string& file : files) {
     if (std::find(omit.begin(), omit.end(), file) == omit.end()) dir.write(folder + "/" + file, "");
   }
@@ -53,7 +53,8 @@ TEST(HfHubCacheDir, FollowsHuggingfaceHubPrecedence) {
   EXPECT_EQ(hf_hub_cache_dir("/c", "/h", "/home/u"), "/c");
   EXPECT_EQ(hf_hub_cache_dir(std::nullopt, "/h", "/home/u"), "/h/hub");
   EXPECT_EQ(hf_hub_cache_dir(std::string(), "/h", "/home/u"), "/h/hub");
-  EXPECT_EQ(hf_hub_cache_dir(std::nullopt, std::nullopt, "/home/u"), "/home/u/.cache/huggingface/hub");
+  EXPECT_EQ(hf_hub_cache_dir(std::nullopt, std::nullopt, "/home/u"),
+            "/home/u/.cache/huggingface/hub");
 }
 
 TEST(ResolveModel, AcceptsTheGoldenDiffusersFolder) {
@@ -76,16 +77,19 @@ TEST(ResolveModel, GoldenBflSingleFileWithBaseLoadsTheSameTransformerNames) {
   EXPECT_EQ(paths.root, model_dir);
   EXPECT_EQ(paths.transformer_file, file);
   EXPECT_EQ(paths.vae_file, "") << "the golden folder has no ae.safetensors";
-  EXPECT_EQ(open_transformer_weights(paths).names(),
-            TensorStore::open_component(model_dir + "/transformer", "diffusion_pytorch_model").names());
+  EXPECT_EQ(
+      open_transformer_weights(paths).names(),
+      TensorStore::open_component(model_dir + "/transformer", "diffusion_pytorch_model").names());
 }
 
 TEST(ResolveModel, ReportsEveryMissingFileOfAFolder) {
   TempDir dir;
-  make_diffusers_folder(dir, "model", {"tokenizer_2/spiece.model", "vae/config.json",
-                                       "text_encoder_2/model.safetensors.index.json"});
+  make_diffusers_folder(dir, "model",
+                        {"tokenizer_2/spiece.model", "vae/config.json",
+                         "text_encoder_2/model.safetensors.index.json"});
   EXPECT_EQ(error_of([&] { resolve_model(dir.file("model"), "/nonexistent-cache"); }),
-            dir.file("model") + ": not a complete FLUX diffusers folder, missing vae/config.json, " +
+            dir.file("model") +
+                ": not a complete FLUX diffusers folder, missing vae/config.json, " +
                 "tokenizer_2/spiece.model, text_encoder_2/model.safetensors");
 }
 
@@ -121,14 +125,16 @@ TEST(ResolveModel, WithoutRefsMainTakesTheNewestSnapshot) {
 
 TEST(ResolveModel, SingleFileNeedsABaseAndPicksUpAeSafetensors) {
   TempDir dir;
-  make_diffusers_folder(dir, "base", {"transformer/diffusion_pytorch_model.safetensors",
-                                      "vae/diffusion_pytorch_model.safetensors"});
+  make_diffusers_folder(dir, "base",
+                        {"transformer/diffusion_pytorch_model.safetensors",
+                         "vae/diffusion_pytorch_model.safetensors"});
   dir.write("weights/.keep", "");
   const std::string file = dir.file("weights/flux1-schnell.safetensors");
   write_safetensors(file, {one_float("double_blocks.0.img_mod.lin.bias")}, {});
 
-  EXPECT_EQ(error_of([&] { resolve_model(file, "/nonexistent-cache"); }).rfind(
-                file + ": a single-file checkpoint holds only the transformer", 0),
+  EXPECT_EQ(error_of([&] {
+              resolve_model(file, "/nonexistent-cache");
+            }).rfind(file + ": a single-file checkpoint holds only the transformer", 0),
             0u);
   EXPECT_EQ(error_of([&] { resolve_model(file, "/nonexistent-cache", dir.file("base")); }),
             dir.file("base") + ": not a complete FLUX diffusers folder, missing " +
@@ -157,9 +163,11 @@ TEST(ResolveModel, RejectsWhatIsNotAModel) {
       {"", "model spec is empty"},
       {other, other + ": not a FLUX transformer checkpoint"},
       {text, text + ": a single-file checkpoint must be a .safetensors file"},
-      {dir.file("absent/folder/x"), dir.file("absent/folder/x") + ": not a folder, and not a Hugging Face repo id"},
-      {"org/missing", "org/missing: not a folder or file, and not in the Hugging Face cache (looked for " +
-                          dir.path() + "/models--org--missing/snapshots)"},
+      {dir.file("absent/folder/x"),
+       dir.file("absent/folder/x") + ": not a folder, and not a Hugging Face repo id"},
+      {"org/missing",
+       "org/missing: not a folder or file, and not in the Hugging Face cache (looked for " +
+           dir.path() + "/models--org--missing/snapshots)"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.spec);

@@ -50,9 +50,9 @@ TEST(DType, NamesSizesAndParsingAgree) {
     const char* name;
     size_t size;
   };
-  const Case cases[] = {{DType::F32, "F32", 4}, {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
-                        {DType::F64, "F64", 8}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
-                        {DType::I16, "I16", 2}, {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
+  const Case cases[] = {{DType::F32, "F32", 4},  {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
+                        {DType::F64, "F64", 8},  {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
+                        {DType::I16, "I16", 2},  {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
                         {DType::BOOL, "BOOL", 1}};
   for (const Case& c : cases) {
     EXPECT_STREQ(dtype_name(c.dtype), c.name);
@@ -82,8 +82,8 @@ TEST(Safetensors, WriteThenOpenRoundTripsNamesShapesBytesAndMetadata) {
   EXPECT_EQ(file->path(), path);
   EXPECT_EQ(file->metadata(),
             (std::map<std::string, std::string>{{"format", "pt"}, {"note", "a \"quoted\" value"}}));
-  EXPECT_EQ(file->names(), (std::vector<std::string>{"empty", "half", "layer.weight",
-                                                      "odd \"name\"\n", "step"}));
+  EXPECT_EQ(file->names(),
+            (std::vector<std::string>{"empty", "half", "layer.weight", "odd \"name\"\n", "step"}));
   EXPECT_EQ(file->data_size(), 24u + 6u + 0u + 8u + 1u);
   for (const TensorView& expected : tensors) {
     SCOPED_TRACE(expected.name);
@@ -156,16 +156,19 @@ std::vector<MalformedCase> malformed_cases() {
   return {
       {"empty file", "", {"truncated", "0 bytes"}},
       {"shorter than the length prefix", std::string(5, '\0'), {"truncated", "5 bytes"}},
-      {"header length beyond the file", raw_file_with_length(4096, "{\"w\":{}}"),
+      {"header length beyond the file",
+       raw_file_with_length(4096, "{\"w\":{}}"),
        {"truncated", "header length 4096"}},
       {"absurd header length", raw_file_with_length(uint64_t{1} << 40, "{}"), {"exceeds"}},
       {"header not an object", raw_file("[1,2,3]", 0), {"does not start with '{'"}},
       {"bad JSON", raw_file(R"({"w":{"dtype":"F32","shape":[2,2],)", 16), {"not valid JSON"}},
       {"trailing garbage after JSON", raw_file(one_tensor_header + " x", 16), {"not valid JSON"}},
       {"header not UTF-8", raw_file("{\"w\xff\":{}}", 0), {"not valid UTF-8"}},
-      {"data truncated", raw_file(one_tensor_header, 12),
+      {"data truncated",
+       raw_file(one_tensor_header, 12),
        {"tensor w", "data_offsets [0,16] out of range", "12-byte"}},
-      {"offsets reversed", raw_file(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 8),
+      {"offsets reversed",
+       raw_file(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 8),
        {"tensor w", "out of range"}},
       {"overlapping offsets",
        raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
@@ -203,7 +206,8 @@ std::vector<MalformedCase> malformed_cases() {
                 R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
                 8),
        {"not valid JSON", "repeated key \"w\""}},
-      {"missing dtype", raw_file(R"({"w":{"shape":[1],"data_offsets":[0,4]}})", 4),
+      {"missing dtype",
+       raw_file(R"({"w":{"shape":[1],"data_offsets":[0,4]}})", 4),
        {"tensor w", "\"dtype\""}},
       {"offsets not a pair",
        raw_file(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4),

@@ -77,7 +77,8 @@ TEST_F(T5TokenizerTest, AddedTokensFollowTransformersCutting) {
             (std::vector<std::string>{"<extra_id_0>", "h", "ello"}));
   EXPECT_EQ(tokenizer_->token_ids("<extra_id_0> hello"), (std::vector<int32_t>{32099, 107, 7126}));
   // A literal </s> at the end is the EOS: _add_eos_if_not_present adds no second one.
-  EXPECT_EQ(tokenizer_->encode("hello</s>", 5), (std::vector<int32_t>{21820, kEos, kPad, kPad, kPad}));
+  EXPECT_EQ(tokenizer_->encode("hello</s>", 5),
+            (std::vector<int32_t>{21820, kEos, kPad, kPad, kPad}));
 }
 
 TEST_F(T5TokenizerTest, OverLongPromptKeepsFirstMaxMinusOneIdsThenEos) {

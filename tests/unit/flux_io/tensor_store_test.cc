@@ -56,7 +56,9 @@ TEST(TensorStore, ErrorsNameTheSourceAndTensor) {
   TensorStore store = TensorStore::from_file(path);
   EXPECT_EQ(store.description(), path);
   EXPECT_EQ(error_of([&] { store.get("proj.bias"); }), path + ": tensor proj.bias not found");
-  EXPECT_EQ(error_of([&] { store.get("proj.weight", {3, 2}); }),
+  EXPECT_EQ(error_of([&] {
+              store.get("proj.weight", {3, 2});
+            }),
             path + ": tensor proj.weight has shape [2,3], expected [3,2]");
 
   store.add(floats("synth", {1}, 0), "mapped from elsewhere");

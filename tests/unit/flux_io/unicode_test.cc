@@ -26,12 +26,14 @@ TEST(Utf8, DecodesLikePythonWithErrorsReplace) {
   const Case cases[] = {
       {"caf\xC3\xA9", U"caf\u00E9"},
       {"\xF0\x9F\x99\x82", U"\U0001F642"},
-      {"\xE2\x82", U"\uFFFD"},             // truncated sequence: one replacement
-      {"\xE2\x82" "A", U"\uFFFDA"},        // broken by an ASCII byte, which survives
+      {"\xE2\x82", U"\uFFFD"},  // truncated sequence: one replacement
+      {"\xE2\x82"
+       "A",
+       U"\uFFFDA"},  // broken by an ASCII byte, which survives
       {"\xFF", U"\uFFFD"},
-      {"\xED\xA0\x80", U"\uFFFD\uFFFD\uFFFD"},  // encoded surrogate
+      {"\xED\xA0\x80", U"\uFFFD\uFFFD\uFFFD"},            // encoded surrogate
       {"\xF4\x90\x80\x80", U"\uFFFD\uFFFD\uFFFD\uFFFD"},  // beyond U+10FFFF
-      {"\xC0\xAF", U"\uFFFD\uFFFD"},       // overlong
+      {"\xC0\xAF", U"\uFFFD\uFFFD"},                      // overlong
   };
   for (const Case& c : cases) {
     EXPECT_EQ(hex(decode_utf8(c.bytes)), hex(c.expected)) << "input bytes " << c.bytes.size();
@@ -46,15 +48,15 @@ TEST(Nfc, ComposesReordersAndMapsSingletonsLikeUnicodedata) {
   };
   const Case cases[] = {
       {U"e\u0301", U"\u00E9"},
-      {U"\u212B", U"\u00C5"},                     // ANGSTROM SIGN, a singleton
-      {U"\u1100\u1161\u11A8", U"\uAC01"},         // Hangul jamo L V T
-      {U"a\u0301\u0323", U"\u1EA1\u0301"},        // reordered: dot below (220) before acute (230)
+      {U"\u212B", U"\u00C5"},               // ANGSTROM SIGN, a singleton
+      {U"\u1100\u1161\u11A8", U"\uAC01"},   // Hangul jamo L V T
+      {U"a\u0301\u0323", U"\u1EA1\u0301"},  // reordered: dot below (220) before acute (230)
       {U"a\u0323\u0301", U"\u1EA1\u0301"},
-      {U"\u0301a", U"\u0301a"},                   // leading combining mark stays
-      {U"q\u0307\u0323", U"q\u0323\u0307"},       // no composite, only reordering
-      {U"\uF900", U"\u8C48"},                     // CJK compatibility ideograph
-      {U"\u0344", U"\u0308\u0301"},               // decomposes, excluded from recomposition
-      {U"e\u0301\u0301", U"\u00E9\u0301"},        // the second acute is blocked
+      {U"\u0301a", U"\u0301a"},              // leading combining mark stays
+      {U"q\u0307\u0323", U"q\u0323\u0307"},  // no composite, only reordering
+      {U"\uF900", U"\u8C48"},                // CJK compatibility ideograph
+      {U"\u0344", U"\u0308\u0301"},          // decomposes, excluded from recomposition
+      {U"e\u0301\u0301", U"\u00E9\u0301"},   // the second acute is blocked
       {U"", U""},
   };
   for (const Case& c : cases) EXPECT_EQ(hex(nfc(c.input)), hex(c.expected)) << hex(c.input);
@@ -67,13 +69,13 @@ TEST(ToLower, MatchesPythonStrLowerIncludingFinalSigma) {
   };
   const Case cases[] = {
       {U"A PHOTO", U"a photo"},
-      {U"\u0391\u03A3", U"\u03B1\u03C2"},                // final sigma
-      {U"\u03A3", U"\u03C3"},                            // alone: not final
+      {U"\u0391\u03A3", U"\u03B1\u03C2"},  // final sigma
+      {U"\u03A3", U"\u03C3"},              // alone: not final
       {U"\u0391\u03A3 \u0391", U"\u03B1\u03C2 \u03B1"},
       {U"\u0391\u03A3'", U"\u03B1\u03C2'"},              // apostrophe is case-ignorable
       {U"\u0391\u03A3'\u0391", U"\u03B1\u03C3'\u03B1"},  // ...so the next letter counts
       {U"\u03A3\u0391", U"\u03C3\u03B1"},
-      {U"\u0130", U"i\u0307"},                           // the one multi-character mapping
+      {U"\u0130", U"i\u0307"},  // the one multi-character mapping
       {U"\u1E9E", U"\u00DF"},
       {U"\uFF21", U"\uFF41"},
   };
