@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/cli.h"
 #include "config/diagnostics.h"
@@ -24,7 +25,10 @@ const char* kServeHelp =
     "                     server.listen. Port 0 picks a free port.\n"
     "  --env-file FILE    variables for ${VAR} in the YAML (default: ./.env if present); the\n"
     "                     real environment wins over the file\n"
-    "  --port-file FILE   write the bound port to FILE once listening (for scripts)\n";
+    "  --port-file FILE   write the bound port to FILE once listening (for scripts)\n"
+    "\n"
+    "environment: FLUX_CONFIG, FLUX_LISTEN, FLUX_API_KEYS (comma-separated bearer tokens, added\n"
+    "to server.api_keys), FLUX_LOG_LEVEL, FLUX_STRUCTURED_LOGS, FLUX_PLUGIN_PATH\n";
 
 // "HOST:PORT", "[v6]:PORT" or ":PORT".
 Status ParseListen(const std::string& text, std::string* host, uint16_t* port) {
@@ -128,6 +132,14 @@ int ServeCommand(const std::vector<std::string>& args) {
   options.shutdown_grace_s = graph_config.server.shutdown_grace_s;
   options.output_dir = graph_config.server.output_dir;
   options.public_base_url = graph_config.server.public_base_url;
+  options.api_keys = graph_config.server.api_keys;
+  if (auto keys = env.Get("FLUX_API_KEYS")) {
+    std::stringstream ss(*keys);
+    std::string key;
+    while (std::getline(ss, key, ',')) {
+      if (!key.empty()) options.api_keys.push_back(key);
+    }
+  }
 
   log->info("fluxserve {} starting with {}", FLX_VERSION, config_path);
   Diagnostics diags;

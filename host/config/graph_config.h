@@ -6,7 +6,7 @@
 //   version: 1
 //   server: { listen: "127.0.0.1:8080", output_dir: ./outputs, max_body_bytes: 1048576,
 //             threads: 64, max_queued_connections: 256, shutdown_grace_s: 30,
-//             public_base_url: "https://images.example.com" }
+//             public_base_url: "https://images.example.com", api_keys: ["${FLUX_API_KEY:-}"] }
 //   plugin_paths: [./build/plugins]
 //   stages:
 //     - { id: queue, kind: scheduler, library: flx_scheduler, type: fifo, config: {...} }
@@ -39,6 +39,9 @@ struct ServerConfig {
   int max_queued_connections = 256;       // >= 1
   double shutdown_grace_s = 30;           // >= 0
   std::string public_base_url;     // "" = derive image URLs from the Host header; no trailing '/'
+  // Bearer tokens accepted on /v1/ routes; empty = no authentication. FLUX_API_KEYS
+  // (comma-separated) adds more at `serve` time.
+  std::vector<std::string> api_keys;
   SourceLocation listen_location;  // where `listen` was written (for bind errors)
 };
 

@@ -19,7 +19,7 @@ const std::vector<std::string> kTopLevelKeys = {"version", "server",    "plugin_
                                                 "models",  "observers", "logging"};
 const std::vector<std::string> kServerKeys = {
     "listen",           "output_dir",     "max_body_bytes", "threads", "max_queued_connections",
-    "shutdown_grace_s", "public_base_url"};
+    "shutdown_grace_s", "public_base_url", "api_keys"};
 const std::vector<std::string> kStageKeys = {"id", "kind", "library", "type", "config"};
 const std::vector<std::string> kLoggingKeys = {"format", "level"};
 const std::vector<std::string> kKinds = {"scheduler", "pipeline", "recovery", "metrics"};
@@ -173,6 +173,7 @@ class GraphChecker {
     if (YAML::Node n = server["shutdown_grace_s"]) {
       if (auto v = reader_.Number(n, "server.shutdown_grace_s", 0)) out.shutdown_grace_s = *v;
     }
+    if (YAML::Node n = server["api_keys"]) CheckApiKeys(n);
     if (YAML::Node n = server["public_base_url"]) {
       if (auto url = reader_.String(n, "server.public_base_url")) {
         bool absolute = url->rfind("http://", 0) == 0 || url->rfind("https://", 0) == 0;
@@ -183,6 +184,24 @@ class GraphChecker {
           reader_.Error(n, "server.public_base_url",
                         "expected an absolute http:// or https:// URL, got '" + *url + "'");
         }
+      }
+    }
+  }
+
+  // api_keys: a sequence of strings; empty entries are skipped so that "${FLUX_API_KEY:-}"
+  // leaves authentication off when the variable is unset.
+  void CheckApiKeys(const YAML::Node& keys) {
+    if (keys.IsNull()) return;
+    if (!keys.IsSequence()) {
+      reader_.Error(keys, "server.api_keys",
+                    "expected a sequence of API keys, got " + DescribeNode(keys));
+      return;
+    }
+    size_t index = 0;
+    for (const YAML::Node& element : keys) {
+      std::string path = ElementPath("server.api_keys", index++);
+      if (auto key = reader_.String(element, path)) {
+        if (!key->empty()) config_->server.api_keys.push_back(*key);
       }
     }
   }

@@ -199,8 +199,39 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     SendApiError(response, e);
   }
 
+  // True when the request may use /v1/ routes: no keys configured, or a matching bearer token.
+  // Compared in constant time so response timing does not leak how much of a key matched.
+  bool Authorized(const HTTPServerRequest& request, HTTPServerResponse& response) {
+    const auto& keys = state_->options.api_keys;
+    if (keys.empty()) return true;
+    std::string header = request.get("Authorization", "");
+    const std::string prefix = "Bearer ";
+    bool ok = false;
+    if (header.size() > prefix.size() && header.compare(0, prefix.size(), prefix) == 0) {
+      std::string token = header.substr(prefix.size());
+      for (const std::string& key : keys) {
+        unsigned char diff = token.size() == key.size() ? 0 : 1;
+        for (size_t i = 0; i < key.size(); ++i) {
+          diff |= static_cast<unsigned char>(key[i] ^ (i < token.size() ? token[i] : 0));
+        }
+        ok |= diff == 0;
+      }
+    }
+    if (ok) return true;
+    ApiError e;
+    e.http_status = 401;
+    e.type = "invalid_request_error";
+    e.code = "invalid_api_key";
+    e.message = header.empty() ? "missing API key: send \"Authorization: Bearer KEY\""
+                               : "incorrect API key provided";
+    e.headers["WWW-Authenticate"] = "Bearer";
+    SendApiError(response, e);
+    return false;
+  }
+
   void Route(HTTPServerRequest& request, HTTPServerResponse& response, const std::string& path) {
     const std::string& method = request.getMethod();
+    if (path.rfind("/v1/", 0) == 0 && !Authorized(request, response)) return;
     bool get = method == "GET" || method == "HEAD";
     if (path == kGenerationsPath) {
       if (method != "POST") return MethodNotAllowed(response, method, "POST");

@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "generation_service.h"
 #include "host_api.h"
@@ -29,6 +30,7 @@ struct ServerOptions {
   double shutdown_grace_s = 30;
   std::string output_dir = "./outputs";
   std::string public_base_url;  // "" = http://<Host header>
+  std::vector<std::string> api_keys;  // non-empty: /v1/ routes need "Authorization: Bearer KEY"
 };
 
 class ServerState {

@@ -271,3 +271,28 @@ TEST(ReadinessTest, FailedPrepareLeavesTheModelNotReadyAndTheServerUp) {
 
 }  // namespace
 }  // namespace flx::test
+
+namespace flx::test {
+namespace {
+
+TEST(AuthTest, ApiKeysGuardV1RoutesOnly) {
+  ServerOptions options;
+  options.api_keys = {"sk-first", "sk-second"};
+  auto server = TestServer::Start(QueuedTestPipeline("{}", "{}"), options);
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return server->Get("/readyz").status == 200; }));
+  auto none = server->Get("/v1/models");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.ErrorField("code"), "invalid_api_key");
+  EXPECT_EQ(none.headers["www-authenticate"], "Bearer");
+  auto wrong = server->Get("/v1/models", {{"Authorization", "Bearer sk-firs"}});
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(server->Get("/v1/models", {{"Authorization", "Bearer sk-second"}}).status, 200);
+  auto gen = server->Post("/v1/images/generations", R"({"prompt":"x","size":"16x16"})",
+                          {{"Authorization", "Bearer sk-first"}});
+  EXPECT_EQ(gen.status, 200) << gen.body;
+  EXPECT_EQ(server->Get("/healthz").status, 200) << "probes need no key";
+}
+
+}  // namespace
+}  // namespace flx::test
