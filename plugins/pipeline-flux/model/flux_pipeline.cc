@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,14 +25,9 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-JsonConfig component_config(const std::string& model_dir, const std::string& component,
+JsonConfig component_config(const ModelPaths& paths, const std::string& component,
                             const std::string& file = "config.json") {
-  return JsonConfig::load(model_dir + "/" + component + "/" + file);
-}
-
-Weights component_weights(const std::string& model_dir, const std::string& component,
-                          const std::string& base, c10::ScalarType dtype, c10::Device device) {
-  return Weights(TensorStore::open_component(model_dir + "/" + component, base), dtype, device);
+  return JsonConfig::load(paths.component_dir(component) + "/" + file);
 }
 
 void require_match(int64_t a, const std::string& a_name, int64_t b, const std::string& b_name) {
@@ -50,6 +46,38 @@ at::Tensor float_tensor(const std::vector<float>& values) {
   return at::tensor(at::ArrayRef<float>(values), at::TensorOptions().dtype(at::kFloat));
 }
 
+// Fails fast, naming the op, when this libtorch build lacks a kernel the networks need in
+// `dtype` on `device` (libtorch 1.13 has no float16 layer norm on the CPU, for instance),
+// instead of failing in the middle of the first generation.
+void check_kernels_exist(c10::ScalarType dtype, c10::Device device) {
+  const at::TensorOptions options = at::TensorOptions().dtype(dtype).device(device);
+  const at::Tensor x = at::ones({1, 2, 2, 2}, options);
+  const std::pair<const char*, std::function<void()>> probes[] = {
+      {"layer_norm", [&] { at::layer_norm(x, {2}); }},
+      {"group_norm",
+       [&] { at::group_norm(x, 1, at::ones({2}, options), at::zeros({2}, options)); }},
+      {"conv2d",
+       [&] {
+         at::conv2d(x, at::ones({2, 2, 1, 1}, options));
+       }},
+      {"linear",
+       [&] {
+         at::linear(x, at::ones({2, 2}, options), at::zeros({2}, options));
+       }},
+      {"gelu", [&] { at::gelu(x, "tanh"); }},
+      {"softmax", [&] { at::softmax(x, -1); }},
+  };
+  for (const auto& [op, probe] : probes) {
+    try {
+      probe();
+    } catch (const c10::Error&) {
+      throw std::invalid_argument(std::string("compute dtype ") + c10::toString(dtype) + " on " +
+                                  device.str() + " is not supported by this libtorch (" + op +
+                                  " has no kernel for it); use another dtype or device");
+    }
+  }
+}
+
 void check_cancelled(const GenerateCallbacks& callbacks, const std::string& where) {
   if (callbacks.cancelled && callbacks.cancelled()) {
     throw Cancelled("generation cancelled " + where);
@@ -59,16 +87,23 @@ void check_cancelled(const GenerateCallbacks& callbacks, const std::string& wher
 }  // namespace
 
 FluxPipeline::FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device)
+    : FluxPipeline(ModelPaths{model_dir, "", ""}, dtype, device) {}
+
+FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::Device device)
     : dtype_(dtype), device_(device) {
+  {
+    c10::InferenceMode guard;
+    check_kernels_exist(dtype, device);
+  }
   const ClipTextConfig clip_config =
-      ClipTextConfig::from_json(component_config(model_dir, "text_encoder"));
-  const T5Config t5_config = T5Config::from_json(component_config(model_dir, "text_encoder_2"));
+      ClipTextConfig::from_json(component_config(paths, "text_encoder"));
+  const T5Config t5_config = T5Config::from_json(component_config(paths, "text_encoder_2"));
   const FluxTransformerConfig transformer_config =
-      FluxTransformerConfig::from_json(component_config(model_dir, "transformer"));
+      FluxTransformerConfig::from_json(component_config(paths, "transformer"));
   const AutoencoderKLConfig vae_config =
-      AutoencoderKLConfig::from_json(component_config(model_dir, "vae"));
+      AutoencoderKLConfig::from_json(component_config(paths, "vae"));
   scheduler_config_ = FlowMatchSchedulerConfig::from_json(
-      component_config(model_dir, "scheduler", "scheduler_config.json"));
+      component_config(paths, "scheduler", "scheduler_config.json"));
 
   require_match(transformer_config.joint_attention_dim, "transformer joint_attention_dim",
                 t5_config.d_model, "text_encoder_2 d_model");
@@ -77,15 +112,14 @@ FluxPipeline::FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, 
   require_match(transformer_config.in_channels, "transformer in_channels",
                 4 * vae_config.latent_channels, "4 x vae latent_channels");
 
-  clip_ = std::make_unique<ClipTextModel>(
-      clip_config, component_weights(model_dir, "text_encoder", "model", dtype, device));
-  t5_ = std::make_unique<T5Encoder>(
-      t5_config, component_weights(model_dir, "text_encoder_2", "model", dtype, device));
+  clip_ = std::make_unique<ClipTextModel>(clip_config,
+                                          Weights(open_text_encoder_weights(paths), dtype, device));
+  t5_ = std::make_unique<T5Encoder>(t5_config,
+                                    Weights(open_text_encoder_2_weights(paths), dtype, device));
   transformer_ = std::make_unique<FluxTransformer>(
-      transformer_config,
-      component_weights(model_dir, "transformer", "diffusion_pytorch_model", dtype, device));
-  vae_ = std::make_unique<AutoencoderKL>(
-      vae_config, component_weights(model_dir, "vae", "diffusion_pytorch_model", dtype, device));
+      transformer_config, Weights(open_transformer_weights(paths), dtype, device));
+  vae_ =
+      std::make_unique<AutoencoderKL>(vae_config, Weights(open_vae_weights(paths), dtype, device));
 }
 
 void FluxPipeline::check_params(const GenerateParams& params) const {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "io/checkpoint.h"
 #include "model/autoencoder_kl.h"
 #include "model/clip_text_model.h"
 #include "model/flow_match_scheduler.h"
@@ -79,8 +80,14 @@ class FluxPipeline {
   // Loads text_encoder/, text_encoder_2/, transformer/, vae/ (config.json plus safetensors,
   // sharded or not) and scheduler/scheduler_config.json from `model_dir`, with weights in
   // `dtype` on `device` (zero-copy where the file already has that dtype and the device is
-  // the CPU). Throws LoadError naming the file, key or tensor that is missing or wrong.
+  // the CPU). Throws LoadError naming the file, key or tensor that is missing or wrong, and
+  // std::invalid_argument when this libtorch cannot compute in `dtype` on `device`.
   FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device);
+  // Loads the model resolve_model() found: configs, tokenizers and text encoders from
+  // paths.root, the transformer and VAE weights from paths.transformer_file / paths.vae_file
+  // when set (black-forest-labs single files are mapped to diffusers names), else from
+  // paths.root. Throws LoadError as above.
+  FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::Device device);
 
   // Generates params.n images. Throws std::invalid_argument for bad parameters (naming the
   // parameter), Cancelled when callbacks.cancelled says so. Safe to call concurrently.
