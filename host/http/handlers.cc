@@ -188,6 +188,27 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     LogWithRequest(*state_->logger, level, request_id_, message);
   }
 
+  // Sends a host event about this request to the observers.
+  void Emit(flx_event event, const std::string& model) {
+    event.struct_size = sizeof(event);
+    event.request_id = request_id_.c_str();
+    event.model = model.c_str();
+    event.stage_id = "http";
+    state_->graph->Deliver(event);
+  }
+
+  // Every generation request ends with one COMPLETED event, success or not.
+  void EmitCompleted(const std::string& model, int status, const std::string& error_code,
+                     double seconds, uint32_t images) {
+    flx_event e{};
+    e.type = FLX_EVENT_COMPLETED;
+    e.code = status;
+    e.name = error_code.empty() ? nullptr : error_code.c_str();
+    e.value = seconds;
+    e.step = images;
+    Emit(e, model);
+  }
+
   void MethodNotAllowed(HTTPServerResponse& response, const std::string& method,
                         const std::string& allowed) {
     ApiError e;
@@ -392,18 +413,32 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
   void Generations(HTTPServerRequest& request, HTTPServerResponse& response) {
     auto start = Clock::now();
+    GenerationsImpl(request, response, start);
+    EmitCompleted(model_, int(response.getStatus()), error_code_, Seconds(start), images_);
+  }
+
+  void Fail(HTTPServerResponse& response, const ApiError& error) {
+    error_code_ = error.code;
+    SendApiError(response, error);
+  }
+
+  void GenerationsImpl(HTTPServerRequest& request, HTTPServerResponse& response,
+                       Clock::time_point start) {
     if (state_->shutting_down.load()) {
       response.setKeepAlive(false);
       ApiError e;
       e.http_status = 503;
       e.code = "shutting_down";
       e.message = "server is shutting down";
-      return SendApiError(response, e);
+      return Fail(response, e);
     }
     std::string body;
-    if (!ReadBody(request, response, state_->options.max_body_bytes, &body)) return;
+    if (!ReadBody(request, response, state_->options.max_body_bytes, &body)) {
+      error_code_ = "request_too_large";
+      return;
+    }
     auto parsed = ParseImagesRequest(body);
-    if (auto* err = std::get_if<ApiError>(&parsed)) return SendApiError(response, *err);
+    if (auto* err = std::get_if<ApiError>(&parsed)) return Fail(response, *err);
     ImagesRequest& r = std::get<ImagesRequest>(parsed);
 
     const auto& models = state_->graph->models();
@@ -414,8 +449,9 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       ApiError e = NotFoundError("the model '" + r.model + "' does not exist (available: " + known + ")",
                                  "model_not_found");
       e.param = "model";
-      return SendApiError(response, e);
+      return Fail(response, e);
     }
+    model_ = chain->id;
     if (!r.seed_given) r.input.seed = state_->DrawSeed();
 
     flx_call call;
@@ -451,7 +487,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       if (!failure->fallbacks.empty()) {
         summary_ += " fallbacks=" + std::to_string(failure->fallbacks.size());
       }
-      return SendApiError(response, e);
+      return Fail(response, e);
     }
 
     // Encode (and store) each image.
@@ -468,11 +504,16 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
         ApiError e;
         e.message = bytes.status().message();
         e.code = "internal_error";
-        return SendApiError(response, e);
+        return Fail(response, e);
       }
       encoded.push_back(std::move(*bytes));
     }
     double encode_s = Seconds(encode_start);
+    flx_event phase{};
+    phase.type = FLX_EVENT_PHASE;
+    phase.name = "image_encode";
+    phase.value = encode_s;
+    Emit(phase, model_);
     auto save_start = Clock::now();
     std::vector<std::string> urls;
     if (r.response_format == "url") {
@@ -490,12 +531,17 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
           ApiError e;
           e.message = "cannot store the image: " + saved.message();
           e.code = "internal_error";
-          return SendApiError(response, e);
+          return Fail(response, e);
         }
         urls.push_back(base + kFilesPrefix + name);
       }
     }
     double save_s = Seconds(save_start);
+    if (r.response_format == "url") {
+      phase.name = "save";
+      phase.value = save_s;
+      Emit(phase, model_);
+    }
 
     JsonWriter w;
     size_t payload = 0;
@@ -586,12 +632,17 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
                   output->queue_seconds, output->generate_seconds, encode_s, save_s);
     summary_ = buf;
     if (!output->fallbacks.empty()) summary_ += " fallback=" + output->fallbacks.back().reason_code;
+    images_ = uint32_t(output->images.size());
     SendJson(response, HTTPResponse::HTTP_OK, w.str());
   }
 
   ServerState* state_;
   std::string request_id_;
   std::string summary_;  // appended to the access-log line
+  // For the COMPLETED event of a generation request.
+  std::string model_;
+  std::string error_code_;
+  uint32_t images_ = 0;
 };
 
 class Router : public Poco::Net::HTTPRequestHandlerFactory {

@@ -150,11 +150,13 @@ typedef enum flx_event_type {
   FLX_EVENT_ADMITTED = 2,  /* left the queue; value = seconds waited */
   FLX_EVENT_STARTED = 3,   /* a pipeline try started */
   FLX_EVENT_STEP = 4,      /* step `step` of `total` finished; value = seconds it took */
-  FLX_EVENT_PHASE = 5,     /* phase `name` finished; value = seconds */
+  FLX_EVENT_PHASE = 5,     /* phase `name` finished; value = seconds. Pipelines report
+                              "tokenize", "text_encode", "denoise", "vae_decode"; the host
+                              "image_encode" and "save" */
   FLX_EVENT_OOM = 6,       /* a try failed with RESOURCE_EXHAUSTED; message = why */
   FLX_EVENT_FALLBACK = 7,  /* recovery chose rung `name`; message = human text */
-  FLX_EVENT_COMPLETED = 8, /* request finished; name = HTTP status text, code = HTTP status,
-                              value = total seconds */
+  FLX_EVENT_COMPLETED = 8, /* request answered (host); code = HTTP status, name = error code
+                              or NULL on success, value = total seconds, step = images made */
   FLX_EVENT_REJECTED = 9,  /* refused before running; name = reason code ("queue_full") */
   FLX_EVENT_GAUGE = 10     /* a level changed; name = gauge ("queue_depth", "in_flight",
                               "model_ready", "weights_bytes"), value = new level */
