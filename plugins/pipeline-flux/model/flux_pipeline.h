@@ -77,17 +77,15 @@ struct PromptEmbeddings {
 
 class FluxPipeline {
  public:
-  // Loads text_encoder/, text_encoder_2/, transformer/, vae/ (config.json plus safetensors,
-  // sharded or not) and scheduler/scheduler_config.json from `model_dir`, with weights in
-  // `dtype` on `device` (zero-copy where the file already has that dtype and the device is
-  // the CPU). Throws LoadError naming the file, key or tensor that is missing or wrong, and
+  // Loads the configs (transformer/, vae/, text_encoder/, text_encoder_2/ config.json and
+  // scheduler/scheduler_config.json under paths.root) and the weights the io layer resolves
+  // (including a single-file transformer or VAE when `paths` names one), in `dtype` on
+  // `device` (zero-copy where the file already has that dtype and the device is the CPU).
+  // Throws LoadError naming the file, key or tensor that is missing or wrong, and
   // std::invalid_argument when this libtorch cannot compute in `dtype` on `device`.
-  FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device);
-  // Loads the model resolve_model() found: configs, tokenizers and text encoders from
-  // paths.root, the transformer and VAE weights from paths.transformer_file / paths.vae_file
-  // when set (black-forest-labs single files are mapped to diffusers names), else from
-  // paths.root. Throws LoadError as above.
   FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::Device device);
+  // The same for a plain diffusers folder.
+  FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device);
 
   // Generates params.n images. Throws std::invalid_argument for bad parameters (naming the
   // parameter), Cancelled when callbacks.cancelled says so. Safe to call concurrently.

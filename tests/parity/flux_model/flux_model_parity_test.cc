@@ -31,11 +31,13 @@ class FluxModelParity : public ::testing::Test {
  protected:
   void SetUp() override {
     FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
+    model_dir_ = model_dir;
     cases_ = flx::test::golden_cases(model_dir);
     ASSERT_GE(cases_.size(), 2u) << "expected the tiny-flux golden cases";
     pipeline_ = &flx::test::tiny_flux_pipeline(model_dir);
   }
 
+  std::string model_dir_;
   std::vector<GoldenCase> cases_;
   const FluxPipeline* pipeline_ = nullptr;
 };
@@ -94,6 +96,23 @@ TEST_F(FluxModelParity, EveryTransformerStepOnGoldenInputs) {
       ASSERT_EQ(ours.sizes(), noise_pred[step].sizes());
       EXPECT_LE(max_abs_diff(ours, noise_pred[step]), 1e-4);
     }
+  }
+}
+
+TEST_F(FluxModelParity, BlackForestLabsSingleFileTransformerComputesTheSame) {
+  const ModelPaths paths{model_dir_, model_dir_ + "/flux1-small-schnell-bfl.safetensors", ""};
+  const FluxPipeline bfl(paths, at::kFloat, at::kCPU);
+  for (const GoldenCase& golden_case : cases_) {
+    SCOPED_TRACE(golden_case.name);
+    FluxTransformerInputs inputs;
+    inputs.hidden_states = read_golden(golden_case, "step_latents_in")[0];
+    inputs.timestep = read_golden(golden_case, "step_timestep_in")[0];
+    inputs.encoder_hidden_states = read_golden(golden_case, "prompt_embeds");
+    inputs.pooled_projections = read_golden(golden_case, "pooled_prompt_embeds");
+    inputs.img_ids = read_golden(golden_case, "latent_image_ids");
+    inputs.txt_ids = read_golden(golden_case, "text_ids");
+    EXPECT_TRUE(bfl.transformer().forward(inputs).equal(pipeline_->transformer().forward(inputs)))
+        << "the same weights under other names must give the same numbers";
   }
 }
 
