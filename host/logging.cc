@@ -1,5 +1,7 @@
 #include "logging.h"
 
+#include "http/json_writer.h"
+
 #include <spdlog/details/log_msg.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -19,27 +21,7 @@ namespace {
 // the logging thread, so a thread-local is exact here.
 thread_local const std::string* tls_request_id = nullptr;
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
+void AppendJsonString(std::string& out, std::string_view s) { JsonWriter::AppendEscaped(out, s); }
 
 // One JSON object per line on stderr: ts, level, logger, msg, request_id.
 class JsonLineSink : public spdlog::sinks::base_sink<std::mutex> {
