@@ -12,8 +12,9 @@ namespace flx::flux {
 namespace {
 
 void reject_if_set(const JsonConfig& json, const std::string& key) {
-  if (json.get_bool(key, false))
+  if (json.get_bool(key, false)) {
     throw LoadError(json.path() + ": key \"" + key + "\" is set, which is not supported");
+  }
 }
 
 // np.linspace(start, stop, num) in float64 (endpoint included).
