@@ -1,0 +1,66 @@
+#include "flux_description.h"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/JSON/Object.h>
+
+#include <sstream>
+
+namespace flx::flux {
+namespace {
+
+Poco::Dynamic::Var optional_number(const std::optional<double>& value) {
+  return value ? Poco::Dynamic::Var(*value) : Poco::Dynamic::Var();
+}
+
+}  // namespace
+
+const char* warmup_state_name(WarmupState state) {
+  switch (state) {
+    case WarmupState::kDisabled:
+      return "disabled";
+    case WarmupState::kPending:
+      return "pending";
+    case WarmupState::kRunning:
+      return "running";
+    case WarmupState::kDone:
+      return "done";
+    case WarmupState::kFailed:
+      return "failed";
+    case WarmupState::kSkipped:
+      return "skipped";
+  }
+  return "unknown";
+}
+
+std::string describe_json(const FluxDescription& d) {
+  Poco::JSON::Object::Ptr warmup = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  warmup->set("enabled", d.options.warmup);
+  warmup->set("state", std::string(warmup_state_name(d.warmup_state)));
+  warmup->set("duration_ms", optional_number(d.warmup_ms));
+
+  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  object.set("type", std::string("flux"));
+  object.set("model", d.options.model);
+  object.set("model_root", d.model_root);
+  object.set("transformer_file", d.transformer_file);
+  object.set("vae_file", d.vae_file);
+  object.set("load", std::string(load_mode_name(d.options.load)));
+  object.set("loaded", d.loaded);
+  object.set("device", d.options.device);
+  object.set("dtype", d.options.dtype);
+  object.set("threads", d.options.threads);
+  object.set("default_steps", d.defaults.steps);
+  object.set("default_guidance", optional_number(d.defaults.guidance));
+  object.set("default_max_sequence_length", d.defaults.max_sequence_length);
+  object.set("default_width", d.defaults.width);
+  object.set("default_height", d.defaults.height);
+  object.set("warmup", warmup);
+  object.set("vae_scale_factor", d.vae_scale_factor);
+  object.set("size_multiple", 2 * d.vae_scale_factor);
+  object.set("guidance_embeds", d.guidance_embeds);
+  std::ostringstream out;
+  object.stringify(out);
+  return out.str();
+}
+
+}  // namespace flx::flux

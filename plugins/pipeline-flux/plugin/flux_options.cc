@@ -1,0 +1,153 @@
+#include "flux_options.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+namespace flx::flux {
+namespace {
+
+constexpr int64_t kMaxThreads = 1024;
+constexpr double kMaxGuidance = 100;
+
+// Reads keys one by one and keeps every problem, so a config is fixed in one pass.
+class OptionReader {
+ public:
+  explicit OptionReader(const flx::Config& config) : config_(config) {}
+
+  std::optional<std::string> text(const char* key) {
+    try {
+      return config_.string(key);
+    } catch (const flx::Error& e) {
+      errors_.push_back(e.what());
+      return std::nullopt;
+    }
+  }
+
+  std::optional<bool> boolean(const char* key) {
+    try {
+      return config_.boolean(key);
+    } catch (const flx::Error& e) {
+      errors_.push_back(e.what());
+      return std::nullopt;
+    }
+  }
+
+  std::optional<int64_t> integer(const char* key, int64_t min, int64_t max) {
+    try {
+      std::optional<int64_t> value = config_.integer(key);
+      if (value && (*value < min || *value > max)) {
+        fail(std::string(key) + " must be between " + std::to_string(min) + " and " +
+             std::to_string(max) + ", got " + std::to_string(*value));
+        return std::nullopt;
+      }
+      return value;
+    } catch (const flx::Error& e) {
+      errors_.push_back(e.what());
+      return std::nullopt;
+    }
+  }
+
+  std::optional<double> number(const char* key, double min, double max) {
+    try {
+      std::optional<double> value = config_.number(key);
+      if (value && (!std::isfinite(*value) || *value < min || *value > max)) {
+        fail(std::string(key) + " must be between " + format(min) + " and " + format(max) +
+             ", got " + format(*value));
+        return std::nullopt;
+      }
+      return value;
+    } catch (const flx::Error& e) {
+      errors_.push_back(e.what());
+      return std::nullopt;
+    }
+  }
+
+  // One of `choices`; `fallback` when absent. `note` is added to the complaint.
+  std::string choice(const char* key, const std::vector<std::string>& choices,
+                     const std::string& fallback, const std::string& note = "") {
+    std::optional<std::string> value = text(key);
+    if (!value) return fallback;
+    if (std::find(choices.begin(), choices.end(), *value) != choices.end()) return *value;
+    std::string listed;
+    for (const std::string& c : choices) listed += (listed.empty() ? "" : ", ") + c;
+    fail(std::string(key) + " must be one of " + listed + note + ", got \"" + *value + "\"");
+    return fallback;
+  }
+
+  void fail(const std::string& message) { errors_.push_back(config_.error(message).what()); }
+
+  void throw_if_any_error() const {
+    if (errors_.empty()) return;
+    std::string joined;
+    for (const std::string& message : errors_) joined += (joined.empty() ? "" : "\n") + message;
+    throw flx::Error(FLX_INVALID_ARGUMENT, joined);
+  }
+
+ private:
+  static std::string format(double value) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", value);
+    return text;
+  }
+
+  const flx::Config& config_;
+  std::vector<std::string> errors_;
+};
+
+int resolve_threads(OptionReader& reader, const std::string& text, unsigned hardware_threads) {
+  if (text == "auto") return static_cast<int>(std::max(1u, hardware_threads));
+  const bool digits = !text.empty() && text.size() <= 4 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  const int64_t count = digits ? std::stoll(text) : 0;
+  if (count < 1 || count > kMaxThreads) {
+    reader.fail("threads must be auto or a count between 1 and " + std::to_string(kMaxThreads) +
+                ", got \"" + text + "\"");
+    return 1;
+  }
+  return static_cast<int>(count);
+}
+
+}  // namespace
+
+const char* load_mode_name(LoadMode mode) { return mode == LoadMode::kEager ? "eager" : "lazy"; }
+
+FluxOptions read_flux_options(const flx::Config& config, unsigned hardware_threads) {
+  FluxOptions options;
+  OptionReader reader(config);
+
+  const std::optional<std::string> model = reader.text("model");
+  if (!model || model->empty()) {
+    reader.fail(model ? "model must not be empty"
+                      : "model is required: a diffusers folder, a Hugging Face repo id or a "
+                        ".safetensors file");
+  } else {
+    options.model = *model;
+  }
+  options.base = reader.text("base").value_or("");
+  options.load = reader.choice("load", {"eager", "lazy"}, "eager") == "lazy" ? LoadMode::kLazy
+                                                                             : LoadMode::kEager;
+  options.warmup = reader.boolean("warmup").value_or(true);
+  reader.choice("device", {"auto", "cpu"}, "auto", " (this version computes on the CPU only)");
+  options.device = "cpu";
+  const std::string dtype = reader.choice("dtype", {"auto", "float32", "bfloat16"}, "auto");
+  options.dtype = dtype == "auto" ? "float32" : dtype;
+  options.threads =
+      resolve_threads(reader, reader.text("threads").value_or("auto"), hardware_threads);
+
+  if (auto steps = reader.integer("default_steps", 1, kMaxSteps)) {
+    options.default_steps = static_cast<int>(*steps);
+  }
+  options.default_guidance = reader.number("default_guidance", 0, kMaxGuidance);
+  if (auto length = reader.integer("default_max_sequence_length", 1, kMaxSequenceLengthLimit)) {
+    options.default_max_sequence_length = static_cast<int>(*length);
+  }
+  options.default_width = reader.integer("default_width", 1, kMaxSide).value_or(1024);
+  options.default_height = reader.integer("default_height", 1, kMaxSide).value_or(1024);
+  reader.throw_if_any_error();
+  return options;
+}
+
+}  // namespace flx::flux

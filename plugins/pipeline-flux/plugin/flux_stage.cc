@@ -1,0 +1,250 @@
+#include "flux_stage.h"
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "exception_mapping.h"
+#include "io/clip_tokenizer.h"
+#include "isolated_t5_tokenizer.h"
+#include "model/autoencoder_kl.h"
+#include "model/flux_pipeline.h"
+#include "model/flux_transformer.h"
+#include "model/json_config.h"
+
+namespace flx::flux {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The warm-up image: the smallest multiple of the model's size step that is at least this.
+constexpr int64_t kWarmupMinSide = 64;
+const char* const kWarmupPrompt = "warm-up";
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::optional<std::string> environment(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+std::string format_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
+
+std::vector<int64_t> widen(const std::vector<int32_t>& ids) {
+  return std::vector<int64_t>(ids.begin(), ids.end());
+}
+
+c10::ScalarType scalar_type(const std::string& dtype) {
+  return dtype == "bfloat16" ? c10::kBFloat16 : c10::kFloat;
+}
+
+// The pipeline reports the text encoders as one phase; the ABI's events call it text_encode.
+const char* event_phase_name(const std::string& phase) {
+  return phase == "encode_prompt" ? "text_encode" : phase.c_str();
+}
+
+}  // namespace
+
+struct FluxStage::Model {
+  std::unique_ptr<FluxPipeline> pipeline;
+  std::unique_ptr<ClipTokenizer> clip;
+  std::unique_ptr<IsolatedT5Tokenizer> t5;
+};
+
+FluxStage::FluxStage(const flx::StageContext& context)
+    : host_(context.host),
+      options_(read_flux_options(context.config, std::thread::hardware_concurrency())) {
+  try {
+    const std::string cache =
+        hf_hub_cache_dir(environment("HF_HUB_CACHE"), environment("HF_HOME"), environment("HOME"));
+    paths_ = resolve_model(options_.model, cache, options_.base);
+    const FluxTransformerConfig transformer = FluxTransformerConfig::from_json(
+        JsonConfig::load(paths_.component_dir("transformer") + "/config.json"));
+    const AutoencoderKLConfig vae = AutoencoderKLConfig::from_json(
+        JsonConfig::load(paths_.component_dir("vae") + "/config.json"));
+    guidance_embeds_ = transformer.guidance_embeds;
+    vae_scale_factor_ = vae.scale_factor();
+  } catch (const LoadError& e) {
+    throw context.config.error(std::string("model: ") + e.what());
+  }
+  if (!options_.base.empty() && paths_.transformer_file.empty()) {
+    host_.warn("base \"" + options_.base + "\" is not used: model \"" + options_.model +
+               "\" is a complete model, not a single file");
+  }
+  defaults_ = model_defaults(guidance_embeds_, options_);
+  const int64_t multiple = 2 * vae_scale_factor_;
+  for (const auto& [key, value] :
+       {std::pair<const char*, int64_t>{"default_width", defaults_.width},
+        std::pair<const char*, int64_t>{"default_height", defaults_.height}}) {
+    if (value % multiple != 0) {
+      throw context.config.error(std::string(key) + " " + std::to_string(value) +
+                                 " is not a multiple of " + std::to_string(multiple) +
+                                 " (2 x the VAE scale factor of " + paths_.root + ")");
+    }
+  }
+  if (context.dry_run) return;
+
+  at::set_num_threads(options_.threads);
+  warmup_state_ = !options_.warmup                   ? WarmupState::kDisabled
+                  : options_.load == LoadMode::kLazy ? WarmupState::kSkipped
+                                                     : WarmupState::kPending;
+  host_.info(
+      "model " + paths_.root +
+      (paths_.transformer_file.empty() ? "" : " with transformer " + paths_.transformer_file) +
+      ": " + options_.device + ", " + options_.dtype + ", " + std::to_string(options_.threads) +
+      " threads, load " + load_mode_name(options_.load) + ", " + std::to_string(defaults_.steps) +
+      " steps by default, sizes in multiples of " + std::to_string(multiple));
+}
+
+FluxStage::~FluxStage() = default;
+
+std::shared_ptr<const FluxStage::Model> FluxStage::ensure_loaded(const flx_call* call) {
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (model_) return model_;
+  }
+  std::lock_guard<std::mutex> loading(load_mutex_);
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (model_) return model_;
+  }
+  const Clock::time_point start = Clock::now();
+  auto model = std::make_shared<Model>();
+  try {
+    model->pipeline =
+        std::make_unique<FluxPipeline>(paths_, scalar_type(options_.dtype), c10::Device(c10::kCPU));
+    model->clip =
+        std::make_unique<ClipTokenizer>(ClipTokenizer::load(paths_.component_dir("tokenizer")));
+    model->t5 = std::make_unique<IsolatedT5Tokenizer>(
+        IsolatedT5Tokenizer::load(paths_.component_dir("tokenizer_2")));
+  } catch (...) {
+    rethrow_as_flx_error("loading the model " + options_.model);
+  }
+  const double seconds = seconds_since(start);
+  host_.info("model loaded in " + format_number(seconds) + " s", call);
+  if (call != nullptr) host_.emit_phase(call, "load", seconds);
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  model_ = std::move(model);
+  return model_;
+}
+
+void FluxStage::set_warmup(WarmupState state, std::optional<double> ms) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  warmup_state_ = state;
+  warmup_ms_ = ms;
+}
+
+void FluxStage::prepare() {
+  if (options_.load == LoadMode::kLazy) return;
+  const std::shared_ptr<const Model> model = ensure_loaded(nullptr);
+  if (options_.warmup) warm_up(*model);
+}
+
+void FluxStage::warm_up(const Model& model) {
+  const int64_t multiple = 2 * vae_scale_factor_;
+  const int64_t side = (kWarmupMinSide + multiple - 1) / multiple * multiple;
+  set_warmup(WarmupState::kRunning);
+  const Clock::time_point start = Clock::now();
+  try {
+    c10::InferenceMode guard;
+    GenerateParams params;
+    params.clip_ids = widen(
+        model.clip->encode(kWarmupPrompt, model.pipeline->clip().config().max_position_embeddings));
+    params.t5_ids = widen(model.t5->encode(kWarmupPrompt, defaults_.max_sequence_length));
+    params.width = side;
+    params.height = side;
+    params.steps = 1;
+    params.guidance = defaults_.guidance.value_or(0);
+    model.pipeline->generate(params);
+  } catch (...) {
+    set_warmup(WarmupState::kFailed);
+    rethrow_as_flx_error("warming up");
+  }
+  const double ms = seconds_since(start) * 1000;
+  set_warmup(WarmupState::kDone, ms);
+  host_.info("warm-up (" + std::to_string(side) + "x" + std::to_string(side) + ", 1 step) took " +
+             format_number(ms) + " ms");
+}
+
+void FluxStage::generate(const flx_request& request, flx_result* result) {
+  const flx_call* call = request.call;
+  const ResolvedRequest r = resolve_request(request, defaults_, 2 * vae_scale_factor_);
+  if (flx::Host::cancelled(call)) throw flx::Error(FLX_CANCELLED, "cancelled before starting");
+  const std::shared_ptr<const Model> model = ensure_loaded(call);
+
+  flx::set_param(result, "steps", std::to_string(r.steps));
+  flx::set_param(result, "width", std::to_string(r.width));
+  flx::set_param(result, "height", std::to_string(r.height));
+  flx::set_param(result, "guidance", r.guidance ? format_number(*r.guidance) : "ignored");
+  flx::set_param(result, "max_sequence_length", std::to_string(r.max_sequence_length));
+  flx::set_param(result, "dtype", options_.dtype);
+  flx::set_param(result, "device", options_.device);
+
+  std::vector<Image> images;
+  try {
+    c10::InferenceMode guard;
+    const Clock::time_point start = Clock::now();
+    GenerateParams params;
+    params.clip_ids = widen(
+        model->clip->encode(r.prompt, model->pipeline->clip().config().max_position_embeddings));
+    params.t5_ids = widen(model->t5->encode(r.prompt_2, r.max_sequence_length));
+    host_.emit_phase(call, "tokenize", seconds_since(start));
+    params.width = r.width;
+    params.height = r.height;
+    params.steps = r.steps;
+    params.guidance = r.guidance.value_or(0);
+    params.seed = r.seed;
+    params.n = r.n;
+    params.dump_dir = r.dump_dir;
+
+    GenerateCallbacks callbacks;
+    callbacks.on_step = [&](int step, int total, double seconds) {
+      host_.emit_step(call, static_cast<uint32_t>(step), static_cast<uint32_t>(total), seconds);
+    };
+    callbacks.on_phase = [&](const std::string& phase, double seconds) {
+      host_.emit_phase(call, event_phase_name(phase), seconds);
+    };
+    callbacks.cancelled = [call] { return flx::Host::cancelled(call); };
+    images = model->pipeline->generate(params, callbacks);
+  } catch (...) {
+    rethrow_as_flx_error("generating");
+  }
+  for (const Image& image : images) {
+    flx::add_image(result, static_cast<uint32_t>(image.width), static_cast<uint32_t>(image.height),
+                   3, image.rgb.data(), image.seed);
+  }
+  if (!r.dump_dir.empty()) host_.info("tensors dumped to " + r.dump_dir, call);
+}
+
+std::string FluxStage::describe() {
+  FluxDescription description;
+  description.options = options_;
+  description.model_root = paths_.root;
+  description.transformer_file = paths_.transformer_file;
+  description.vae_file = paths_.vae_file;
+  description.defaults = defaults_;
+  description.vae_scale_factor = vae_scale_factor_;
+  description.guidance_embeds = guidance_embeds_;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    description.loaded = model_ != nullptr;
+    description.warmup_state = warmup_state_;
+    description.warmup_ms = warmup_ms_;
+  }
+  return describe_json(description);
+}
+
+}  // namespace flx::flux

@@ -1,0 +1,107 @@
+#include "request_params.h"
+
+#include <algorithm>
+#include <cmath>
+#include <flx/plugin.hpp>
+
+namespace flx::flux {
+namespace {
+
+constexpr int kSchnellSteps = 4;
+constexpr int kSchnellMaxSequenceLength = 256;
+constexpr int kDevSteps = 28;
+constexpr double kDevGuidance = 3.5;
+constexpr int kDevMaxSequenceLength = 512;
+
+flx::Error invalid(const std::string& param, const std::string& message) {
+  return flx::Error(FLX_INVALID_ARGUMENT, message).detail("param", param);
+}
+
+int64_t checked_side(const char* name, int64_t value, int64_t multiple) {
+  if (value >= multiple && value <= kMaxSide && value % multiple == 0) return value;
+  const int64_t below = std::max(multiple, value / multiple * multiple);
+  const int64_t above = below + multiple;
+  std::string message = std::string(name) + " " + std::to_string(value);
+  if (value > kMaxSide) {
+    message += " is above the largest size " + std::to_string(kMaxSide);
+  } else {
+    message += " is not a multiple of " + std::to_string(multiple) +
+               " (2 x this model's VAE scale factor " + std::to_string(multiple / 2) + "); use " +
+               (value < multiple ? std::to_string(multiple)
+                                 : std::to_string(below) + " or " + std::to_string(above));
+  }
+  throw invalid("size", message);
+}
+
+int checked_range(const char* name, int64_t value, int64_t max) {
+  if (value < 1 || value > max) {
+    throw invalid(name, std::string(name) + " must be between 1 and " + std::to_string(max) +
+                            ", got " + std::to_string(value));
+  }
+  return static_cast<int>(value);
+}
+
+int64_t override_integer(const std::string& key, const std::string& text) {
+  const bool digits = !text.empty() && text.size() <= 9 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) {
+    throw invalid(key, "override " + key + " must be a decimal integer, got \"" + text + "\"");
+  }
+  return std::stoll(text);
+}
+
+int64_t round_down_to(int64_t value, int64_t multiple) {
+  return std::clamp(value / multiple * multiple, multiple, kMaxSide / multiple * multiple);
+}
+
+}  // namespace
+
+ModelDefaults model_defaults(bool guidance_embeds, const FluxOptions& options) {
+  ModelDefaults defaults;
+  defaults.steps = options.default_steps.value_or(guidance_embeds ? kDevSteps : kSchnellSteps);
+  if (guidance_embeds) defaults.guidance = options.default_guidance.value_or(kDevGuidance);
+  defaults.max_sequence_length = options.default_max_sequence_length.value_or(
+      guidance_embeds ? kDevMaxSequenceLength : kSchnellMaxSequenceLength);
+  defaults.width = options.default_width;
+  defaults.height = options.default_height;
+  return defaults;
+}
+
+ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults& defaults,
+                                int64_t size_multiple) {
+  ResolvedRequest resolved;
+  resolved.prompt = request.prompt != nullptr ? request.prompt : "";
+  resolved.prompt_2 = request.prompt_2 != nullptr ? request.prompt_2 : resolved.prompt;
+  resolved.width =
+      request.width != 0 ? checked_side("width", request.width, size_multiple) : defaults.width;
+  resolved.height =
+      request.height != 0 ? checked_side("height", request.height, size_multiple) : defaults.height;
+  resolved.steps =
+      request.steps != 0 ? checked_range("steps", request.steps, kMaxSteps) : defaults.steps;
+  if (defaults.guidance) {
+    resolved.guidance = std::isnan(request.guidance) ? *defaults.guidance : request.guidance;
+  }
+  resolved.max_sequence_length =
+      request.max_sequence_length != 0
+          ? checked_range("max_sequence_length", request.max_sequence_length,
+                          kMaxSequenceLengthLimit)
+          : defaults.max_sequence_length;
+  resolved.seed = request.seed;
+  if (request.n < 1) throw invalid("n", "n must be at least 1, got " + std::to_string(request.n));
+  resolved.n = static_cast<int>(request.n);
+
+  for (const auto& [key, value] : flx::overrides(request)) {
+    if (key == "steps") {
+      resolved.steps = checked_range("steps", override_integer(key, value), kMaxSteps);
+    } else if (key == "width") {
+      resolved.width = round_down_to(override_integer(key, value), size_multiple);
+    } else if (key == "height") {
+      resolved.height = round_down_to(override_integer(key, value), size_multiple);
+    } else if (key == "dump_dir") {
+      resolved.dump_dir = value;
+    }
+  }
+  return resolved;
+}
+
+}  // namespace flx::flux
