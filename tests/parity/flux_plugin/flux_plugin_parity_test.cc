@@ -1,0 +1,421 @@
+// The `flux` stage of flx_pipeline_flux driven the way the server drives it: a stage graph
+// built from YAML text, prepare(), then GenerationService::Run.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/graph_config.h"
+#include "generation_service.h"
+#include "stage_graph.h"
+#include "support/golden.h"
+
+namespace flx {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A copy of one event, strings included.
+struct SeenEvent {
+  flx_event_type type;
+  std::string name;
+  uint32_t step = 0;
+  uint32_t total = 0;
+  double value = 0;
+};
+
+struct RunResult {
+  std::optional<GenerationOutput> output;
+  std::optional<GenerationError> error;
+  std::vector<SeenEvent> events;
+
+  std::vector<std::string> phases() const {
+    std::vector<std::string> names;
+    for (const SeenEvent& e : events) {
+      if (e.type == FLX_EVENT_PHASE) names.push_back(e.name);
+    }
+    return names;
+  }
+  int steps() const {
+    int count = 0;
+    for (const SeenEvent& e : events) count += e.type == FLX_EVENT_STEP ? 1 : 0;
+    return count;
+  }
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "flux-plugin-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    if (!path_.empty()) fs::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string PluginDir() {
+  const char* dir = std::getenv("FLX_PLUGIN_DIR");
+  return dir != nullptr ? dir : "";
+}
+
+// A graph with one flux stage "pipeline" serving model "m"; `config` is the stage's config
+// map in YAML flow style.
+StatusOr<std::unique_ptr<StageGraph>> BuildFluxGraph(const std::string& config,
+                                                     Diagnostics* diags) {
+  const std::string yaml =
+      "version: 1\n"
+      "plugin_paths: [\"" +
+      PluginDir() +
+      "\"]\n"
+      "stages:\n"
+      "  - id: pipeline\n"
+      "    kind: pipeline\n"
+      "    library: flx_pipeline_flux\n"
+      "    type: flux\n"
+      "    config: " +
+      config +
+      "\n"
+      "models:\n"
+      "  m: [pipeline]\n";
+  auto parsed = ParseGraphConfig(yaml, "graph.yaml", Environment(), diags);
+  if (!parsed.ok()) return parsed.status();
+  return StageGraph::Build(*parsed, /*dry_run=*/false, diags);
+}
+
+// Builds, prepares and checks readiness; fails the test (returning nullptr) otherwise.
+std::unique_ptr<StageGraph> ReadyGraph(const std::string& config) {
+  Diagnostics diags;
+  auto graph = BuildFluxGraph(config, &diags);
+  EXPECT_TRUE(graph.ok()) << diags.ToString();
+  if (!graph.ok()) return nullptr;
+  (*graph)->StartPrepare();
+  (*graph)->WaitPrepared();
+  std::string why;
+  EXPECT_TRUE((*graph)->Ready(&why)) << why;
+  return std::move(*graph);
+}
+
+// Runs one generation; `on_event` may act on the call (cancel it) as events arrive.
+RunResult Generate(StageGraph& graph, const GenerationInput& input,
+                   const std::function<void(const SeenEvent&, flx_call&)>& on_event = {}) {
+  RunResult run;
+  flx_call call;
+  call.request_id = "req-1";
+  call.model = "m";
+  std::mutex mutex;
+  graph.SetEventListener([&](const flx_event& event) {
+    SeenEvent seen{event.type, event.name ? event.name : "", event.step, event.total, event.value};
+    std::lock_guard<std::mutex> lock(mutex);
+    run.events.push_back(seen);
+    if (on_event) on_event(seen, call);
+  });
+  GenerationService service(&graph);
+  auto [output, error] = service.Run(graph.models().front(), input, &call);
+  graph.SetEventListener({});
+  run.output = std::move(output);
+  run.error = std::move(error);
+  return run;
+}
+
+std::string Describe(StageGraph& graph) {
+  StageInstance* stage = graph.models().front().pipeline;
+  flx_buffer buffer;
+  flx_error* error = stage->pipeline()->describe(stage->self, &buffer);
+  EXPECT_EQ(error, nullptr);
+  return buffer.data;
+}
+
+Poco::JSON::Object::Ptr ParseObject(const std::string& text) {
+  return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+std::vector<float> ReadFloats(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<float> values(bytes.size() / sizeof(float));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
+  return values;
+}
+
+// The golden case's request, read from its meta.json.
+GenerationInput GoldenInput(const std::string& case_dir) {
+  std::ifstream in(case_dir + "/meta.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Poco::JSON::Object::Ptr args = ParseObject(text)->getObject("args");
+  GenerationInput input;
+  input.prompt = args->getValue<std::string>("prompt");
+  if (!args->isNull("prompt_2")) input.prompt_2 = args->getValue<std::string>("prompt_2");
+  input.seed = args->getValue<uint64_t>("seed");
+  input.steps = args->getValue<uint32_t>("steps");
+  input.width = args->getValue<uint32_t>("width");
+  input.height = args->getValue<uint32_t>("height");
+  input.max_sequence_length = args->getValue<uint32_t>("max_seq_len");
+  input.guidance = static_cast<float>(args->getValue<double>("guidance"));
+  return input;
+}
+
+std::string GoldenStageConfig(const std::string& model, const std::string& base = "") {
+  std::string config = "{model: \"" + model + "\", threads: 2, warmup: false";
+  if (!base.empty()) config += ", base: \"" + base + "\"";
+  return config + "}";
+}
+
+TEST(FluxPluginGolden, CatMatchesTheReferenceImage) {
+  FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
+  const std::string case_dir = model_dir + "/cases/cat-64x64-4steps";
+  auto graph = ReadyGraph(GoldenStageConfig(model_dir));
+  ASSERT_NE(graph, nullptr);
+  const GenerationInput input = GoldenInput(case_dir);
+  const RunResult run = Generate(*graph, input);
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  ASSERT_EQ(run.output->images.size(), 1u);
+  const flx_result::Image& image = run.output->images[0];
+  ASSERT_EQ(image.width, input.width);
+  ASSERT_EQ(image.height, input.height);
+  ASSERT_EQ(image.channels, 3u);
+  EXPECT_EQ(image.seed, input.seed);
+
+  const std::vector<float> reference = ReadFloats(case_dir + "/image.bin");
+  ASSERT_EQ(reference.size(), image.pixels.size());
+  double squared_error = 0;
+  int off_by_more_than_one = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    const double expected = std::round(reference[i] * 255.0);
+    const double diff = std::abs(static_cast<double>(image.pixels[i]) - expected);
+    if (diff > 1) ++off_by_more_than_one;
+    const double unit_diff = image.pixels[i] / 255.0 - reference[i];
+    squared_error += unit_diff * unit_diff;
+  }
+  EXPECT_EQ(off_by_more_than_one, 0) << "pixels off by more than 1 of " << reference.size();
+  const double mse = squared_error / static_cast<double>(reference.size());
+  const double psnr = mse > 0 ? 10 * std::log10(1.0 / mse) : 999;
+  EXPECT_GE(psnr, 45.0) << "PSNR against image.bin";
+}
+
+TEST(FluxPluginGolden, BflSingleFileGivesTheSameImageAsTheDiffusersFolder) {
+  FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
+  const std::string single_file = model_dir + "/flux1-small-schnell-bfl.safetensors";
+  const GenerationInput input = GoldenInput(model_dir + "/cases/cat-64x64-4steps");
+  auto folder = ReadyGraph(GoldenStageConfig(model_dir));
+  auto bfl = ReadyGraph(GoldenStageConfig(single_file, model_dir));
+  ASSERT_NE(folder, nullptr);
+  ASSERT_NE(bfl, nullptr);
+  const RunResult a = Generate(*folder, input);
+  const RunResult b = Generate(*bfl, input);
+  ASSERT_TRUE(a.output.has_value()) << a.error->status.ToString();
+  ASSERT_TRUE(b.output.has_value()) << b.error->status.ToString();
+  EXPECT_TRUE(a.output->images[0].pixels == b.output->images[0].pixels)
+      << "the BFL file's image differs from the diffusers folder's";
+  EXPECT_EQ(ParseObject(Describe(*bfl))->getValue<std::string>("transformer_file"), single_file);
+}
+
+// A tiny demo model made by the tool, shared by the tests below.
+class FluxPluginDemoTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    const char* bin = std::getenv("FLX_BIN_DIR");
+    ASSERT_NE(bin, nullptr) << "FLX_BIN_DIR is not set (run through ctest)";
+    model_ = dir_->path() + "/demo";
+    const std::string command = std::string(bin) + "/fluxserve-make-demo-model " + model_ +
+                                " --seed 7 > " + dir_->path() + "/tool.log 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(fs::is_directory(model_)) << model_ << " was not written"; }
+
+  static std::string Config(const std::string& extra = "") {
+    return "{model: \"" + model_ + "\", threads: 2, default_width: 64, default_height: 64" +
+           (extra.empty() ? "" : ", " + extra) + "}";
+  }
+
+  static GenerationInput Input() {
+    GenerationInput input;
+    input.prompt = "a lighthouse on a cliff at dusk";
+    input.seed = 11;
+    return input;
+  }
+
+  static TempDir* dir_;
+  static std::string model_;
+};
+
+TempDir* FluxPluginDemoTest::dir_ = nullptr;
+std::string FluxPluginDemoTest::model_;
+
+TEST_F(FluxPluginDemoTest, GeneratesWithDefaultsAndReportsProgress) {
+  auto graph = ReadyGraph(Config());
+  ASSERT_NE(graph, nullptr);
+  const RunResult run = Generate(*graph, Input());
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  ASSERT_EQ(run.output->images.size(), 1u);
+  const flx_result::Image& image = run.output->images[0];
+  EXPECT_EQ(image.width, 64u);
+  EXPECT_EQ(image.height, 64u);
+  ASSERT_EQ(image.pixels.size(), 64u * 64u * 3u);
+  double mean = 0;
+  for (uint8_t p : image.pixels) mean += p;
+  mean /= static_cast<double>(image.pixels.size());
+  double variance = 0;
+  for (uint8_t p : image.pixels) variance += (p - mean) * (p - mean);
+  variance /= static_cast<double>(image.pixels.size());
+  EXPECT_GT(std::sqrt(variance), 8.0) << "a well-conditioned random model makes visible noise";
+
+  // Schnell-like defaults: 4 steps, guidance ignored, 256 T5 tokens.
+  EXPECT_EQ(run.steps(), 4);
+  EXPECT_EQ(run.phases(),
+            (std::vector<std::string>{"tokenize", "text_encode", "denoise", "vae_decode"}));
+  const std::map<std::string, std::string>& params = run.output->params;
+  EXPECT_EQ(params.at("steps"), "4");
+  EXPECT_EQ(params.at("width"), "64");
+  EXPECT_EQ(params.at("height"), "64");
+  EXPECT_EQ(params.at("guidance"), "ignored");
+  EXPECT_EQ(params.at("max_sequence_length"), "256");
+  EXPECT_EQ(params.at("dtype"), "float32");
+  EXPECT_EQ(params.at("device"), "cpu");
+}
+
+TEST_F(FluxPluginDemoTest, RequestValuesWinAndEachImageHasItsSeed) {
+  auto graph = ReadyGraph(Config());
+  ASSERT_NE(graph, nullptr);
+  GenerationInput input = Input();
+  input.width = 96;
+  input.height = 32;
+  input.steps = 2;
+  input.n = 2;
+  input.max_sequence_length = 32;
+  const RunResult run = Generate(*graph, input);
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  ASSERT_EQ(run.output->images.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(run.output->images[i].width, 96u) << i;
+    EXPECT_EQ(run.output->images[i].height, 32u) << i;
+    EXPECT_EQ(run.output->images[i].seed, input.seed + i) << i;
+  }
+  EXPECT_NE(run.output->images[0].pixels, run.output->images[1].pixels);
+  EXPECT_EQ(run.steps(), 4) << "2 steps for each of 2 images";
+  EXPECT_EQ(run.output->params.at("max_sequence_length"), "32");
+}
+
+TEST_F(FluxPluginDemoTest, SizeThatIsNotAMultipleIsRefused) {
+  auto graph = ReadyGraph(Config());
+  ASSERT_NE(graph, nullptr);
+  GenerationInput input = Input();
+  input.width = 72;
+  const RunResult run = Generate(*graph, input);
+  ASSERT_TRUE(run.error.has_value());
+  EXPECT_EQ(run.error->status.code(), FLX_INVALID_ARGUMENT) << run.error->status.ToString();
+  ASSERT_EQ(run.error->details.count("param"), 1u);
+  EXPECT_EQ(run.error->details.at("param"), "size");
+  EXPECT_NE(run.error->status.message().find("not a multiple of 16"), std::string::npos)
+      << run.error->status.message();
+}
+
+TEST_F(FluxPluginDemoTest, CancellingStopsBetweenSteps) {
+  auto graph = ReadyGraph(Config());
+  ASSERT_NE(graph, nullptr);
+  const RunResult run = Generate(*graph, Input(), [](const SeenEvent& event, flx_call& call) {
+    if (event.type == FLX_EVENT_STEP && event.step == 1) call.cancelled = true;
+  });
+  ASSERT_TRUE(run.error.has_value());
+  EXPECT_EQ(run.error->status.code(), FLX_CANCELLED) << run.error->status.ToString();
+  EXPECT_EQ(run.steps(), 1);
+}
+
+TEST_F(FluxPluginDemoTest, OverridesReplaceSizeAndStepsAndDumpTensors) {
+  auto graph = ReadyGraph(Config());
+  ASSERT_NE(graph, nullptr);
+  TempDir dump;
+  GenerationInput input = Input();
+  input.overrides = {
+      {"steps", "1"}, {"width", "40"}, {"dump_dir", dump.path()}, {"attention_slicing", "max"}};
+  const RunResult run = Generate(*graph, input);
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  EXPECT_EQ(run.output->images[0].width, 32u) << "override sizes round down to the multiple";
+  EXPECT_EQ(run.steps(), 1);
+  for (const char* name : {"clip_input_ids", "t5_input_ids", "prompt_embeds", "image"}) {
+    EXPECT_TRUE(fs::exists(dump.path() + "/" + name + ".bin")) << name;
+    EXPECT_TRUE(fs::exists(dump.path() + "/" + name + ".json")) << name;
+  }
+}
+
+TEST_F(FluxPluginDemoTest, DescribeReportsTheActiveConfigAndWarmup) {
+  auto graph = ReadyGraph(Config("default_steps: 3"));
+  ASSERT_NE(graph, nullptr);
+  const Poco::JSON::Object::Ptr d = ParseObject(Describe(*graph));
+  EXPECT_EQ(d->getValue<std::string>("type"), "flux");
+  EXPECT_EQ(d->getValue<std::string>("model"), model_);
+  EXPECT_EQ(d->getValue<std::string>("device"), "cpu");
+  EXPECT_EQ(d->getValue<std::string>("dtype"), "float32");
+  EXPECT_EQ(d->getValue<int>("threads"), 2);
+  EXPECT_EQ(d->getValue<std::string>("load"), "eager");
+  EXPECT_TRUE(d->getValue<bool>("loaded"));
+  EXPECT_EQ(d->getValue<int>("default_steps"), 3);
+  EXPECT_TRUE(d->isNull("default_guidance")) << "the demo model has no guidance embedding";
+  EXPECT_EQ(d->getValue<int>("default_max_sequence_length"), 256);
+  EXPECT_EQ(d->getValue<int>("default_width"), 64);
+  EXPECT_EQ(d->getValue<int>("vae_scale_factor"), 8);
+  EXPECT_EQ(d->getValue<int>("size_multiple"), 16);
+  EXPECT_FALSE(d->getValue<bool>("guidance_embeds"));
+  const Poco::JSON::Object::Ptr warmup = d->getObject("warmup");
+  ASSERT_FALSE(warmup.isNull());
+  EXPECT_TRUE(warmup->getValue<bool>("enabled"));
+  EXPECT_EQ(warmup->getValue<std::string>("state"), "done");
+  EXPECT_GT(warmup->getValue<double>("duration_ms"), 0.0);
+}
+
+TEST_F(FluxPluginDemoTest, LazyLoadHappensOnTheFirstRequest) {
+  auto graph = ReadyGraph(Config("load: lazy"));
+  ASSERT_NE(graph, nullptr);
+  Poco::JSON::Object::Ptr before = ParseObject(Describe(*graph));
+  EXPECT_FALSE(before->getValue<bool>("loaded"));
+  EXPECT_EQ(before->getObject("warmup")->getValue<std::string>("state"), "skipped");
+  const RunResult run = Generate(*graph, Input());
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  EXPECT_EQ(run.phases().front(), "load");
+  EXPECT_TRUE(ParseObject(Describe(*graph))->getValue<bool>("loaded"));
+}
+
+TEST(FluxPluginCreate, MissingModelPathIsReportedAtTheStage) {
+  const std::string missing = "/nonexistent/flux-model-for-test";
+  Diagnostics diags;
+  auto graph = BuildFluxGraph("{model: \"" + missing + "\"}", &diags);
+  ASSERT_FALSE(graph.ok());
+  const std::string text = diags.ToString();
+  EXPECT_NE(text.find(missing), std::string::npos) << text;
+  EXPECT_NE(text.find("graph.yaml:"), std::string::npos) << text;
+}
+
+TEST(FluxPluginCreate, UnknownDeviceNamesTheKey) {
+  Diagnostics diags;
+  auto graph = BuildFluxGraph("{model: /nonexistent, device: cuda}", &diags);
+  ASSERT_FALSE(graph.ok());
+  EXPECT_NE(diags.ToString().find("device must be one of auto, cpu"), std::string::npos)
+      << diags.ToString();
+}
+
+}  // namespace
+}  // namespace flx
