@@ -1,13 +1,18 @@
 // flx_test_pipeline: a pipeline that draws deterministic pictures instead of running a model,
 // for host tests. Type `test` declares itself not thread-safe and fails any call that
 // overlaps another (the check host scheduler tests rely on); `test_threadsafe` allows it.
+// It honours the overrides of a recovery stage that change what it draws (width, height,
+// steps and the relative steps_factor/min_steps/resolution_factor/min_side) and reports
+// every override it was given as an effective parameter.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <flx/plugin.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -56,17 +61,63 @@ uint32_t OverrideInRange(const std::string& key, const std::string& text, uint32
   return InRange(key, std::stoull(text), max);
 }
 
-// Request values win over defaults and recovery overrides win over both.
-EffectiveParams Resolve(const flx_request& request) {
+// A scale factor override: a decimal in (0, 1].
+double FactorOverride(const std::string& key, const std::string& text) {
+  char* end = nullptr;
+  const double value = text.empty() ? NAN : std::strtod(text.c_str(), &end);
+  if (std::isnan(value) || end != text.c_str() + text.size() || !(value > 0 && value <= 1)) {
+    throw flx::Error(FLX_INVALID_ARGUMENT,
+                     "override " + key + " must be a decimal in (0, 1], got \"" + text + "\"")
+        .detail("param", key);
+  }
+  return value;
+}
+
+// The relative overrides of a recovery stage (plugins/recovery/override_keys.h).
+struct Scaling {
+  std::optional<double> steps_factor;
+  uint32_t min_steps = 1;
+  std::optional<double> resolution_factor;
+  uint32_t min_side = 0;
+};
+
+// Scaling never raises a count the request already had below the bound.
+uint32_t ScaleSteps(uint32_t steps, double factor, uint32_t min_steps) {
+  const auto scaled = static_cast<uint32_t>(std::lround(steps * factor));
+  return std::min(steps, std::max(min_steps, scaled));
+}
+
+uint32_t ScaleSide(uint32_t side, double factor, uint32_t min_side, uint32_t granularity) {
+  const uint32_t lower =
+      std::max(granularity, (min_side + granularity - 1) / granularity * granularity);
+  const auto scaled = static_cast<uint32_t>(std::floor(side * factor / granularity)) * granularity;
+  return std::min(side, std::max(lower, scaled));
+}
+
+// Request values win over defaults and recovery overrides win over both; scale factors apply
+// last, to whatever the other values resolved to.
+EffectiveParams Resolve(const flx_request& request, uint32_t size_multiple) {
   EffectiveParams p;
   if (request.width != 0) p.width = InRange("width", request.width, kMaxSide);
   if (request.height != 0) p.height = InRange("height", request.height, kMaxSide);
   if (request.steps != 0) p.steps = InRange("steps", request.steps, kMaxSteps);
   if (!std::isnan(request.guidance)) p.guidance = request.guidance;
+  Scaling scaling;
   for (const auto& [key, value] : flx::overrides(request)) {
     if (key == "width") p.width = OverrideInRange(key, value, kMaxSide);
     if (key == "height") p.height = OverrideInRange(key, value, kMaxSide);
     if (key == "steps") p.steps = OverrideInRange(key, value, kMaxSteps);
+    if (key == "steps_factor") scaling.steps_factor = FactorOverride(key, value);
+    if (key == "min_steps") scaling.min_steps = OverrideInRange(key, value, kMaxSteps);
+    if (key == "resolution_factor") scaling.resolution_factor = FactorOverride(key, value);
+    if (key == "min_side") scaling.min_side = OverrideInRange(key, value, kMaxSide);
+  }
+  if (scaling.steps_factor) {
+    p.steps = ScaleSteps(p.steps, *scaling.steps_factor, scaling.min_steps);
+  }
+  if (scaling.resolution_factor) {
+    p.width = ScaleSide(p.width, *scaling.resolution_factor, scaling.min_side, size_multiple);
+    p.height = ScaleSide(p.height, *scaling.resolution_factor, scaling.min_side, size_multiple);
   }
   return p;
 }
@@ -117,7 +168,10 @@ class TestPipeline : public flx::Pipeline {
       throw flx::Error(FLX_INTERNAL, "pipeline entered concurrently");
     }
     const flx_call* call = request.call;
-    const EffectiveParams params = Resolve(request);
+    const EffectiveParams params = Resolve(request, static_cast<uint32_t>(options_.size_multiple));
+    // Every override counts as used, so clients see the knobs recovery chose even where this
+    // stand-in has nothing to apply them to; the resolved values below win for shared keys.
+    for (const auto& [key, value] : flx::overrides(request)) flx::set_param(result, key, value);
     flx::set_param(result, "width", std::to_string(params.width));
     flx::set_param(result, "height", std::to_string(params.height));
     flx::set_param(result, "steps", std::to_string(params.steps));

@@ -49,6 +49,16 @@ class OptionReader {
     return value;
   }
 
+  std::optional<int64_t> IntegerIn(const char* key, int64_t min, int64_t max) {
+    std::optional<int64_t> value = Guard([&] { return config_.integer(key); });
+    if (value && (*value < min || *value > max)) {
+      Fail(std::string(key) + " must be between " + std::to_string(min) + " and " +
+           std::to_string(max) + ", got " + std::to_string(*value));
+      return std::nullopt;
+    }
+    return value;
+  }
+
   bool Boolean(const char* key) {
     return Guard([&] { return config_.boolean(key); }).value_or(false);
   }
@@ -100,6 +110,8 @@ TestPipelineOptions ReadTestPipelineOptions(const flx::Config& config) {
   options.throw_std_exception = reader.Boolean("throw_std_exception");
   options.prepare_delay_ms = reader.Integer("prepare_delay_ms", 0).value_or(0);
   options.prepare_fail = reader.Boolean("prepare_fail");
+  options.size_multiple =
+      reader.IntegerIn("size_multiple", 1, 1024).value_or(options.size_multiple);
   reader.ThrowIfAnyError();
   return options;
 }

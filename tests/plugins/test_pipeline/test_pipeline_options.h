@@ -13,6 +13,9 @@
 //   throw_std_exception  bool    false    generate() throws std::runtime_error
 //   prepare_delay_ms     int     0        prepare() takes this long
 //   prepare_fail         bool    false    prepare() fails with INTERNAL
+//   size_multiple        int     16       the granularity a resolution_factor override
+//                                         scales sides to (requested sizes need not be
+//                                         multiples of it)
 #ifndef FLX_TESTS_PLUGINS_TEST_PIPELINE_TEST_PIPELINE_OPTIONS_H_
 #define FLX_TESTS_PLUGINS_TEST_PIPELINE_TEST_PIPELINE_OPTIONS_H_
 
@@ -30,6 +33,7 @@ struct TestPipelineOptions {
   bool throw_std_exception = false;
   int64_t prepare_delay_ms = 0;
   bool prepare_fail = false;
+  int64_t size_multiple = 16;
 };
 
 // Reads the options from `config` (an empty Config gives the defaults). Throws one

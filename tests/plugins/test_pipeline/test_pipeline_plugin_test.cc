@@ -167,6 +167,125 @@ TEST_F(TestPipelinePluginTest, MalformedOverrideNamesTheParameter) {
   }
 }
 
+TEST_F(TestPipelinePluginTest, RelativeOverridesScaleStepsAndSides) {
+  struct Params {
+    uint32_t width, height, steps;
+  };
+  struct Case {
+    std::string name;
+    std::map<std::string, std::string> config;
+    Params request;  // 0 = the pipeline's default
+    std::vector<flx_kv> overrides;
+    Params want;
+  };
+  const std::vector<Case> cases = {
+      {"no overrides keep the defaults", {}, {0, 0, 0}, {}, {64, 64, 4}},
+      {"steps halved", {}, {0, 0, 8}, {{"steps_factor", "0.5"}}, {64, 64, 4}},
+      {"steps rounded to nearest", {}, {0, 0, 3}, {{"steps_factor", "0.5"}}, {64, 64, 2}},
+      {"steps bounded below by min_steps",
+       {},
+       {0, 0, 8},
+       {{"steps_factor", "0.25"}, {"min_steps", "3"}},
+       {64, 64, 3}},
+      {"steps never below one", {}, {0, 0, 1}, {{"steps_factor", "0.125"}}, {64, 64, 1}},
+      {"min_steps never raises steps",
+       {},
+       {0, 0, 2},
+       {{"steps_factor", "0.5"}, {"min_steps", "4"}},
+       {64, 64, 2}},
+      {"factor applies to an absolute override",
+       {},
+       {0, 0, 0},
+       {{"steps", "10"}, {"steps_factor", "0.5"}},
+       {64, 64, 5}},
+      {"sides halved", {}, {128, 96, 0}, {{"resolution_factor", "0.5"}}, {64, 48, 4}},
+      {"sides floored to the multiple",
+       {},
+       {100, 100, 0},
+       {{"resolution_factor", "0.5"}},
+       {48, 48, 4}},
+      {"min_side rounded up to the multiple",
+       {},
+       {128, 128, 0},
+       {{"resolution_factor", "0.25"}, {"min_side", "40"}},
+       {48, 48, 4}},
+      {"sides never below the multiple",
+       {},
+       {20, 20, 0},
+       {{"resolution_factor", "0.5"}},
+       {16, 16, 4}},
+      {"sides never raised", {}, {8, 8, 0}, {{"resolution_factor", "0.5"}}, {8, 8, 4}},
+      {"size_multiple sets the granularity",
+       {{"size_multiple", "64"}},
+       {256, 200, 0},
+       {{"resolution_factor", "0.5"}},
+       {128, 64, 4}},
+  };
+  for (const Case& c : cases) {
+    auto pipeline = Create("test", c.config);
+    ASSERT_TRUE(pipeline) << c.name;
+    flx_request request = DefaultRequest("p", nullptr);
+    request.width = c.request.width;
+    request.height = c.request.height;
+    request.steps = c.request.steps;
+    request.overrides = c.overrides.data();
+    request.n_overrides = c.overrides.size();
+    flx_result result;
+    ErrorPtr error = Generate(*pipeline, request, &result);
+    ASSERT_FALSE(error) << c.name << ": " << Describe(error.get());
+    ASSERT_EQ(result.images.size(), 1u) << c.name;
+    EXPECT_EQ(result.images[0].width, c.want.width) << c.name;
+    EXPECT_EQ(result.images[0].height, c.want.height) << c.name;
+    EXPECT_EQ(result.params["width"], std::to_string(c.want.width)) << c.name;
+    EXPECT_EQ(result.params["height"], std::to_string(c.want.height)) << c.name;
+    EXPECT_EQ(result.params["steps"], std::to_string(c.want.steps)) << c.name;
+  }
+}
+
+TEST_F(TestPipelinePluginTest, EveryOverrideIsReportedAsAParameter) {
+  auto pipeline = Create("test");
+  ASSERT_TRUE(pipeline);
+  flx_request request = DefaultRequest("p", nullptr);
+  const flx_kv overrides[] = {{"attention_slicing", "max"},
+                              {"vae_tiling", "true"},
+                              {"dtype", "float32"},
+                              {"steps_factor", "0.5"},
+                              {"min_steps", "1"}};
+  request.overrides = overrides;
+  request.n_overrides = 5;
+  flx_result result;
+  ErrorPtr error = Generate(*pipeline, request, &result);
+  ASSERT_FALSE(error) << Describe(error.get());
+  const std::map<std::string, std::string> expected = {{"attention_slicing", "max"},
+                                                       {"vae_tiling", "true"},
+                                                       {"dtype", "float32"},
+                                                       {"steps_factor", "0.5"},
+                                                       {"min_steps", "1"},
+                                                       {"width", "64"},
+                                                       {"height", "64"},
+                                                       {"steps", "2"},
+                                                       {"guidance", "0"}};
+  EXPECT_EQ(result.params, expected);
+}
+
+TEST_F(TestPipelinePluginTest, MalformedFactorNamesTheParameter) {
+  auto pipeline = Create("test");
+  ASSERT_TRUE(pipeline);
+  for (const char* key : {"steps_factor", "resolution_factor"}) {
+    for (const char* value : {"0", "-0.5", "1.5", "half", "", "0.5x", "nan"}) {
+      flx_request request = DefaultRequest("p", nullptr);
+      const flx_kv overrides[] = {{key, value}};
+      request.overrides = overrides;
+      request.n_overrides = 1;
+      flx_result result;
+      ErrorPtr error = Generate(*pipeline, request, &result);
+      ASSERT_TRUE(error) << key << "=\"" << value << "\" was accepted";
+      EXPECT_EQ(error->code, FLX_INVALID_ARGUMENT) << Describe(error.get());
+      EXPECT_EQ(error->details["param"], key) << Describe(error.get());
+    }
+  }
+}
+
 TEST_F(TestPipelinePluginTest, InjectedFailures) {
   struct Case {
     std::string name;
@@ -297,14 +416,16 @@ TEST_F(TestPipelinePluginTest, BadConfigListsEveryProblemWithItsLocation) {
   ErrorPtr error = CreateError("test", {{"delay_ms", "-5"},
                                         {"fail_code", "BOGUS"},
                                         {"fail_above_pixels", "0"},
-                                        {"throw_std_exception", "sometimes"}});
+                                        {"throw_std_exception", "sometimes"},
+                                        {"size_multiple", "0"}});
   ASSERT_TRUE(error);
   EXPECT_EQ(error->code, FLX_INVALID_ARGUMENT);
   for (const char* expected :
        {"fake.yaml:1:1: config: delay_ms must be >= 0, got -5",
         "fake.yaml:1:1: config: fail_code must be one of CANCELLED,",
         "fake.yaml:1:1: config: fail_above_pixels must be >= 1, got 0",
-        "fake.yaml:1:1: config.throw_std_exception: expected true or false"}) {
+        "fake.yaml:1:1: config.throw_std_exception: expected true or false",
+        "fake.yaml:1:1: config: size_multiple must be between 1 and 1024, got 0"}) {
     EXPECT_NE(error->message.find(expected), std::string::npos)
         << "missing \"" << expected << "\" in:\n"
         << error->message;
