@@ -1,0 +1,194 @@
+#include "event_recorder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace flx::metrics {
+namespace {
+
+std::string Text(const char* s) { return s != nullptr ? std::string(s) : std::string(); }
+
+}  // namespace
+
+EventRecorder::EventRecorder(const MetricsSettings& settings, const BuildInfo& build,
+                             MemoryReader resident_memory)
+    : settings_(settings),
+      resident_memory_(std::move(resident_memory)),
+      build_info_(registry_.AddGauge(
+          "fluxserve_build_info",
+          "Version of the metrics plugin and plugin ABI of the host; the value is always 1.",
+          {"version", "abi"})),
+      requests_(registry_.AddCounter(
+          "fluxserve_requests_total",
+          "Image generation requests answered, by model and HTTP status.", {"model", "status"})),
+      images_(
+          registry_.AddCounter("fluxserve_images_total", "Images generated, by model.", {"model"})),
+      rejections_(
+          registry_.AddCounter("fluxserve_rejections_total",
+                               "Requests a scheduler refused before they ran, by model and reason.",
+                               {"model", "reason"})),
+      ooms_(registry_.AddCounter("fluxserve_oom_total",
+                                 "Generation tries that ran out of memory, by model.", {"model"})),
+      fallbacks_(registry_.AddCounter(
+          "fluxserve_fallbacks_total",
+          "Fallbacks a recovery stage chose after a failed try, by model and rung.",
+          {"model", "rung"})),
+      request_duration_(registry_.AddHistogram(
+          "fluxserve_request_duration_seconds",
+          "Time from arrival to answer of image generation requests, any status.", {"model"},
+          settings.duration_buckets)),
+      queue_wait_(registry_.AddHistogram("fluxserve_queue_wait_seconds",
+                                         "Time admitted requests waited in a scheduler queue.",
+                                         {"model"}, settings.duration_buckets)),
+      phase_duration_(registry_.AddHistogram(
+          "fluxserve_phase_seconds",
+          "Duration of one generation phase: tokenize, text_encode, denoise, vae_decode "
+          "(pipeline), image_encode, save (host).",
+          {"model", "phase"}, settings.duration_buckets)),
+      step_duration_(registry_.AddHistogram("fluxserve_step_seconds",
+                                            "Duration of one denoising step.", {"model"},
+                                            settings.duration_buckets)),
+      queue_depth_(registry_.AddGauge("fluxserve_queue_depth",
+                                      "Requests waiting in a scheduler stage's queue.", {"stage"})),
+      in_flight_(registry_.AddGauge("fluxserve_in_flight",
+                                    "Requests a scheduler stage has admitted and not released.",
+                                    {"stage"})),
+      model_ready_(registry_.AddGauge(
+          "fluxserve_model_ready",
+          "1 when a pipeline stage has loaded and warmed up, 0 when that failed.", {"stage"})),
+      weights_bytes_(registry_.AddGauge(
+          "fluxserve_weights_bytes", "Bytes of model weights a pipeline stage holds.", {"stage"})),
+      resident_memory_bytes_(registry_.AddGauge("fluxserve_process_resident_memory_bytes",
+                                                "Resident memory of the server process.", {})) {
+  if (settings_.rolling_window == 0) {
+    throw std::invalid_argument("rolling_window must be at least 1");
+  }
+  build_info_.Set({build.version, build.abi}, 1);
+}
+
+void EventRecorder::Observe(const flx_event& event) {
+  flx_event copy{};
+  const size_t readable = std::min(event.struct_size, sizeof(flx_event));
+  std::memcpy(&copy, &event, readable);
+  std::lock_guard<std::mutex> lock(mutex_);
+  ObserveLocked(copy);
+}
+
+void EventRecorder::ObserveLocked(const flx_event& event) {
+  const std::string model = Text(event.model);
+  NoteModel(model);
+  switch (event.type) {
+    case FLX_EVENT_ADMITTED:
+      queue_wait_.Observe({model}, event.value);
+      if (PendingRequest* p = Pending(event.request_id)) p->sample.queue_s = event.value;
+      break;
+    case FLX_EVENT_STEP:
+      step_duration_.Observe({model}, event.value);
+      if (PendingRequest* p = Pending(event.request_id)) {
+        p->sample.step_s += event.value;
+        ++p->sample.steps;
+      }
+      break;
+    case FLX_EVENT_PHASE: {
+      const std::string phase = Text(event.name);
+      if (phase.empty()) break;
+      phase_duration_.Observe({model, phase}, event.value);
+      PendingRequest* p = Pending(event.request_id);
+      if (p == nullptr) break;
+      // Summed: a retried request reports each phase once per try.
+      if (phase == "denoise") p->sample.denoise_s = p->sample.denoise_s.value_or(0) + event.value;
+      if (phase == "vae_decode") {
+        p->sample.vae_decode_s = p->sample.vae_decode_s.value_or(0) + event.value;
+      }
+      break;
+    }
+    case FLX_EVENT_OOM:
+      ooms_.Add({model});
+      break;
+    case FLX_EVENT_FALLBACK:
+      fallbacks_.Add({model, Text(event.name)});
+      break;
+    case FLX_EVENT_REJECTED:
+      rejections_.Add({model, Text(event.name)});
+      break;
+    case FLX_EVENT_COMPLETED:
+      Complete(event, model);
+      break;
+    case FLX_EVENT_GAUGE: {
+      const std::string name = Text(event.name);
+      const std::string stage = Text(event.stage_id);
+      if (name == "queue_depth") queue_depth_.Set({stage}, event.value);
+      if (name == "in_flight") in_flight_.Set({stage}, event.value);
+      if (name == "model_ready") model_ready_.Set({stage}, event.value);
+      if (name == "weights_bytes") weights_bytes_.Set({stage}, event.value);
+      break;
+    }
+    case FLX_EVENT_QUEUED:
+    case FLX_EVENT_STARTED:
+      break;
+  }
+}
+
+void EventRecorder::NoteModel(const std::string& model) {
+  if (model.empty()) return;
+  auto [it, inserted] = rolling_.try_emplace(model, settings_.rolling_window);
+  if (!inserted) return;
+  images_.Add({model}, 0);
+  ooms_.Add({model}, 0);
+}
+
+EventRecorder::PendingRequest* EventRecorder::Pending(const char* request_id) {
+  if (request_id == nullptr || *request_id == '\0') return nullptr;
+  auto [it, inserted] = pending_.try_emplace(request_id);
+  if (inserted) {
+    it->second.sequence = next_sequence_++;
+    if (pending_.size() > kMaxPendingRequests) {
+      auto oldest = std::min_element(
+          pending_.begin(), pending_.end(),
+          [](const auto& a, const auto& b) { return a.second.sequence < b.second.sequence; });
+      // The entry just made is the newest, so it is never the one erased.
+      pending_.erase(oldest);
+    }
+  }
+  return &it->second;
+}
+
+void EventRecorder::Complete(const flx_event& event, const std::string& model) {
+  requests_.Add({model, std::to_string(event.code)});
+  if (event.step > 0) images_.Add({model}, event.step);
+  request_duration_.Observe({model}, event.value);
+
+  RequestSample sample;
+  if (event.request_id != nullptr) {
+    auto it = pending_.find(event.request_id);
+    if (it != pending_.end()) {
+      sample = it->second.sample;
+      pending_.erase(it);
+    }
+  }
+  if (model.empty()) return;
+  sample.failed = event.code >= 400;
+  sample.total_s = event.value;
+  rolling_.at(model).Add(sample);
+}
+
+std::string EventRecorder::Exposition() {
+  std::optional<double> resident = resident_memory_ ? resident_memory_() : std::nullopt;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (resident) {
+    resident_memory_bytes_.Set({}, *resident);
+  } else {
+    resident_memory_bytes_.Remove({});
+  }
+  return registry_.Exposition();
+}
+
+std::string EventRecorder::DescribeModel(const std::string& model) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = rolling_.find(model);
+  if (it != rolling_.end()) return RollingSummaryJson(it->second.Summarize());
+  return RollingSummaryJson(RollingRequestStats(settings_.rolling_window).Summarize());
+}
+
+}  // namespace flx::metrics
