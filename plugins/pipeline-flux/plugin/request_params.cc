@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <flx/plugin.hpp>
+#include <optional>
 
 namespace flx::flux {
 namespace {
@@ -54,6 +56,40 @@ int64_t round_down_to(int64_t value, int64_t multiple) {
   return std::clamp(value / multiple * multiple, multiple, kMaxSide / multiple * multiple);
 }
 
+double override_factor(const std::string& key, const std::string& text) {
+  char* end = nullptr;
+  const double value = text.empty() ? NAN : std::strtod(text.c_str(), &end);
+  if (std::isnan(value) || end != text.c_str() + text.size() || !(value > 0 && value <= 1)) {
+    throw invalid(key, "override " + key + " must be a decimal in (0, 1], got \"" + text + "\"");
+  }
+  return value;
+}
+
+int64_t override_bound(const std::string& key, const std::string& text) {
+  const int64_t value = override_integer(key, text);
+  if (value < 1) throw invalid(key, "override " + key + " must be at least 1, got " + text);
+  return value;
+}
+
+// The relative overrides of a recovery stage, applied after every absolute value is known.
+struct Scaling {
+  std::optional<double> steps_factor;
+  int64_t min_steps = 1;
+  std::optional<double> resolution_factor;
+  int64_t min_side = 0;
+};
+
+int scale_steps(int steps, double factor, int64_t min_steps) {
+  const int64_t scaled = std::llround(steps * factor);
+  return static_cast<int>(std::min<int64_t>(steps, std::max(min_steps, scaled)));
+}
+
+int64_t scale_side(int64_t side, double factor, int64_t min_side, int64_t multiple) {
+  const int64_t lower = std::max(multiple, (min_side + multiple - 1) / multiple * multiple);
+  const auto scaled = static_cast<int64_t>(std::floor(side * factor / multiple)) * multiple;
+  return std::min(side, std::max(lower, scaled));
+}
+
 }  // namespace
 
 ModelDefaults model_defaults(bool guidance_embeds, const FluxOptions& options) {
@@ -90,6 +126,7 @@ ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults&
   if (request.n < 1) throw invalid("n", "n must be at least 1, got " + std::to_string(request.n));
   resolved.n = static_cast<int>(request.n);
 
+  Scaling scaling;
   for (const auto& [key, value] : flx::overrides(request)) {
     if (key == "steps") {
       resolved.steps = checked_range("steps", override_integer(key, value), kMaxSteps);
@@ -97,9 +134,26 @@ ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults&
       resolved.width = round_down_to(override_integer(key, value), size_multiple);
     } else if (key == "height") {
       resolved.height = round_down_to(override_integer(key, value), size_multiple);
+    } else if (key == "steps_factor") {
+      scaling.steps_factor = override_factor(key, value);
+    } else if (key == "min_steps") {
+      scaling.min_steps = override_bound(key, value);
+    } else if (key == "resolution_factor") {
+      scaling.resolution_factor = override_factor(key, value);
+    } else if (key == "min_side") {
+      scaling.min_side = override_bound(key, value);
     } else if (key == "dump_dir") {
       resolved.dump_dir = value;
     }
+  }
+  if (scaling.steps_factor) {
+    resolved.steps = scale_steps(resolved.steps, *scaling.steps_factor, scaling.min_steps);
+  }
+  if (scaling.resolution_factor) {
+    resolved.width =
+        scale_side(resolved.width, *scaling.resolution_factor, scaling.min_side, size_multiple);
+    resolved.height =
+        scale_side(resolved.height, *scaling.resolution_factor, scaling.min_side, size_multiple);
   }
   return resolved;
 }

@@ -49,10 +49,16 @@ struct ResolvedRequest {
 //    factor): otherwise flx::Error INVALID_ARGUMENT with detail "param" = "size" and a message
 //    naming the multiple and the nearest valid sizes (nothing is rounded silently);
 //  * steps must be 1..1000 and max_sequence_length 1..512 (detail "param" names the field);
-//  * overrides (later entries win): "steps" and "width"/"height" are decimal integers set by
-//    recovery policies and replace the request's values, sizes rounded down to the multiple
-//    (at least one multiple) because a policy cannot know the model's multiple; "dump_dir"
-//    asks for every intermediate tensor to be written there. Other keys are ignored.
+//  * overrides (later entries win; a malformed value is INVALID_ARGUMENT naming the key):
+//    "steps" and "width"/"height" are decimal integers that replace the request's values,
+//    sizes rounded down to the multiple (at least one multiple) because whoever set them
+//    cannot know the model's multiple; then the relative keys of a recovery stage
+//    (plugins/recovery/override_keys.h) scale what the other values resolved to:
+//      steps = min(steps, max(min_steps or 1, round(steps * steps_factor)))
+//      side  = min(side, max(lower, floor(side * resolution_factor / multiple) * multiple))
+//    with lower = min_side rounded up to the multiple, or one multiple; factors are decimals
+//    in (0, 1], bounds decimal integers >= 1. "dump_dir" asks for every intermediate tensor
+//    to be written there. Other keys (attention_slicing, vae_tiling, dtype...) are ignored.
 ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults& defaults,
                                 int64_t size_multiple);
 
