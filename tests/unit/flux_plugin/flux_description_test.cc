@@ -1,0 +1,82 @@
+#include "flux_description.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace flx::flux {
+namespace {
+
+Poco::JSON::Object::Ptr Parse(const std::string& text) {
+  return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+FluxDescription Description(bool guidance_embeds) {
+  FluxDescription d;
+  d.options.model = "black-forest-labs/FLUX.1-dev";
+  d.options.load = LoadMode::kLazy;
+  d.options.threads = 4;
+  d.options.dtype = "bfloat16";
+  d.model_root = "/cache/models--black-forest-labs--FLUX.1-dev/snapshots/abc";
+  d.transformer_file = "/models/flux1-dev.safetensors";
+  d.loaded = true;
+  d.guidance_embeds = guidance_embeds;
+  d.defaults = model_defaults(guidance_embeds, d.options);
+  d.vae_scale_factor = 8;
+  return d;
+}
+
+TEST(FluxDescriptionTest, ReportsTheActiveConfiguration) {
+  FluxDescription d = Description(true);
+  d.warmup_state = WarmupState::kDone;
+  d.warmup_ms = 1234.5;
+  const Poco::JSON::Object::Ptr json = Parse(describe_json(d));
+  EXPECT_EQ(json->getValue<std::string>("type"), "flux");
+  EXPECT_EQ(json->getValue<std::string>("model"), d.options.model);
+  EXPECT_EQ(json->getValue<std::string>("model_root"), d.model_root);
+  EXPECT_EQ(json->getValue<std::string>("transformer_file"), d.transformer_file);
+  EXPECT_EQ(json->getValue<std::string>("vae_file"), "");
+  EXPECT_EQ(json->getValue<std::string>("load"), "lazy");
+  EXPECT_TRUE(json->getValue<bool>("loaded"));
+  EXPECT_EQ(json->getValue<std::string>("device"), "cpu");
+  EXPECT_EQ(json->getValue<std::string>("dtype"), "bfloat16");
+  EXPECT_EQ(json->getValue<int>("threads"), 4);
+  EXPECT_EQ(json->getValue<int>("default_steps"), 28);
+  EXPECT_EQ(json->getValue<double>("default_guidance"), 3.5);
+  EXPECT_EQ(json->getValue<int>("default_max_sequence_length"), 512);
+  EXPECT_EQ(json->getValue<int>("default_width"), 1024);
+  EXPECT_EQ(json->getValue<int>("default_height"), 1024);
+  EXPECT_EQ(json->getValue<int>("vae_scale_factor"), 8);
+  EXPECT_EQ(json->getValue<int>("size_multiple"), 16);
+  EXPECT_TRUE(json->getValue<bool>("guidance_embeds"));
+  const Poco::JSON::Object::Ptr warmup = json->getObject("warmup");
+  ASSERT_FALSE(warmup.isNull());
+  EXPECT_TRUE(warmup->getValue<bool>("enabled"));
+  EXPECT_EQ(warmup->getValue<std::string>("state"), "done");
+  EXPECT_EQ(warmup->getValue<double>("duration_ms"), 1234.5);
+}
+
+TEST(FluxDescriptionTest, UnknownValuesAreNull) {
+  FluxDescription d = Description(false);
+  d.options.warmup = false;
+  const Poco::JSON::Object::Ptr json = Parse(describe_json(d));
+  EXPECT_TRUE(json->isNull("default_guidance")) << "a schnell-like model ignores guidance";
+  const Poco::JSON::Object::Ptr warmup = json->getObject("warmup");
+  EXPECT_FALSE(warmup->getValue<bool>("enabled"));
+  EXPECT_EQ(warmup->getValue<std::string>("state"), "disabled");
+  EXPECT_TRUE(warmup->isNull("duration_ms"));
+}
+
+TEST(FluxDescriptionTest, NamesEveryWarmupState) {
+  for (const auto& [state, name] :
+       {std::pair{WarmupState::kDisabled, "disabled"}, std::pair{WarmupState::kPending, "pending"},
+        std::pair{WarmupState::kRunning, "running"}, std::pair{WarmupState::kDone, "done"},
+        std::pair{WarmupState::kFailed, "failed"}, std::pair{WarmupState::kSkipped, "skipped"}}) {
+    EXPECT_STREQ(warmup_state_name(state), name);
+  }
+}
+
+}  // namespace
+}  // namespace flx::flux

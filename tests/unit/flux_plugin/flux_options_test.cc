@@ -1,0 +1,156 @@
+#include "flux_options.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "fake_host_setup.h"
+
+namespace flx::flux {
+namespace {
+
+constexpr unsigned kHardwareThreads = 6;
+
+class FluxOptionsTest : public FakeHostTest {
+ protected:
+  FluxOptions Read(const std::map<std::string, std::string>& scalars,
+                   unsigned hardware_threads = kHardwareThreads) {
+    config_.scalars = scalars;
+    return read_flux_options(flx::Config(&config_), hardware_threads);
+  }
+  // The message of the error Read() throws, or "" when it does not.
+  std::string ErrorOf(const std::map<std::string, std::string>& scalars) {
+    try {
+      Read(scalars);
+    } catch (const flx::Error& e) {
+      EXPECT_EQ(e.code(), FLX_INVALID_ARGUMENT);
+      return e.what();
+    }
+    return "";
+  }
+
+  flx_config config_;
+};
+
+TEST_F(FluxOptionsTest, OnlyModelGivesTheDocumentedDefaults) {
+  const FluxOptions options = Read({{"model", "/models/demo"}});
+  EXPECT_EQ(options.model, "/models/demo");
+  EXPECT_EQ(options.base, "");
+  EXPECT_EQ(options.load, LoadMode::kEager);
+  EXPECT_TRUE(options.warmup);
+  EXPECT_EQ(options.device, "cpu");
+  EXPECT_EQ(options.dtype, "float32");
+  EXPECT_EQ(options.threads, static_cast<int>(kHardwareThreads));
+  EXPECT_FALSE(options.default_steps.has_value());
+  EXPECT_FALSE(options.default_guidance.has_value());
+  EXPECT_FALSE(options.default_max_sequence_length.has_value());
+  EXPECT_EQ(options.default_width, 1024);
+  EXPECT_EQ(options.default_height, 1024);
+}
+
+TEST_F(FluxOptionsTest, EveryKeyIsRead) {
+  const FluxOptions options = Read({{"model", "black-forest-labs/FLUX.1-dev"},
+                                    {"base", "/models/base"},
+                                    {"load", "lazy"},
+                                    {"warmup", "false"},
+                                    {"device", "cpu"},
+                                    {"dtype", "bfloat16"},
+                                    {"threads", "3"},
+                                    {"default_steps", "20"},
+                                    {"default_guidance", "4.5"},
+                                    {"default_max_sequence_length", "128"},
+                                    {"default_width", "512"},
+                                    {"default_height", "768"}});
+  EXPECT_EQ(options.model, "black-forest-labs/FLUX.1-dev");
+  EXPECT_EQ(options.base, "/models/base");
+  EXPECT_EQ(options.load, LoadMode::kLazy);
+  EXPECT_FALSE(options.warmup);
+  EXPECT_EQ(options.dtype, "bfloat16");
+  EXPECT_EQ(options.threads, 3);
+  EXPECT_EQ(options.default_steps, 20);
+  EXPECT_EQ(options.default_guidance, 4.5);
+  EXPECT_EQ(options.default_max_sequence_length, 128);
+  EXPECT_EQ(options.default_width, 512);
+  EXPECT_EQ(options.default_height, 768);
+}
+
+TEST_F(FluxOptionsTest, AutoValuesResolve) {
+  const FluxOptions options =
+      Read({{"model", "m"}, {"device", "auto"}, {"dtype", "auto"}, {"threads", "auto"}});
+  EXPECT_EQ(options.device, "cpu");
+  EXPECT_EQ(options.dtype, "float32");
+  EXPECT_EQ(options.threads, static_cast<int>(kHardwareThreads));
+  EXPECT_EQ(Read({{"model", "m"}}, /*hardware_threads=*/0).threads, 1)
+      << "an unknown core count means one thread";
+}
+
+struct BadCase {
+  const char* name;
+  std::map<std::string, std::string> scalars;
+  const char* must_mention;
+};
+
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class FluxOptionsBadTest : public FluxOptionsTest, public ::testing::WithParamInterface<BadCase> {};
+
+TEST_P(FluxOptionsBadTest, IsRefusedWithALocatedMessage) {
+  const BadCase& c = GetParam();
+  const std::string message = ErrorOf(c.scalars);
+  ASSERT_FALSE(message.empty()) << c.name << " was accepted";
+  EXPECT_NE(message.find(c.must_mention), std::string::npos)
+      << "message: " << message << "\nexpected to mention: " << c.must_mention;
+  EXPECT_EQ(message.rfind("fake.yaml:1:1: ", 0), 0u) << "not located: " << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Keys, FluxOptionsBadTest,
+    ::testing::Values(
+        BadCase{"no_model", {}, "model is required"},
+        BadCase{"empty_model", {{"model", ""}}, "model must not be empty"},
+        BadCase{"load",
+                {{"model", "m"}, {"load", "sometimes"}},
+                "load must be one of eager, lazy, got \"sometimes\""},
+        BadCase{"device",
+                {{"model", "m"}, {"device", "cuda"}},
+                "device must be one of auto, cpu (this version computes on the CPU only), got "
+                "\"cuda\""},
+        BadCase{"dtype",
+                {{"model", "m"}, {"dtype", "float16"}},
+                "dtype must be one of auto, float32, bfloat16, got \"float16\""},
+        BadCase{"threads_zero",
+                {{"model", "m"}, {"threads", "0"}},
+                "threads must be auto or a count between 1 and 1024, got \"0\""},
+        BadCase{"threads_word", {{"model", "m"}, {"threads", "many"}}, "threads must be auto"},
+        BadCase{"steps",
+                {{"model", "m"}, {"default_steps", "0"}},
+                "default_steps must be between 1 and 1000, got 0"},
+        BadCase{"guidance",
+                {{"model", "m"}, {"default_guidance", "-1"}},
+                "default_guidance must be between 0 and 100, got -1"},
+        BadCase{"sequence",
+                {{"model", "m"}, {"default_max_sequence_length", "513"}},
+                "default_max_sequence_length must be between 1 and 512, got 513"},
+        BadCase{"width",
+                {{"model", "m"}, {"default_width", "0"}},
+                "default_width must be between 1 and 8192, got 0"},
+        BadCase{"height_type", {{"model", "m"}, {"default_height", "tall"}}, "default_height"},
+        BadCase{"warmup_type", {{"model", "m"}, {"warmup", "maybe"}}, "warmup"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
+
+TEST_F(FluxOptionsTest, EveryBadKeyIsReportedAtOnce) {
+  const std::string message =
+      ErrorOf({{"model", "m"}, {"load", "later"}, {"dtype", "int8"}, {"default_steps", "0"}});
+  for (const char* key : {"load must", "dtype must", "default_steps must"}) {
+    EXPECT_NE(message.find(key), std::string::npos) << key << " missing from:\n" << message;
+  }
+  EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 2) << message;
+}
+
+}  // namespace
+}  // namespace flx::flux
