@@ -97,7 +97,7 @@ TEST_F(TestPipelinePluginTest, DefaultsFillWhatTheRequestLeavesOut) {
   }
   std::vector<FakeEvent> phases = host_.EventsOfType(FLX_EVENT_PHASE);
   ASSERT_EQ(phases.size(), 1u);
-  EXPECT_EQ(phases[0].name, "denoise");
+  EXPECT_EQ(phases[0].name, "render");
   EXPECT_EQ(phases[0].request_id, call.request_id);
 }
 
