@@ -83,8 +83,8 @@ std::optional<std::string> OneOf(Problems& problems, const flx::Config& node, co
                                  const char* const (&allowed)[N]) {
   std::optional<std::string> value = problems.Guard([&] { return node.string(key); });
   if (value && !Contains(allowed, *value)) {
-    problems.Add(node,
-                 std::string(key) + " must be one of " + Join(allowed) + ", got '" + *value + "'");
+    const std::string expected = N == 1 ? allowed[0] : "one of " + Join(allowed);
+    problems.Add(node, std::string(key) + " must be " + expected + ", got '" + *value + "'");
     return std::nullopt;
   }
   return value;
@@ -130,13 +130,13 @@ bool IsReasonCode(const std::string& text) {
 
 Rung ReadRung(Problems& problems, const flx::Config& node) {
   Rung rung;
-  const std::string example = "a rung must be a map of knobs such as {attention_slicing: max}";
+  const std::string not_a_map = "a rung must be a map of knobs such as {attention_slicing: max}";
   if (std::optional<std::string> text = node.scalar()) {
-    problems.Add(node, example + ", got '" + *text + "'");
+    problems.Add(node, not_a_map + ", got '" + *text + "'");
     return rung;
   }
   if (node.size() > 0) {
-    problems.Add(node, example + ", got a sequence");
+    problems.Add(node, not_a_map + ", got a sequence");
     return rung;
   }
   for (const std::string& key : node.keys()) {

@@ -178,7 +178,7 @@ TEST_F(LadderConfigTest, EveryProblemIsReportedWithItsLocation) {
       "'cpu'",
       "oom.yaml:8:5: config.ladder[2]: dtype must be one of float32, float16, bfloat16 (or "
       "fp32, fp16, bf16), got 'float8'",
-      "oom.yaml:9:5: config.ladder[3]: steps must be one of half, got 'third'",
+      "oom.yaml:9:5: config.ladder[3]: steps must be half, got 'third'",
       "oom.yaml:9:5: config.ladder[3]: min_steps must be between 1 and 1000, got 0",
       "oom.yaml:10:5: config.ladder[4]: min_side needs resolution: half in the same rung",
       "oom.yaml:11:5: config.ladder[5]: unknown knob 'sharpen' (knobs: empty_cache, "
