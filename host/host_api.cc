@@ -7,6 +7,7 @@
 
 #include "config/config_node.h"
 #include "error.h"
+#include "http/json_writer.h"
 #include "logging.h"
 
 namespace {
@@ -26,8 +27,12 @@ void Log(const flx_host* host, const flx_call* call, flx_log_level level, const 
   auto spd_level = static_cast<spdlog::level::level_enum>(level);
   if (!host->logger->should_log(spd_level)) return;
   std::string_view text(message, length);
-  flx::LogWithRequest(*host->logger, spd_level, call ? call->request_id : std::string(),
-                      text);
+  flx::JsonWriter fields;
+  fields.BeginObject();
+  if (call != nullptr && !call->model.empty()) fields.Key("model").String(call->model);
+  fields.EndObject();
+  flx::LogWithRequest(*host->logger, spd_level, call ? call->request_id : std::string(), text,
+                      fields.str());
 }
 
 int LogEnabled(const flx_host* host, flx_log_level level) {

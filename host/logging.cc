@@ -20,10 +20,13 @@ namespace {
 // The request a log call is about, for sinks that want it as a field. spdlog calls sinks on
 // the logging thread, so a thread-local is exact here.
 thread_local const std::string* tls_request_id = nullptr;
+// Likewise the JSON object whose members extend the line.
+thread_local std::string_view tls_fields;
 
 void AppendJsonString(std::string& out, std::string_view s) { JsonWriter::AppendEscaped(out, s); }
 
-// One JSON object per line on stderr: ts, level, logger, msg, request_id.
+// One JSON object per line on stderr: ts, level, logger, msg, request_id, then the caller's
+// fields.
 class JsonLineSink : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -49,6 +52,10 @@ class JsonLineSink : public spdlog::sinks::base_sink<std::mutex> {
     if (tls_request_id != nullptr && !tls_request_id->empty()) {
       line += ",\"request_id\":";
       AppendJsonString(line, *tls_request_id);
+    }
+    if (tls_fields.size() > 2 && tls_fields.front() == '{' && tls_fields.back() == '}') {
+      line += ',';
+      line.append(tls_fields.substr(1, tls_fields.size() - 2));
     }
     line += "}\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
@@ -113,13 +120,16 @@ std::shared_ptr<spdlog::logger> GetLogger(const std::string& name) {
 }
 
 void LogWithRequest(spdlog::logger& logger, spdlog::level::level_enum level,
-                    const std::string& request_id, std::string_view message) {
+                    const std::string& request_id, std::string_view message,
+                    std::string_view fields) {
   if (!logger.should_log(level)) return;
   bool json = GetRegistry().json.load(std::memory_order_relaxed);
   if (request_id.empty() || json) {
     tls_request_id = &request_id;
+    tls_fields = json ? fields : std::string_view();
     logger.log(level, "{}", message);
     tls_request_id = nullptr;
+    tls_fields = {};
   } else {
     logger.log(level, "[req={}] {}", request_id, message);
   }

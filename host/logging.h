@@ -25,9 +25,12 @@ Status ConfigureLogging(const LogSettings& settings);
 std::shared_ptr<spdlog::logger> GetLogger(const std::string& name);
 
 // Logs `message`, tagged with `request_id` when it is not empty: a "[req=ID] " prefix in
-// text mode, a "request_id" field in JSON mode.
+// text mode, a "request_id" field in JSON mode. `fields` is empty or the text of a JSON
+// object ({"model":"m","total_s":1.5}) whose members JSON mode adds to the line after
+// request_id; text mode ignores it, so callers also write those facts into `message`.
 void LogWithRequest(spdlog::logger& logger, spdlog::level::level_enum level,
-                    const std::string& request_id, std::string_view message);
+                    const std::string& request_id, std::string_view message,
+                    std::string_view fields = {});
 
 }  // namespace flx
 

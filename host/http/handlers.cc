@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -158,6 +159,9 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     } catch (const Poco::Exception&) {
       path = request.getURI();
     }
+    access_fields_.BeginObject();
+    access_fields_.Key("method").String(request.getMethod());
+    access_fields_.Key("path").String(path.substr(0, 200));
     try {
       Route(request, response, path);
     } catch (const Poco::Net::NetException& e) {
@@ -177,15 +181,21 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     if (path == "/healthz" || path == "/readyz" || (status == 200 && request.getMethod() == "GET")) {
       level = spdlog::level::debug;
     }
+    double total_s = Seconds(start);
     char line[512];
     std::snprintf(line, sizeof(line), "%s %s -> %d in %.3f ms", request.getMethod().c_str(),
-                  path.substr(0, 200).c_str(), status, Seconds(start) * 1e3);
-    Log(level, line + summary_);
+                  path.substr(0, 200).c_str(), status, total_s * 1e3);
+    access_fields_.Key("status").Int(status).Key("total_s").Number(total_s).EndObject();
+    LogWithRequest(*state_->logger, level, request_id_, line + summary_, access_fields_.str());
   }
 
  private:
   void Log(spdlog::level::level_enum level, const std::string& message) {
-    LogWithRequest(*state_->logger, level, request_id_, message);
+    JsonWriter fields;
+    fields.BeginObject();
+    if (!model_.empty()) fields.Key("model").String(model_);
+    fields.EndObject();
+    LogWithRequest(*state_->logger, level, request_id_, message, fields.str());
   }
 
   // Sends a host event about this request to the observers.
@@ -452,6 +462,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       return Fail(response, e);
     }
     model_ = chain->id;
+    access_fields_.Key("model").String(model_);
     if (!r.seed_given) r.input.seed = state_->DrawSeed();
 
     flx_call call;
@@ -484,8 +495,11 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       }
       summary_ = " model=" + chain->id + " seed=" + std::to_string(r.input.seed) + " error=" +
                  CodeName(failure->status.code()) + ": " + failure->status.message();
+      access_fields_.Key("seed").UInt(r.input.seed);
+      access_fields_.Key("error").String(CodeName(failure->status.code()));
       if (!failure->fallbacks.empty()) {
         summary_ += " fallbacks=" + std::to_string(failure->fallbacks.size());
+        access_fields_.Key("fallbacks").UInt(failure->fallbacks.size());
       }
       return Fail(response, e);
     }
@@ -624,21 +638,40 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
     std::string seeds;
     for (const auto& image : output->images) seeds += (seeds.empty() ? "" : ",") + std::to_string(image.seed);
-    char buf[256];
+    // The steps the pipeline ran (after any fallback), else those asked for; 0 = its default.
+    auto effective_steps = output->params.find("steps");
+    std::string steps = effective_steps != output->params.end() ? effective_steps->second
+                                                                : std::to_string(r.input.steps);
+    char buf[320];
     std::snprintf(buf, sizeof(buf),
-                  " model=%s n=%u size=%ux%u seeds=%s queue=%.3fs generate=%.3fs encode=%.3fs "
-                  "save=%.3fs",
-                  chain->id.c_str(), r.input.n, first.width, first.height, seeds.substr(0, 100).c_str(),
-                  output->queue_seconds, output->generate_seconds, encode_s, save_s);
+                  " model=%s n=%u size=%ux%u steps=%s seeds=%s queue=%.3fs generate=%.3fs "
+                  "encode=%.3fs save=%.3fs",
+                  chain->id.c_str(), r.input.n, first.width, first.height,
+                  steps.substr(0, 20).c_str(), seeds.substr(0, 100).c_str(), output->queue_seconds,
+                  output->generate_seconds, encode_s, save_s);
     summary_ = buf;
     if (!output->fallbacks.empty()) summary_ += " fallback=" + output->fallbacks.back().reason_code;
+    access_fields_.Key("n").UInt(r.input.n);
+    access_fields_.Key("size").String(std::to_string(first.width) + "x" +
+                                      std::to_string(first.height));
+    access_fields_.Key("steps").UInt(std::strtoull(steps.c_str(), nullptr, 10));
+    access_fields_.Key("seeds").BeginArray();
+    for (const auto& image : output->images) access_fields_.UInt(image.seed);
+    access_fields_.EndArray();
+    access_fields_.Key("queue_s").Number(output->queue_seconds);
+    access_fields_.Key("generate_s").Number(output->generate_seconds);
+    access_fields_.Key("encode_s").Number(encode_s).Key("save_s").Number(save_s);
+    if (!output->fallbacks.empty()) {
+      access_fields_.Key("fallback").String(output->fallbacks.back().reason_code);
+    }
     images_ = uint32_t(output->images.size());
     SendJson(response, HTTPResponse::HTTP_OK, w.str());
   }
 
   ServerState* state_;
   std::string request_id_;
-  std::string summary_;  // appended to the access-log line
+  std::string summary_;       // appended to the access-log line
+  JsonWriter access_fields_;  // the access line's fields in JSON logs
   // For the COMPLETED event of a generation request.
   std::string model_;
   std::string error_code_;
