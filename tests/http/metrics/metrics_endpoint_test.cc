@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,7 +23,8 @@ namespace {
 constexpr const char* kGenerations = "/v1/images/generations";
 
 // One slow pipeline behind a scheduler without a queue (so a second concurrent request is
-// refused with 429), one pipeline that always runs out of memory, and the metrics stage.
+// refused with 429), one pipeline that always runs out of memory, one that does so once and
+// succeeds after a recovery rung, and the metrics stage.
 std::string Graph(const std::string& metrics_config) {
   return "stages:\n"
          "  - {id: queue, kind: scheduler, library: flx_scheduler, type: fifo,\n"
@@ -31,12 +33,17 @@ std::string Graph(const std::string& metrics_config) {
          "     config: {delay_ms: 300}}\n"
          "  - {id: oom_pipe, kind: pipeline, library: flx_test_pipeline, type: test,\n"
          "     config: {fail_code: RESOURCE_EXHAUSTED}}\n"
+         "  - {id: flaky, kind: pipeline, library: flx_test_pipeline, type: test,\n"
+         "     config: {fail_first_n: 1}}\n"
+         "  - {id: retry, kind: recovery, library: flx_recovery, type: ladder,\n"
+         "     config: {ladder: [{empty_cache: true, reason: cache_emptied}]}}\n"
          "  - {id: prom, kind: metrics, library: flx_metrics, type: prometheus, config: " +
          metrics_config +
          "}\n"
          "models:\n"
          "  test-model: [queue, pipe]\n"
          "  oom-model: [oom_pipe]\n"
+         "  flaky-model: [retry, flaky]\n"
          "observers: [prom]\n";
 }
 
@@ -76,9 +83,10 @@ struct Scenario {
   int oom_status = 0;
 };
 
-// Five generation requests: two successes (b64 and url), a 400, a 200 that holds the only
-// slot while a fifth request is refused with 429, and one that runs out of memory. Returns
-// once the metrics stage has seen every request complete (COMPLETED follows the response).
+// Seven generation requests: two successes (b64 and url), a 400, a 200 that holds the only
+// slot while another request is refused with 429, one that runs out of memory and one that
+// succeeds after a fallback. Returns once the metrics stage has seen every request complete
+// (COMPLETED follows the response).
 Scenario RunRequests(const std::string& metrics_config = "{rolling_window: 10}") {
   Scenario s;
   s.server = TestServer::Start(Graph(metrics_config));
@@ -110,8 +118,10 @@ Scenario RunRequests(const std::string& metrics_config = "{rolling_window: 10}")
   auto oom = server.Post(kGenerations, R"({"prompt":"e","size":"16x16","model":"oom-model"})");
   EXPECT_GE(oom.status, 400) << oom.body;
   s.oom_status = oom.status;
+  auto flaky = server.Post(kGenerations, R"({"prompt":"f","size":"16x16","model":"flaky-model"})");
+  EXPECT_EQ(flaky.status, 200) << flaky.body;
 
-  EXPECT_TRUE(WaitFor([&] { return CompletedRequests(server) == 6; }))
+  EXPECT_TRUE(WaitFor([&] { return CompletedRequests(server) == 7; }))
       << server.Get("/metrics").body;
   return s;
 }
@@ -136,6 +146,10 @@ TEST(MetricsEndpointTest, SeriesCountWhatTheRequestsDid) {
   EXPECT_EQ(Sample(m, "fluxserve_images_total{model=\"oom-model\"}"), 0);
   EXPECT_EQ(Sample(m, "fluxserve_oom_total{model=\"oom-model\"}"), 1);
   EXPECT_EQ(Sample(m, "fluxserve_oom_total" + model), 0);
+  EXPECT_EQ(Sample(m, "fluxserve_oom_total{model=\"flaky-model\"}"), 1);
+  EXPECT_EQ(Sample(m, "fluxserve_fallbacks_total{model=\"flaky-model\",rung=\"cache_emptied\"}"),
+            1);
+  EXPECT_EQ(Sample(m, "fluxserve_requests_total{model=\"flaky-model\",status=\"200\"}"), 1);
   EXPECT_EQ(Sample(m, "fluxserve_rejections_total{model=\"test-model\",reason=\"queue_full\"}"), 1);
   EXPECT_EQ(Sample(m, "fluxserve_request_duration_seconds_count" + model), 4);
   EXPECT_EQ(Sample(m, "fluxserve_queue_wait_seconds_count" + model), 3);
@@ -295,14 +309,22 @@ TEST(MetricsEndpointTest, BadConfigIsReportedPerKeyWithLocations) {
   auto graph = StageGraph::Build(*config, /*dry_run=*/true, &diags);
   ASSERT_FALSE(graph.ok());
   std::string text = diags.ToString();
-  // The config map of the prom stage is on line 10 of the document.
-  for (const char* expected : {
-           "path must start with '/', got 'metrics'",
-           "rolling_window must be between 1 and 100000, got 0",
-           "buckets[1] (0.5) must be greater than the bucket before it (1)",
-           "buckets[2] must be a number of seconds, got 'soon'",
-           "buckets[3] must be a finite number of seconds > 0, got -2",
-           "metrics.yaml:10:",
+  // Every message is located where its node starts: line of the prom stage, column of the
+  // config map or of the bucket.
+  auto location = [&](const std::string& node_text) {
+    size_t at = yaml.find(node_text, yaml.find("id: prom"));
+    size_t line_start = yaml.rfind('\n', at) + 1;
+    return "metrics.yaml:" + std::to_string(1 + std::count(yaml.begin(), yaml.begin() + at, '\n')) +
+           ":" + std::to_string(1 + at - line_start) + ": ";
+  };
+  for (const std::string& expected : {
+           std::string("path must start with '/', got 'metrics'"),
+           std::string("rolling_window must be between 1 and 100000, got 0"),
+           std::string("buckets[1] (0.5) must be greater than the bucket before it (1)"),
+           std::string("buckets[2] must be a number of seconds, got 'soon'"),
+           std::string("buckets[3] must be a finite number of seconds > 0, got -2"),
+           location("{path: metrics") + "stages[5].config: rolling_window",
+           location("soon") + "stages[5].config.buckets[2]: ",
        }) {
     EXPECT_NE(text.find(expected), std::string::npos) << "missing '" << expected << "' in:\n"
                                                       << text;
