@@ -188,6 +188,7 @@ std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>> Gener
     }
   }
   out.generate_seconds = SecondsSince(started);
+  if (failure) failure->attempts = out.attempts;
   if (chain.scheduler != nullptr) {
     chain.scheduler->scheduler()->release(chain.scheduler->self, ticket, out.generate_seconds);
   }

@@ -58,6 +58,7 @@ struct GenerationError {
   flx_kind failed_kind = FLX_KIND_PIPELINE;   // the kind of stage that failed
   std::map<std::string, std::string> details;  // "retry_after_ms", "param"
   std::vector<FallbackStep> fallbacks;         // rungs tried before giving up
+  uint32_t attempts = 0;                       // pipeline tries made (0: refused before)
 };
 
 class GenerationService {

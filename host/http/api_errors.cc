@@ -1,6 +1,6 @@
 #include "http/api_errors.h"
 
-#include <Poco/JSON/Object.h>
+#include "http/json_writer.h"
 
 #include <cmath>
 #include <sstream>
@@ -8,24 +8,44 @@
 namespace flx {
 
 std::string ApiError::ToJson() const {
-  Poco::JSON::Object::Ptr inner = new Poco::JSON::Object;
-  inner->set("message", message);
-  inner->set("type", type);
-  if (param.empty()) {
-    inner->set("param", Poco::Dynamic::Var());
-  } else {
-    inner->set("param", param);
+  JsonWriter w;
+  w.BeginObject().Key("error").BeginObject();
+  w.Key("message").String(message);
+  w.Key("type").String(type);
+  w.Key("param");
+  param.empty() ? w.Null() : w.String(param);
+  w.Key("code");
+  code.empty() ? w.Null() : w.String(code);
+  w.EndObject();
+  for (const auto& [key, json] : extra_json) w.Key(key).Raw(json);
+  w.EndObject();
+  return w.Take();
+}
+
+std::string FallbackReasonJson(const std::vector<FallbackStep>& fallbacks, uint32_t attempts) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("code").String(fallbacks.empty() ? "" : fallbacks.back().reason_code);
+  std::string message;
+  for (const auto& f : fallbacks) message += (message.empty() ? "" : "; ") + f.message;
+  w.Key("message").String(message);
+  w.Key("attempts").UInt(attempts);
+  w.Key("steps").BeginArray();
+  for (const auto& f : fallbacks) {
+    w.BeginObject();
+    w.Key("attempt").UInt(f.attempt);
+    w.Key("stage").String(f.stage_id);
+    w.Key("code").String(f.reason_code);
+    w.Key("message").String(f.message);
+    w.Key("failure").String(f.failure);
+    w.Key("overrides").BeginObject();
+    for (const auto& [k, v] : f.overrides) w.Key(k).String(v);
+    w.EndObject();
+    w.EndObject();
   }
-  if (code.empty()) {
-    inner->set("code", Poco::Dynamic::Var());
-  } else {
-    inner->set("code", code);
-  }
-  Poco::JSON::Object outer;
-  outer.set("error", inner);
-  std::ostringstream os;
-  outer.stringify(os);
-  return os.str();
+  w.EndArray();
+  w.EndObject();
+  return w.Take();
 }
 
 ApiError BadRequest(const std::string& message, const std::string& param, const std::string& code) {
@@ -68,6 +88,10 @@ std::string RetryAfterSeconds(const std::map<std::string, std::string>& details)
 ApiError FromGenerationError(const GenerationError& error) {
   ApiError e;
   e.message = error.status.message();
+  if (!error.fallbacks.empty()) {
+    e.extra_json.emplace_back("fallback_reason",
+                              FallbackReasonJson(error.fallbacks, error.attempts));
+  }
   auto param = error.details.find("param");
   if (param != error.details.end()) e.param = param->second;
   switch (error.status.code()) {

@@ -6,6 +6,8 @@
 #include <Poco/Net/HTTPServerResponse.h>
 
 #include <map>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "generation_service.h"
@@ -20,6 +22,9 @@ struct ApiError {
   std::string param;                  // "" -> null
   std::string code;                   // "" -> null
   std::map<std::string, std::string> headers;  // e.g. Retry-After
+  // Extra top-level members beside "error" (key -> JSON text), e.g. the fallback_reason of a
+  // request whose recovery ladder ran out. Clients that only know the envelope ignore them.
+  std::vector<std::pair<std::string, std::string>> extra_json;
 
   std::string ToJson() const;
 };
@@ -33,6 +38,10 @@ ApiError NotFoundError(const std::string& message, const std::string& code = "no
 // "param" detail), NOT_FOUND -> 404, DEADLINE_EXCEEDED -> 503 queue_timeout + Retry-After,
 // UNAVAILABLE -> 503, CANCELLED -> 499 (client closed), anything else -> 500.
 ApiError FromGenerationError(const GenerationError& error);
+
+// The fallback_reason object: {"code", "message", "attempts", "steps": [...]} for the rungs
+// a recovery policy took (`attempts` = tries made).
+std::string FallbackReasonJson(const std::vector<FallbackStep>& fallbacks, uint32_t attempts);
 
 // Writes the error as the whole response (headers, X-Request-Id already set by the caller).
 void SendApiError(Poco::Net::HTTPServerResponse& response, const ApiError& error);

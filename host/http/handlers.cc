@@ -588,28 +588,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     w.Key("n").UInt(r.input.n);
     w.EndObject();
     if (!output->fallbacks.empty()) {
-      const FallbackStep& last = output->fallbacks.back();
-      w.Key("fallback_reason").BeginObject();
-      w.Key("code").String(last.reason_code);
-      std::string message;
-      for (const auto& f : output->fallbacks) message += (message.empty() ? "" : "; ") + f.message;
-      w.Key("message").String(message);
-      w.Key("attempts").UInt(output->attempts);
-      w.Key("steps").BeginArray();
-      for (const auto& f : output->fallbacks) {
-        w.BeginObject();
-        w.Key("attempt").UInt(f.attempt);
-        w.Key("stage").String(f.stage_id);
-        w.Key("code").String(f.reason_code);
-        w.Key("message").String(f.message);
-        w.Key("failure").String(f.failure);
-        w.Key("overrides").BeginObject();
-        for (const auto& [k, v] : f.overrides) w.Key(k).String(v);
-        w.EndObject();
-        w.EndObject();
-      }
-      w.EndArray();
-      w.EndObject();
+      w.Key("fallback_reason").Raw(FallbackReasonJson(output->fallbacks, output->attempts));
     }
     w.Key("timings").BeginObject();
     w.Key("queue_s").Number(output->queue_seconds);
@@ -627,7 +606,14 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
         }
         if (!found) summed.emplace_back(name, seconds);
       }
-      for (const auto& [name, seconds] : summed) w.Key(name + "_s").Number(seconds);
+      // Stage phases sit beside the host's own timings; a phase that would shadow one of
+      // them (a stage calling its phase "queue", say) is renamed rather than duplicated.
+      static const char* const kHostTimings[] = {"queue", "generate", "encode", "save", "total"};
+      for (const auto& [name, seconds] : summed) {
+        bool clashes = false;
+        for (const char* host_key : kHostTimings) clashes |= name == host_key;
+        w.Key((clashes ? "phase_" : "") + name + "_s").Number(seconds);
+      }
     }
     w.Key("encode_s").Number(encode_s);
     w.Key("save_s").Number(save_s);

@@ -203,6 +203,16 @@ TEST(RecoveryHttpTest, AnExhaustedLadderIsOutOfMemoryAfterMaxAttempts) {
     EXPECT_EQ(r.status, 500) << r.body;
     EXPECT_EQ(r.ErrorField("code"), "out_of_memory") << r.body;
     EXPECT_EQ(PipelineCalls(*server), c.tries);
+    // The rungs taken before giving up travel with the error.
+    auto json = r.Json();
+    if (c.tries > 1) {
+      ASSERT_TRUE(json->has("fallback_reason")) << r.body;
+      auto reason = json->getObject("fallback_reason");
+      EXPECT_EQ(reason->getValue<int>("attempts"), c.tries) << r.body;
+      EXPECT_EQ(reason->getArray("steps")->size(), size_t(c.tries - 1)) << r.body;
+    } else {
+      EXPECT_FALSE(json->has("fallback_reason")) << r.body;
+    }
   }
 }
 
