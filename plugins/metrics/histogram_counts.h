@@ -22,8 +22,7 @@ class HistogramCounts {
   // always finite, and one bad report must not turn _sum into NaN forever.
   void Observe(double value);
 
-  const std::vector<double>& upper_bounds() const { return upper_bounds_; }
-  // Entry i is the number of observations <= upper_bounds()[i]; one more entry follows for
+  // Entry i is the number of observations <= upper bound i; one more entry follows for
   // +Inf, equal to count(). Cumulative, as the exposition format wants `le` buckets.
   std::vector<uint64_t> CumulativeCounts() const;
   double sum() const { return sum_; }
