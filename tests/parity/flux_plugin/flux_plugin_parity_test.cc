@@ -80,8 +80,8 @@ std::string PluginDir() {
 
 // A graph with one flux stage "pipeline" serving model "m"; `config` is the stage's config
 // map in YAML flow style.
-StatusOr<std::unique_ptr<StageGraph>> BuildFluxGraph(const std::string& config,
-                                                     Diagnostics* diags) {
+StatusOr<std::unique_ptr<StageGraph>> BuildFluxGraph(const std::string& config, Diagnostics* diags,
+                                                     bool dry_run = false) {
   const std::string yaml =
       "version: 1\n"
       "plugin_paths: [\"" +
@@ -99,7 +99,7 @@ StatusOr<std::unique_ptr<StageGraph>> BuildFluxGraph(const std::string& config,
       "  m: [pipeline]\n";
   auto parsed = ParseGraphConfig(yaml, "graph.yaml", Environment(), diags);
   if (!parsed.ok()) return parsed.status();
-  return StageGraph::Build(*parsed, /*dry_run=*/false, diags);
+  return StageGraph::Build(*parsed, dry_run, diags);
 }
 
 // Builds, prepares and checks readiness; fails the test (returning nullptr) otherwise.
@@ -397,6 +397,23 @@ TEST_F(FluxPluginDemoTest, LazyLoadHappensOnTheFirstRequest) {
   ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
   EXPECT_EQ(run.phases().front(), "load");
   EXPECT_TRUE(ParseObject(Describe(*graph))->getValue<bool>("loaded"));
+}
+
+TEST_F(FluxPluginDemoTest, DryRunChecksTheModelAndLoadsNothing) {
+  Diagnostics diags;
+  auto graph = BuildFluxGraph(Config(), &diags, /*dry_run=*/true);
+  ASSERT_TRUE(graph.ok()) << diags.ToString();
+  const Poco::JSON::Object::Ptr d = ParseObject(Describe(**graph));
+  EXPECT_FALSE(d->getValue<bool>("loaded"));
+  EXPECT_EQ(d->getValue<int>("vae_scale_factor"), 8) << "the model's configs were read";
+
+  Diagnostics odd_size;
+  EXPECT_FALSE(BuildFluxGraph("{model: \"" + model_ + "\", default_height: 72}", &odd_size,
+                              /*dry_run=*/true)
+                   .ok());
+  EXPECT_NE(odd_size.ToString().find("default_height 72 is not a multiple of 16"),
+            std::string::npos)
+      << odd_size.ToString();
 }
 
 TEST(FluxPluginCreate, MissingModelPathIsReportedAtTheStage) {
