@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev
   curl                    # the README's examples and the HTTP benchmark script
   wrk                     # HTTP load generator for bench/http-bench.sh
+  prometheus              # promtool: the metrics test checks /metrics with a real parser
   python3-numpy           # ../shared/golden/compare.py (optional tensor comparisons)
 )
 
