@@ -14,5 +14,5 @@ else
   echo "[demo] step 3/4: writing the demo model to models/demo"
   build/bin/fluxserve make-demo-model models/demo
 fi
-echo "[demo] step 4/4: serving configs/default.yaml (try: curl http://127.0.0.1:8080/v1/models)"
-exec build/bin/fluxserve serve --config configs/default.yaml "$@"
+echo "[demo] step 4/4: serving configs/demo.yaml (try: curl http://127.0.0.1:8080/v1/models)"
+exec build/bin/fluxserve serve --config configs/demo.yaml "$@"
