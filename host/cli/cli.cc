@@ -17,6 +17,9 @@
 #ifndef FLX_DEFAULT_PLUGIN_DIR
 #define FLX_DEFAULT_PLUGIN_DIR "/usr/local/lib/fluxserve/plugins"
 #endif
+#ifndef FLX_PLUGIN_INSTALL_SUBDIR
+#define FLX_PLUGIN_INSTALL_SUBDIR "lib/fluxserve/plugins"
+#endif
 
 namespace flx {
 namespace {
@@ -104,7 +107,10 @@ std::vector<std::string> PluginSearchPaths(const Environment& env,
   }
   for (const auto& p : configured) paths.push_back(p);
   std::string exe_dir = ExecutableDir();
-  if (!exe_dir.empty()) paths.push_back(exe_dir + "/../plugins");
+  if (!exe_dir.empty()) {
+    paths.push_back(exe_dir + "/../plugins");                    // build tree: build/bin
+    paths.push_back(exe_dir + "/../" FLX_PLUGIN_INSTALL_SUBDIR);  // an installed, moved prefix
+  }
   paths.push_back(FLX_DEFAULT_PLUGIN_DIR);
   return paths;
 }

@@ -37,7 +37,8 @@ StatusOr<LoadedConfig> LoadConfigForCli(const std::string& config_path,
                                         std::ostream& err);
 
 // Where plugins are looked for, in order: $FLUX_PLUGIN_PATH (colon-separated), `configured`
-// (the YAML's plugin_paths), <executable dir>/../plugins (the build tree), the install dir.
+// (the YAML's plugin_paths), <executable dir>/../plugins (the build tree),
+// <executable dir>/../lib/fluxserve/plugins (an install prefix), the configured install dir.
 std::vector<std::string> PluginSearchPaths(const Environment& env,
                                            const std::vector<std::string>& configured);
 

@@ -1,5 +1,8 @@
 # flx_add_plugin(<target> SOURCES <files...> [LIBRARIES <libs...>])
 #
+# When FLX_PLUGIN_INSTALL_DIR is set, `cmake --install` puts the plugin there (component
+# "plugins"); fluxserve's own build sets it to <libdir>/fluxserve/plugins.
+#
 # Builds a fluxserve plugin the way the ABI rules want it: a MODULE library named
 # <target>.so, hidden visibility, a version script that exports only flx_plugin_init,
 # every symbol resolved at link time (-Wl,--no-undefined) and at load time (-z now).
@@ -19,4 +22,7 @@ function(flx_add_plugin target)
   target_link_options(${target} PRIVATE
     "LINKER:--version-script=${FLX_PLUGIN_VERSION_SCRIPT}"
     "LINKER:--no-undefined" "LINKER:-z,now")
+  if(FLX_PLUGIN_INSTALL_DIR)
+    install(TARGETS ${target} LIBRARY DESTINATION ${FLX_PLUGIN_INSTALL_DIR} COMPONENT plugins)
+  endif()
 endfunction()
