@@ -263,3 +263,48 @@ TEST(CliTest, ShippedConfigsPassCheckConfig) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliTest, GenerateWritesThePngAndDumpsTheGoldenTensors) {
+  if (!fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
+    GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch)";
+  }
+  std::string golden = Env("FLX_GOLDEN_DIR");
+  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  golden += "/tiny-flux";
+  if (!fs::exists(golden + "/model_index.json")) {
+    GTEST_SKIP() << "golden checkpoint not found at " << golden
+                 << " (set FLX_GOLDEN_DIR to the folder holding tiny-flux)";
+  }
+  TempDir dir;
+  auto [code, out] = RunToEnd(
+      {Binary(), "generate", "--model", golden, "--prompt",
+       "a photo of a cat holding a sign that says hello world", "--width", "64", "--height", "64",
+       "--steps", "4", "--seed", "0", "--out", dir.path() + "/cat.png", "--dump",
+       dir.path() + "/dump"},
+      {"FLUX_PLUGIN_PATH=" + Env("FLX_PLUGIN_DIR")});
+  ASSERT_EQ(code, 0) << out;
+  std::string png = ReadFile(dir.path() + "/cat.png");
+  ASSERT_GT(png.size(), 8u);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+  // The dump has the golden folder's file names with the same byte sizes (same shapes).
+  for (const char* name : {"clip_input_ids", "t5_input_ids", "prompt_embeds",
+                           "pooled_prompt_embeds", "initial_latents", "sigmas",
+                           "step_noise_pred", "final_latents", "vae_decoded", "image"}) {
+    std::string ours = dir.path() + "/dump/" + name + ".bin";
+    std::string theirs = golden + "/cases/cat-64x64-4steps/" + name + ".bin";
+    ASSERT_TRUE(fs::exists(ours)) << ours;
+    EXPECT_TRUE(fs::exists(dir.path() + "/dump/" + name + ".json")) << name;
+    EXPECT_EQ(fs::file_size(ours), fs::file_size(theirs)) << name;
+  }
+  // Token ids are exact.
+  EXPECT_EQ(ReadFile(dir.path() + "/dump/clip_input_ids.bin"),
+            ReadFile(golden + "/cases/cat-64x64-4steps/clip_input_ids.bin"));
+  EXPECT_EQ(ReadFile(dir.path() + "/dump/t5_input_ids.bin"),
+            ReadFile(golden + "/cases/cat-64x64-4steps/t5_input_ids.bin"));
+  EXPECT_EQ(ReadFile(dir.path() + "/dump/initial_latents.bin"),
+            ReadFile(golden + "/cases/cat-64x64-4steps/initial_latents.bin"));
+}
+
+}  // namespace
