@@ -85,7 +85,7 @@ FluxDoubleBlock::FluxDoubleBlock(const FluxBlockShape& shape, const Weights& wei
 }
 
 void FluxDoubleBlock::forward(at::Tensor& hidden, at::Tensor& context, const at::Tensor& temb,
-                              const RopeTables& rope) const {
+                              const RopeTables& rope, const AttentionOptions& attention) const {
   // Chunk order of AdaLayerNormZero: shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp,
   // gate_mlp.
   const std::vector<at::Tensor> img_mod = norm1_(temb);
@@ -104,7 +104,8 @@ void FluxDoubleBlock::forward(at::Tensor& hidden, at::Tensor& context, const at:
   const at::Tensor joint_k = apply_rope(at::cat({context_k, k}, 2), rope);
   const at::Tensor joint_v = at::cat({context_v, v}, 2);
   const at::Tensor joint =
-      merge_heads(attention(joint_q, joint_k, joint_v), shape_).to(joint_q.scalar_type());
+      merge_heads(flux::attention(joint_q, joint_k, joint_v, attention), shape_)
+          .to(joint_q.scalar_type());
   const int64_t text_length = context.size(1);
   const at::Tensor context_attn = to_add_out_(joint.slice(1, 0, text_length));
   const at::Tensor hidden_attn = to_out_(joint.slice(1, text_length));
@@ -134,7 +135,8 @@ FluxSingleBlock::FluxSingleBlock(const FluxBlockShape& shape, const Weights& wei
 }
 
 at::Tensor FluxSingleBlock::forward(const at::Tensor& hidden, const at::Tensor& temb,
-                                    const RopeTables& rope) const {
+                                    const RopeTables& rope,
+                                    const AttentionOptions& attention) const {
   // Chunk order of AdaLayerNormZeroSingle: shift, scale, gate.
   const std::vector<at::Tensor> mod = norm_modulation_(temb);
   const at::Tensor norm_hidden = modulate(norm_, hidden, mod[0], mod[1]);
@@ -143,7 +145,8 @@ at::Tensor FluxSingleBlock::forward(const at::Tensor& hidden, const at::Tensor& 
   const at::Tensor q = apply_rope(norm_q_(split_heads(to_q_(norm_hidden), shape_)), rope);
   const at::Tensor k = apply_rope(norm_k_(split_heads(to_k_(norm_hidden), shape_)), rope);
   const at::Tensor v = split_heads(to_v_(norm_hidden), shape_);
-  const at::Tensor attn = merge_heads(attention(q, k, v), shape_).to(q.scalar_type());
+  const at::Tensor attn =
+      merge_heads(flux::attention(q, k, v, attention), shape_).to(q.scalar_type());
 
   const at::Tensor update = mod[2].unsqueeze(1) * proj_out_(at::cat({attn, mlp}, 2));
   return clip_float16(hidden + update);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "model/attention.h"
 #include "model/flux_rope.h"
 #include "model/layers.h"
 #include "model/weights.h"
@@ -55,9 +56,10 @@ class FluxDoubleBlock {
   FluxDoubleBlock(const FluxBlockShape& shape, const Weights& weights);
 
   // Updates image tokens `hidden` [B, N, dim] and text tokens `context` [B, L, dim] in the
-  // conditioning `temb` [B, dim]; `rope` covers the L + N joint positions.
+  // conditioning `temb` [B, dim]; `rope` covers the L + N joint positions; `attention` bounds
+  // the joint attention's score matrix.
   void forward(at::Tensor& hidden, at::Tensor& context, const at::Tensor& temb,
-               const RopeTables& rope) const;
+               const RopeTables& rope, const AttentionOptions& attention = {}) const;
 
  private:
   FluxBlockShape shape_;
@@ -76,9 +78,9 @@ class FluxSingleBlock {
   // Loads "norm", "proj_mlp", "proj_out" and "attn.*" under `weights`.
   FluxSingleBlock(const FluxBlockShape& shape, const Weights& weights);
 
-  // Returns the updated sequence `hidden` [B, L + N, dim].
-  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& temb,
-                     const RopeTables& rope) const;
+  // Returns the updated sequence `hidden` [B, L + N, dim]; `attention` bounds the score matrix.
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& temb, const RopeTables& rope,
+                     const AttentionOptions& attention = {}) const;
 
  private:
   FluxBlockShape shape_;

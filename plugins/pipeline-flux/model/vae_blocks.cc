@@ -35,7 +35,7 @@ VaeAttention::VaeAttention(const Weights& weights, int64_t channels,
       to_v_(Linear::load(weights, "to_v", channels, channels)),
       to_out_(Linear::load(weights, "to_out.0", channels, channels)) {}
 
-at::Tensor VaeAttention::forward(const at::Tensor& x) const {
+at::Tensor VaeAttention::forward(const at::Tensor& x, const AttentionOptions& attention) const {
   const int64_t batch = x.size(0);
   const int64_t channels = x.size(1);
   const int64_t height = x.size(2);
@@ -49,7 +49,8 @@ at::Tensor VaeAttention::forward(const at::Tensor& x) const {
   const at::Tensor q = one_head(to_q_(tokens));
   const at::Tensor k = one_head(to_k_(tokens));
   const at::Tensor v = one_head(to_v_(tokens));
-  at::Tensor out = attention(q, k, v).transpose(1, 2).reshape({batch, -1, channels});
+  at::Tensor out =
+      flux::attention(q, k, v, attention).transpose(1, 2).reshape({batch, -1, channels});
   out = to_out_(out.to(q.scalar_type()));
   out = out.transpose(-1, -2).reshape({batch, channels, height, width});
   return out + x;
@@ -62,9 +63,9 @@ VaeMidBlock::VaeMidBlock(const Weights& weights, int64_t channels, bool add_atte
   resnets_.emplace_back(weights.scoped("resnets.1."), channels, channels, settings);
 }
 
-at::Tensor VaeMidBlock::forward(const at::Tensor& x) const {
+at::Tensor VaeMidBlock::forward(const at::Tensor& x, const AttentionOptions& attention) const {
   at::Tensor h = resnets_[0].forward(x);
-  if (attention_) h = attention_->forward(h);
+  if (attention_) h = attention_->forward(h, attention);
   return resnets_[1].forward(h);
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "model/attention.h"
 #include "model/layers.h"
 #include "model/weights.h"
 
@@ -37,11 +38,11 @@ class VaeResnetBlock {
 };
 
 // Single-head self-attention over the H*W positions of a feature map, after a group norm,
-// with a residual connection.
+// with a residual connection; `attention` bounds the score matrix.
 class VaeAttention {
  public:
   VaeAttention(const Weights& weights, int64_t channels, const VaeBlockSettings& settings);
-  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor forward(const at::Tensor& x, const AttentionOptions& attention = {}) const;
 
  private:
   GroupNorm group_norm_;
@@ -53,7 +54,7 @@ class VaeMidBlock {
  public:
   VaeMidBlock(const Weights& weights, int64_t channels, bool add_attention,
               const VaeBlockSettings& settings);
-  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor forward(const at::Tensor& x, const AttentionOptions& attention = {}) const;
 
  private:
   std::vector<VaeResnetBlock> resnets_;
