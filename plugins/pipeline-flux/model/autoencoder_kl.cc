@@ -118,8 +118,8 @@ VaeDecoder::VaeDecoder(const AutoencoderKLConfig& config, const Weights& weights
   }
 }
 
-at::Tensor VaeDecoder::forward(const at::Tensor& latents) const {
-  at::Tensor h = mid_block_->forward(conv_in_(latents));
+at::Tensor VaeDecoder::forward(const at::Tensor& latents, const AttentionOptions& attention) const {
+  at::Tensor h = mid_block_->forward(conv_in_(latents), attention);
   for (const VaeUpBlock& block : up_blocks_) h = block.forward(h);
   return conv_out_(activate(activation_, conv_norm_out_(h)));
 }
@@ -144,9 +144,27 @@ LatentDistribution AutoencoderKL::encode(const at::Tensor& image) const {
   return LatentDistribution{halves[0], at::clamp(halves[1], -30.0, 20.0)};
 }
 
-at::Tensor AutoencoderKL::decode(const at::Tensor& latents) const {
+at::Tensor AutoencoderKL::decode_whole(const at::Tensor& latents,
+                                       const AttentionOptions& attention) const {
   const at::Tensor z = post_quant_conv_ ? (*post_quant_conv_)(latents) : latents;
-  return decoder_.forward(z);
+  return decoder_.forward(z, attention);
+}
+
+at::Tensor AutoencoderKL::decode(const at::Tensor& latents, const VaeDecodeOptions& options,
+                                 const AttentionOptions& attention) const {
+  const int64_t scale_factor = config_.scale_factor();
+  if (options.tiling) check_vae_tiling(options.tile, scale_factor);
+  auto decode_one = [&](const at::Tensor& z) {
+    if (options.tiling && needs_tiling(z, options.tile, scale_factor)) {
+      return tiled_decode(z, options.tile, scale_factor,
+                          [&](const at::Tensor& tile) { return decode_whole(tile, attention); });
+    }
+    return decode_whole(z, attention);
+  };
+  if (!options.slicing || latents.size(0) == 1) return decode_one(latents);
+  std::vector<at::Tensor> images;
+  for (const at::Tensor& item : latents.split(1)) images.push_back(decode_one(item));
+  return at::cat(images);
 }
 
 }  // namespace flx::flux

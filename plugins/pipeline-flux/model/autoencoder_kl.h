@@ -10,9 +10,11 @@
 #include <optional>
 #include <vector>
 
+#include "model/attention.h"
 #include "model/json_config.h"
 #include "model/layers.h"
 #include "model/vae_blocks.h"
+#include "model/vae_tiling.h"
 #include "model/weights.h"
 
 namespace flx::flux {
@@ -38,6 +40,17 @@ struct AutoencoderKLConfig {
   // Reads `config`; throws LoadError naming the file and key for a missing or bad value,
   // including block types other than DownEncoderBlock2D / UpDecoderBlock2D.
   static AutoencoderKLConfig from_json(const JsonConfig& config);
+};
+
+// How AutoencoderKL::decode trades speed for memory (the vae_slicing, vae_tiling,
+// vae_tile_size and vae_tile_overlap settings). All off reproduces a plain decode bit for bit.
+struct VaeDecodeOptions {
+  // Decode the images of a batch one at a time. FluxPipeline::generate() already decodes one
+  // image at a time, so this only changes batched calls of decode() and decode_latents().
+  bool slicing = false;
+  // Decode latent maps larger than one tile as blended tiles (see vae_tiling.h).
+  bool tiling = false;
+  VaeTiling tile;
 };
 
 // The diagonal Gaussian the encoder predicts for each latent.
@@ -68,7 +81,7 @@ class VaeDecoder {
  public:
   VaeDecoder(const AutoencoderKLConfig& config, const Weights& weights);
   // [B, latent_channels, h, w] -> [B, out_channels, h * f, w * f].
-  at::Tensor forward(const at::Tensor& latents) const;
+  at::Tensor forward(const at::Tensor& latents, const AttentionOptions& attention = {}) const;
 
  private:
   Activation activation_;
@@ -88,13 +101,19 @@ class AutoencoderKL {
   // The latent distribution of images in [-1, 1], [B, in_channels, H, W] with H and W
   // multiples of scale_factor().
   LatentDistribution encode(const at::Tensor& image) const;
-  // Images (about [-1, 1]) from latents in the VAE's own space (already unscaled and
-  // unshifted by the caller).
-  at::Tensor decode(const at::Tensor& latents) const;
+  // Images (about [-1, 1]) from latents [B, latent_channels, h, w] in the VAE's own space
+  // (already unscaled and unshifted by the caller). `attention` bounds the mid-block attention
+  // over all latent pixels, the largest single allocation of a whole decode (1024x1024 with
+  // FLUX.1's VAE: 16384^2 float32 scores, 1 GiB). Throws std::invalid_argument naming the
+  // setting when options.tiling is on and options.tile fails check_vae_tiling().
+  at::Tensor decode(const at::Tensor& latents, const VaeDecodeOptions& options = {},
+                    const AttentionOptions& attention = {}) const;
 
   const AutoencoderKLConfig& config() const { return config_; }
 
  private:
+  at::Tensor decode_whole(const at::Tensor& latents, const AttentionOptions& attention) const;
+
   AutoencoderKLConfig config_;
   VaeEncoder encoder_;
   VaeDecoder decoder_;
