@@ -80,6 +80,17 @@ FluxTransformer::FluxTransformer(const FluxTransformerConfig& config, const Weig
                            config.patch_size * config.patch_size * config.out_channels);
 }
 
+std::vector<std::string> FluxTransformer::block_prefixes() const {
+  std::vector<std::string> prefixes;
+  for (size_t i = 0; i < double_blocks_.size(); ++i) {
+    prefixes.push_back("transformer_blocks." + std::to_string(i) + ".");
+  }
+  for (size_t i = 0; i < single_blocks_.size(); ++i) {
+    prefixes.push_back("single_transformer_blocks." + std::to_string(i) + ".");
+  }
+  return prefixes;
+}
+
 at::Tensor FluxTransformer::conditioning(const at::Tensor& timestep,
                                          const std::optional<at::Tensor>& guidance,
                                          const at::Tensor& pooled) const {
@@ -107,10 +118,21 @@ at::Tensor FluxTransformer::forward(const FluxTransformerInputs& inputs) const {
 
   const RopeTables rope =
       flux_rope(at::cat({inputs.txt_ids, inputs.img_ids}, 0), config_.axes_dims_rope, kRopeTheta);
-  for (const FluxDoubleBlock& block : double_blocks_) block.forward(hidden, context, temb, rope);
+  const std::vector<std::string> blocks =
+      inputs.block_hook ? block_prefixes() : std::vector<std::string>();
+  size_t block = 0;
+  for (const FluxDoubleBlock& double_block : double_blocks_) {
+    if (inputs.block_hook) inputs.block_hook(blocks[block], true);
+    double_block.forward(hidden, context, temb, rope, inputs.attention);
+    if (inputs.block_hook) inputs.block_hook(blocks[block++], false);
+  }
   const int64_t text_length = context.size(1);
   hidden = at::cat({context, hidden}, 1);
-  for (const FluxSingleBlock& block : single_blocks_) hidden = block.forward(hidden, temb, rope);
+  for (const FluxSingleBlock& single_block : single_blocks_) {
+    if (inputs.block_hook) inputs.block_hook(blocks[block], true);
+    hidden = single_block.forward(hidden, temb, rope, inputs.attention);
+    if (inputs.block_hook) inputs.block_hook(blocks[block++], false);
+  }
   hidden = hidden.slice(1, text_length);
 
   // AdaLayerNormContinuous chunks (scale, shift), the reverse of the blocks' (shift, scale).

@@ -7,8 +7,11 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "model/attention.h"
+#include "model/block_hook.h"
 #include "model/flux_blocks.h"
 #include "model/json_config.h"
 #include "model/layers.h"
@@ -46,6 +49,10 @@ struct FluxTransformerInputs {
   at::Tensor img_ids;                  // [N, 3]
   at::Tensor txt_ids;                  // [L, 3]
   std::optional<at::Tensor> guidance;  // [B], only for guidance-distilled models
+  // How every block's attention bounds its score matrix.
+  AttentionOptions attention;
+  // Called around each of the num_layers + num_single_layers blocks.
+  BlockHook block_hook;
 };
 
 class FluxTransformer {
@@ -65,6 +72,9 @@ class FluxTransformer {
                           const at::Tensor& pooled) const;
 
   const FluxTransformerConfig& config() const { return config_; }
+  // The weight-name prefixes of the blocks in the order forward() runs them
+  // ("transformer_blocks.0.", ..., "single_transformer_blocks.0.", ...).
+  std::vector<std::string> block_prefixes() const;
 
  private:
   struct MlpEmbedder {  // TimestepEmbedding and PixArtAlphaTextProjection: linear, silu, linear

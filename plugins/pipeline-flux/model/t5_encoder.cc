@@ -139,16 +139,27 @@ at::Tensor T5Encoder::feed_forward(const Block& block, const at::Tensor& x) cons
   return block.wo(hidden);
 }
 
-at::Tensor T5Encoder::forward(const at::Tensor& input_ids) const {
+std::vector<std::string> T5Encoder::block_prefixes() const {
+  std::vector<std::string> prefixes;
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    prefixes.push_back("encoder.block." + std::to_string(i) + ".");
+  }
+  return prefixes;
+}
+
+at::Tensor T5Encoder::forward(const at::Tensor& input_ids, const BlockHook& block_hook) const {
   check_token_ids(input_ids, config_.vocab_size, "T5 encoder");
   const at::Tensor ids = input_ids.to(embed_tokens_.device(), at::kLong);
   at::Tensor hidden = at::embedding(embed_tokens_, ids);
-  if (!blocks_.empty()) {
-    const at::Tensor bias = position_bias(ids.size(1)).to(hidden.scalar_type());
-    for (const Block& block : blocks_) {
-      hidden = clamp_float16(hidden + self_attention(block, block.attention_norm(hidden), bias));
-      hidden = clamp_float16(hidden + feed_forward(block, block.ff_norm(hidden)));
-    }
+  const std::vector<std::string> names = block_hook ? block_prefixes() : std::vector<std::string>();
+  at::Tensor bias;
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const Block& block = blocks_[i];
+    if (block_hook) block_hook(names[i], true);
+    if (i == 0) bias = position_bias(ids.size(1)).to(hidden.scalar_type());
+    hidden = clamp_float16(hidden + self_attention(block, block.attention_norm(hidden), bias));
+    hidden = clamp_float16(hidden + feed_forward(block, block.ff_norm(hidden)));
+    if (block_hook) block_hook(names[i], false);
   }
   return final_layer_norm_(hidden);
 }

@@ -6,8 +6,10 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "model/block_hook.h"
 #include "model/json_config.h"
 #include "model/layers.h"
 #include "model/weights.h"
@@ -42,14 +44,19 @@ class T5Encoder {
   T5Encoder(const T5Config& config, const Weights& weights);
 
   // The last hidden state [B, L, d_model] for `input_ids` [B, L]. No attention mask: padding
-  // positions attend and are attended to, which is what FluxPipeline does.
-  at::Tensor forward(const at::Tensor& input_ids) const;
+  // positions attend and are attended to, which is what FluxPipeline does. `block_hook` is
+  // called around each block ("encoder.block.N."); the position bias is computed inside block
+  // 0's call because its table is block 0's weight.
+  at::Tensor forward(const at::Tensor& input_ids, const BlockHook& block_hook = {}) const;
 
   // The relative position bias [1, heads, length, length] of bidirectional attention, from
   // the first block's bucket table.
   at::Tensor position_bias(int64_t length) const;
 
   const T5Config& config() const { return config_; }
+  // The weight-name prefixes of the blocks in the order forward() runs them
+  // ("encoder.block.0.", ...).
+  std::vector<std::string> block_prefixes() const;
 
  private:
   struct Block {

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <stdexcept>
 #include <utility>
 
 namespace flx::flux {
@@ -41,10 +42,19 @@ at::Tensor tensor_from_view(const TensorView& view) {
       data, view.shape, [owner](void*) {}, at::TensorOptions().dtype(to_scalar_type(view.dtype)));
 }
 
-Weights::Weights(TensorStore store, c10::ScalarType dtype, c10::Device device)
+Weights::Weights(TensorStore store, c10::ScalarType dtype, c10::Device device,
+                 std::shared_ptr<WeightRegistry> registry)
     : store_(std::make_shared<const TensorStore>(std::move(store))),
+      registry_(std::move(registry)),
       dtype_(dtype),
-      device_(device) {}
+      device_(device) {
+  if (registry_ && !device_.is_cpu()) {
+    throw std::invalid_argument("weights of " + store_->description() +
+                                " are recorded for offloading, so they must load on the cpu, "
+                                "not on " +
+                                device_.str());
+  }
+}
 
 Weights Weights::scoped(const std::string& prefix) const {
   Weights child = *this;
@@ -62,8 +72,8 @@ at::Tensor Weights::get_as(const std::string& name, const std::vector<int64_t>& 
                            c10::ScalarType dtype) const {
   const TensorView& view = store_->get(prefix_ + name, shape);
   at::Tensor tensor = tensor_from_view(view);
-  if (tensor.scalar_type() == dtype && device_.is_cpu()) return tensor;
-  return tensor.to(device_, dtype);
+  if (tensor.scalar_type() != dtype || !device_.is_cpu()) tensor = tensor.to(device_, dtype);
+  return registry_ ? registry_->add(prefix_ + name, tensor) : tensor;
 }
 
 }  // namespace flx::flux

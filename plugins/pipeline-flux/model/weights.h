@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/safetensors.h"
+#include "model/weight_registry.h"
 
 namespace flx::flux {
 
@@ -29,7 +30,11 @@ at::Tensor tensor_from_view(const TensorView& view);
 // Copies are cheap and share the store.
 class Weights {
  public:
-  Weights(TensorStore store, c10::ScalarType dtype, c10::Device device);
+  // With a `registry`, every tensor handed out is recorded there under its full name so it
+  // can be offloaded later; the device must then be the CPU (the host side of offloading).
+  // Throws std::invalid_argument otherwise.
+  Weights(TensorStore store, c10::ScalarType dtype, c10::Device device,
+          std::shared_ptr<WeightRegistry> registry = nullptr);
 
   // The same weights with `prefix` appended to the current prefix.
   Weights scoped(const std::string& prefix) const;
@@ -52,6 +57,7 @@ class Weights {
 
  private:
   std::shared_ptr<const TensorStore> store_;
+  std::shared_ptr<WeightRegistry> registry_;
   c10::ScalarType dtype_;
   c10::Device device_;
   std::string prefix_;
