@@ -5,11 +5,13 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "io/safetensors.h"
+#include "model/device_selection.h"
 #include "model/image_postprocess.h"
 #include "model/json_config.h"
 #include "model/latents.h"
@@ -47,34 +49,13 @@ at::Tensor float_tensor(const std::vector<float>& values) {
 }
 
 // Fails fast, naming the op, when this libtorch build lacks a kernel the networks need in
-// `dtype` on `device` (libtorch 1.13 has no float16 layer norm on the CPU, for instance),
-// instead of failing in the middle of the first generation.
+// `dtype` on `device`, instead of failing in the middle of the first generation.
 void check_kernels_exist(c10::ScalarType dtype, c10::Device device) {
-  const at::TensorOptions options = at::TensorOptions().dtype(dtype).device(device);
-  const at::Tensor x = at::ones({1, 2, 2, 2}, options);
-  const std::pair<const char*, std::function<void()>> probes[] = {
-      {"layer_norm", [&] { at::layer_norm(x, {2}); }},
-      {"group_norm",
-       [&] { at::group_norm(x, 1, at::ones({2}, options), at::zeros({2}, options)); }},
-      {"conv2d",
-       [&] {
-         at::conv2d(x, at::ones({2, 2, 1, 1}, options));
-       }},
-      {"linear",
-       [&] {
-         at::linear(x, at::ones({2, 2}, options), at::zeros({2}, options));
-       }},
-      {"gelu", [&] { at::gelu(x, "tanh"); }},
-      {"softmax", [&] { at::softmax(x, -1); }},
-  };
-  for (const auto& [op, probe] : probes) {
-    try {
-      probe();
-    } catch (const c10::Error&) {
-      throw std::invalid_argument(std::string("compute dtype ") + c10::toString(dtype) + " on " +
-                                  device.str() + " is not supported by this libtorch (" + op +
-                                  " has no kernel for it); use another dtype or device");
-    }
+  const std::string op = first_missing_kernel(dtype, device);
+  if (!op.empty()) {
+    throw std::invalid_argument(std::string("compute dtype ") + c10::toString(dtype) + " on " +
+                                device.str() + " is not supported by this libtorch (" + op +
+                                " has no kernel for it); use another dtype or device");
   }
 }
 
@@ -86,11 +67,18 @@ void check_cancelled(const GenerateCallbacks& callbacks, const std::string& wher
 
 }  // namespace
 
-FluxPipeline::FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device)
-    : FluxPipeline(ModelPaths{model_dir, "", ""}, dtype, device) {}
+FluxPipeline::FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device,
+                           const FluxPipelineOptions& options)
+    : FluxPipeline(ModelPaths{model_dir, "", ""}, dtype, device, options) {}
 
-FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::Device device)
-    : dtype_(dtype), device_(device) {
+FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::Device device,
+                           const FluxPipelineOptions& options)
+    : dtype_(dtype),
+      device_(device),
+      noise_(NoiseGenerator::for_device(device)),
+      prompt_cache_(options.text_cache_size > 0
+                        ? std::make_unique<PromptCache>(options.text_cache_size)
+                        : nullptr) {
   {
     c10::InferenceMode guard;
     check_kernels_exist(dtype, device);
@@ -112,14 +100,29 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   require_match(transformer_config.in_channels, "transformer in_channels",
                 4 * vae_config.latent_channels, "4 x vae latent_channels");
 
-  clip_ = std::make_unique<ClipTextModel>(clip_config,
-                                          Weights(open_text_encoder_weights(paths), dtype, device));
+  // Offloaded weights load on the host, each component recorded in its own registry.
+  const bool offloading = options.offload != OffloadMode::kNone && !device.is_cpu();
+  std::map<std::string, std::shared_ptr<WeightRegistry>> registries;
+  auto weights = [&](TensorStore store, const std::string& component) {
+    if (!offloading) return Weights(std::move(store), dtype, device);
+    const auto registry = std::make_shared<WeightRegistry>(device);
+    registries[component] = registry;
+    return Weights(std::move(store), dtype, c10::Device(c10::kCPU), registry);
+  };
+  clip_ = std::make_unique<ClipTextModel>(
+      clip_config, weights(open_text_encoder_weights(paths), "text_encoder"));
   t5_ = std::make_unique<T5Encoder>(t5_config,
-                                    Weights(open_text_encoder_2_weights(paths), dtype, device));
+                                    weights(open_text_encoder_2_weights(paths), "text_encoder_2"));
   transformer_ = std::make_unique<FluxTransformer>(
-      transformer_config, Weights(open_transformer_weights(paths), dtype, device));
-  vae_ =
-      std::make_unique<AutoencoderKL>(vae_config, Weights(open_vae_weights(paths), dtype, device));
+      transformer_config, weights(open_transformer_weights(paths), "transformer"));
+  vae_ = std::make_unique<AutoencoderKL>(vae_config, weights(open_vae_weights(paths), "vae"));
+
+  OffloadPlanner planner(options.offload, {{"text_encoder", {}},
+                                           {"text_encoder_2", t5_->block_prefixes()},
+                                           {"transformer", transformer_->block_prefixes()},
+                                           {"vae", {}}});
+  offload_ = std::make_unique<OffloadExecutor>(std::move(planner), device, std::move(registries));
+  offload_->on({OffloadEvent::Kind::kLoad, "", ""});
 }
 
 void FluxPipeline::check_params(const GenerateParams& params) const {
@@ -141,15 +144,42 @@ void FluxPipeline::check_params(const GenerateParams& params) const {
   }
   if (params.clip_ids.empty()) throw std::invalid_argument("clip_ids must not be empty");
   if (params.t5_ids.empty()) throw std::invalid_argument("t5_ids must not be empty");
+  if (params.vae.tiling) check_vae_tiling(params.vae.tile, vae_scale_factor());
+}
+
+std::unique_lock<std::mutex> FluxPipeline::offload_lock() const {
+  if (!offload_->active()) return std::unique_lock<std::mutex>();
+  return std::unique_lock<std::mutex>(offload_mutex_);
 }
 
 PromptEmbeddings FluxPipeline::encode_prompt(const std::vector<int64_t>& clip_ids,
                                              const std::vector<int64_t>& t5_ids) const {
+  const std::unique_lock<std::mutex> lock = offload_lock();
+  return encode_prompt_unlocked(clip_ids, t5_ids);
+}
+
+PromptEmbeddings FluxPipeline::encode_prompt_unlocked(const std::vector<int64_t>& clip_ids,
+                                                      const std::vector<int64_t>& t5_ids) const {
+  if (!prompt_cache_) return run_text_encoders(clip_ids, t5_ids);
+  return prompt_cache_->get_or_compute(PromptKey{clip_ids, t5_ids},
+                                       [&] { return run_text_encoders(clip_ids, t5_ids); });
+}
+
+PromptEmbeddings FluxPipeline::run_text_encoders(const std::vector<int64_t>& clip_ids,
+                                                 const std::vector<int64_t>& t5_ids) const {
   c10::InferenceMode guard;
   PromptEmbeddings prompt;
-  prompt.pooled = clip_->forward(ids_tensor(clip_ids).to(device_)).pooled;
-  prompt.prompt_embeds = t5_->forward(ids_tensor(t5_ids).to(device_));
+  {
+    const OffloadExecutor::ComponentRun run(*offload_, "text_encoder");
+    prompt.pooled = clip_->forward(ids_tensor(clip_ids).to(device_)).pooled;
+  }
+  {
+    const OffloadExecutor::ComponentRun run(*offload_, "text_encoder_2");
+    prompt.prompt_embeds =
+        t5_->forward(ids_tensor(t5_ids).to(device_), offload_->block_hook("text_encoder_2"));
+  }
   prompt.text_ids = text_ids(prompt.prompt_embeds.size(1), dtype_).to(device_);
+  ++prompt_encodings_;
   return prompt;
 }
 
@@ -161,18 +191,28 @@ at::Tensor FluxPipeline::vae_input_latents(const at::Tensor& packed, int64_t wid
   return latents / config.scaling_factor + config.shift_factor;
 }
 
-at::Tensor FluxPipeline::decode_latents(const at::Tensor& packed, int64_t width,
-                                        int64_t height) const {
+at::Tensor FluxPipeline::decode_latents(const at::Tensor& packed, int64_t width, int64_t height,
+                                        const VaeDecodeOptions& options,
+                                        const AttentionOptions& attention) const {
+  const std::unique_lock<std::mutex> lock = offload_lock();
   c10::InferenceMode guard;
-  return vae_->decode(vae_input_latents(packed, width, height));
+  return decode_unlocked(vae_input_latents(packed, width, height), options, attention);
+}
+
+at::Tensor FluxPipeline::decode_unlocked(const at::Tensor& vae_input,
+                                         const VaeDecodeOptions& options,
+                                         const AttentionOptions& attention) const {
+  const OffloadExecutor::ComponentRun run(*offload_, "vae");
+  return vae_->decode(vae_input, options, attention);
 }
 
 std::vector<Image> FluxPipeline::generate(const GenerateParams& params,
                                           const GenerateCallbacks& callbacks) const {
   check_params(params);
+  const std::unique_lock<std::mutex> lock = offload_lock();
   c10::InferenceMode guard;
   const Clock::time_point start = Clock::now();
-  const PromptEmbeddings prompt = encode_prompt(params.clip_ids, params.t5_ids);
+  const PromptEmbeddings prompt = encode_prompt_unlocked(params.clip_ids, params.t5_ids);
   if (callbacks.on_phase) callbacks.on_phase("encode_prompt", seconds_since(start));
   std::vector<Image> images;
   for (int i = 0; i < params.n; ++i) {
@@ -194,9 +234,9 @@ Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbed
   const FluxTransformerConfig& config = transformer_->config();
 
   Clock::time_point phase_start = Clock::now();
-  at::Tensor latents =
-      pack_latents(initial_noise(config.in_channels / 4, latent_height, latent_width, seed, dtype_))
-          .to(device_);
+  at::Tensor latents = pack_latents(noise_.initial_noise(config.in_channels / 4, latent_height,
+                                                         latent_width, seed, dtype_))
+                           .to(device_);
   const at::Tensor image_ids =
       latent_image_ids(latent_height / 2, latent_width / 2, dtype_).to(device_);
   const FlowMatchSchedule schedule =
@@ -220,6 +260,9 @@ Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbed
   }
 
   std::vector<at::Tensor> step_latents_in, step_timestep_in, step_noise_pred, step_latents_out;
+  const BlockHook block_hook = offload_->block_hook("transformer");
+  std::optional<OffloadExecutor::ComponentRun> transformer_run;
+  transformer_run.emplace(*offload_, "transformer");
   for (int step = 0; step < params.steps; ++step) {
     check_cancelled(callbacks, "before step " + std::to_string(step + 1) + " of " +
                                    std::to_string(params.steps));
@@ -237,6 +280,8 @@ Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbed
     inputs.img_ids = image_ids;
     inputs.txt_ids = prompt.text_ids;
     inputs.guidance = guidance;
+    inputs.attention = params.attention;
+    inputs.block_hook = block_hook;
     const at::Tensor noise_pred = transformer_->forward(inputs);
     const at::Tensor next =
         euler_step(latents, noise_pred, schedule.sigmas[step], schedule.sigmas[step + 1]);
@@ -249,6 +294,7 @@ Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbed
     latents = next;
     if (callbacks.on_step) callbacks.on_step(step + 1, params.steps, seconds_since(step_start));
   }
+  transformer_run.reset();
   if (callbacks.on_phase) callbacks.on_phase("denoise", seconds_since(phase_start));
   if (dump) {
     dump->write("step_latents_in", at::stack(step_latents_in));
@@ -261,7 +307,7 @@ Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbed
   check_cancelled(callbacks, "before decoding");
   phase_start = Clock::now();
   const at::Tensor vae_input = vae_input_latents(latents, params.width, params.height);
-  const at::Tensor decoded = vae_->decode(vae_input);
+  const at::Tensor decoded = decode_unlocked(vae_input, params.vae, params.attention);
   const at::Tensor unit_image = to_unit_images(decoded);
   const at::Tensor rgb = to_uint8_images(unit_image).to(at::kCPU).contiguous();
   if (dump) {

@@ -8,18 +8,24 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "io/checkpoint.h"
+#include "model/attention.h"
 #include "model/autoencoder_kl.h"
 #include "model/clip_text_model.h"
 #include "model/flow_match_scheduler.h"
 #include "model/flux_transformer.h"
+#include "model/noise_generator.h"
+#include "model/offload_executor.h"
+#include "model/prompt_cache.h"
 #include "model/t5_encoder.h"
 
 namespace flx::flux {
@@ -41,9 +47,16 @@ struct GenerateParams {
   int steps = 4;
   // Only read by guidance-distilled models (transformer config "guidance_embeds": true).
   double guidance = 3.5;
-  // Image i of the n is drawn from a CPU generator seeded with seed + i.
+  // Image i of the n is drawn from a CPU generator seeded with seed + i (see
+  // noise_generator.h).
   uint64_t seed = 0;
   int n = 1;
+  // Memory-for-speed trades of this call (the stage's attention_slicing and vae_* settings,
+  // or a recovery policy's overrides). The defaults compute exactly what diffusers computes.
+  // `attention` bounds the score matrices of the transformer's and the VAE's attention.
+  AttentionOptions attention;
+  // VAE slicing, tiling and tile geometry; the tiling is checked before any denoising.
+  VaeDecodeOptions vae;
   // When not empty, every intermediate tensor of image 0 is written here (image i > 0 goes to
   // dump_dir/image-<i>) with the file names and sidecars of the golden folders (clip_input_ids,
   // prompt_embeds, ..., step_noise_pred, ..., vae_decoded, image; guidance when used).
@@ -68,11 +81,15 @@ struct Image {
   uint64_t seed = 0;
 };
 
-// The text conditioning of one prompt.
-struct PromptEmbeddings {
-  at::Tensor prompt_embeds;  // [1, L, joint_attention_dim], T5 last hidden state
-  at::Tensor pooled;         // [1, pooled_projection_dim], CLIP pooled output
-  at::Tensor text_ids;       // [L, 3], zeros
+// Settings fixed for a pipeline's lifetime.
+struct FluxPipelineOptions {
+  // Where the weights live between uses (see offload_planner.h). Accepted on the CPU, where
+  // it has no effect; offload_summary() says so. With an active mode (an accelerator and not
+  // none), generate(), encode_prompt() and decode_latents() run one call at a time, because
+  // they move weights the calls share.
+  OffloadMode offload = OffloadMode::kNone;
+  // Prompts whose embeddings are kept (see prompt_cache.h); 0 keeps none.
+  size_t text_cache_size = 0;
 };
 
 class FluxPipeline {
@@ -82,24 +99,41 @@ class FluxPipeline {
   // (including a single-file transformer or VAE when `paths` names one), in `dtype` on
   // `device` (zero-copy where the file already has that dtype and the device is the CPU).
   // Throws LoadError naming the file, key or tensor that is missing or wrong, and
-  // std::invalid_argument when this libtorch cannot compute in `dtype` on `device`.
-  FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::Device device);
+  // std::invalid_argument when this libtorch cannot compute in `dtype` on `device`. With an
+  // active offload mode the weights load on the host instead (see FluxPipelineOptions).
+  FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::Device device,
+               const FluxPipelineOptions& options = {});
   // The same for a plain diffusers folder.
-  FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device);
+  FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device,
+               const FluxPipelineOptions& options = {});
 
   // Generates params.n images. Throws std::invalid_argument for bad parameters (naming the
-  // parameter), Cancelled when callbacks.cancelled says so. Safe to call concurrently.
+  // parameter), Cancelled when callbacks.cancelled says so. Safe to call concurrently. With a
+  // prompt cache, a cached prompt skips both text encoders ("encode_prompt" is still
+  // reported, taking about no time).
   std::vector<Image> generate(const GenerateParams& params,
                               const GenerateCallbacks& callbacks = {}) const;
 
-  // The stages generate() runs, for callers that drive them separately.
+  // The stages generate() runs, for callers that drive them separately. encode_prompt() uses
+  // the prompt cache like generate().
   PromptEmbeddings encode_prompt(const std::vector<int64_t>& clip_ids,
                                  const std::vector<int64_t>& t5_ids) const;
-  // Unpacks final latents [1, N, 4C] of a width x height image into the VAE's latent space:
-  // [1, C, h, w] = unpacked / scaling_factor + shift_factor.
+  // Unpacks final latents [B, N, 4C] of width x height images into the VAE's latent space:
+  // [B, C, h, w] = unpacked / scaling_factor + shift_factor.
   at::Tensor vae_input_latents(const at::Tensor& packed, int64_t width, int64_t height) const;
-  // vae_input_latents() decoded: the raw decoder output [1, 3, height, width], about [-1, 1].
-  at::Tensor decode_latents(const at::Tensor& packed, int64_t width, int64_t height) const;
+  // vae_input_latents() decoded: the raw decoder output [B, 3, height, width], about [-1, 1].
+  // options.slicing decodes the B images one at a time.
+  at::Tensor decode_latents(const at::Tensor& packed, int64_t width, int64_t height,
+                            const VaeDecodeOptions& options = {},
+                            const AttentionOptions& attention = {}) const;
+
+  // What the offload setting does here, for the startup log ("offload model has no effect on
+  // cpu", or where each component's weights live when).
+  std::string offload_summary() const { return offload_->summary(); }
+  // The prompt cache, or nullptr when text_cache_size is 0.
+  const PromptCache* prompt_cache() const { return prompt_cache_.get(); }
+  // How many times the text encoders have run (cache hits do not run them).
+  uint64_t prompt_encodings() const { return prompt_encodings_; }
 
   // 2^(len(vae block_out_channels) - 1); image sizes are multiples of twice this.
   int64_t vae_scale_factor() const { return vae_->config().scale_factor(); }
@@ -113,11 +147,24 @@ class FluxPipeline {
 
  private:
   void check_params(const GenerateParams& params) const;
+  // Holds the offload lock when weights move, else nothing.
+  std::unique_lock<std::mutex> offload_lock() const;
+  PromptEmbeddings encode_prompt_unlocked(const std::vector<int64_t>& clip_ids,
+                                          const std::vector<int64_t>& t5_ids) const;
+  PromptEmbeddings run_text_encoders(const std::vector<int64_t>& clip_ids,
+                                     const std::vector<int64_t>& t5_ids) const;
+  at::Tensor decode_unlocked(const at::Tensor& vae_input, const VaeDecodeOptions& options,
+                             const AttentionOptions& attention) const;
   Image generate_one(const GenerateParams& params, const PromptEmbeddings& prompt, int index,
                      const GenerateCallbacks& callbacks) const;
 
   c10::ScalarType dtype_;
   c10::Device device_;
+  NoiseGenerator& noise_;
+  std::unique_ptr<PromptCache> prompt_cache_;
+  mutable std::atomic<uint64_t> prompt_encodings_{0};
+  std::unique_ptr<OffloadExecutor> offload_;
+  mutable std::mutex offload_mutex_;
   std::unique_ptr<ClipTextModel> clip_;
   std::unique_ptr<T5Encoder> t5_;
   std::unique_ptr<FluxTransformer> transformer_;

@@ -15,6 +15,11 @@ int64_t latent_size(int64_t pixels, int64_t vae_scale_factor) {
 at::Tensor initial_noise(int64_t channels, int64_t latent_height, int64_t latent_width,
                          uint64_t seed, c10::ScalarType dtype) {
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return initial_noise(channels, latent_height, latent_width, generator, dtype);
+}
+
+at::Tensor initial_noise(int64_t channels, int64_t latent_height, int64_t latent_width,
+                         at::Generator& generator, c10::ScalarType dtype) {
   return at::randn({1, channels, latent_height, latent_width}, generator,
                    at::TensorOptions().dtype(dtype));
 }

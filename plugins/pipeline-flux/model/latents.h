@@ -3,6 +3,7 @@
 #ifndef FLX_FLUX_MODEL_LATENTS_H_
 #define FLX_FLUX_MODEL_LATENTS_H_
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
@@ -18,6 +19,9 @@ int64_t latent_size(int64_t pixels, int64_t vae_scale_factor);
 // with `seed`, drawn directly in `dtype` as diffusers' randn_tensor does, on the CPU.
 at::Tensor initial_noise(int64_t channels, int64_t latent_height, int64_t latent_width,
                          uint64_t seed, c10::ScalarType dtype);
+// The same draw from `generator` (a CPU generator) in its current state, advancing it.
+at::Tensor initial_noise(int64_t channels, int64_t latent_height, int64_t latent_width,
+                         at::Generator& generator, c10::ScalarType dtype);
 
 // [B, C, h, w] -> [B, (h/2)(w/2), 4C]: each 2x2 patch becomes one token whose channels are
 // ordered (c, dy, dx). h and w must be even.

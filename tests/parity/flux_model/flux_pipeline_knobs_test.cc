@@ -1,0 +1,161 @@
+// FluxPipeline's memory and speed settings on the tiny-flux checkpoint: attention slicing,
+// VAE slicing and tiling per request, the prompt-embedding cache and offload on the CPU. Every
+// setting off is covered by the golden parity tests; these check what each one changes.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "golden_tensors.h"
+#include "model/flux_pipeline.h"
+#include "support/golden.h"
+
+namespace flx::flux {
+namespace {
+
+using flx::test::max_abs_diff;
+
+class FluxPipelineKnobs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
+    model_dir_ = model_dir;
+    const std::vector<flx::test::GoldenCase> cases = flx::test::golden_cases(model_dir);
+    ASSERT_FALSE(cases.empty());
+    pipeline_ = &flx::test::tiny_flux_pipeline(model_dir);
+    params_ = flx::test::golden_params(cases.front());
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "flx_flux_knobs_XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    scratch_ = pattern;
+  }
+  void TearDown() override {
+    if (!scratch_.empty()) std::filesystem::remove_all(scratch_);
+  }
+
+  // The raw decoder output of a generation with `params`, read back from a tensor dump.
+  at::Tensor decoded(GenerateParams params, const std::string& name) const {
+    params.dump_dir = scratch_ + "/" + name;
+    pipeline_->generate(params);
+    return flx::test::read_tensor_dir(params.dump_dir, "vae_decoded");
+  }
+
+  std::string model_dir_;
+  std::string scratch_;
+  const FluxPipeline* pipeline_ = nullptr;
+  GenerateParams params_;
+};
+
+TEST_F(FluxPipelineKnobs, AttentionSlicingKeepsTheImage) {
+  params_.steps = 2;
+  const at::Tensor reference = decoded(params_, "off");
+  for (const std::string setting : {"max", "3"}) {
+    GenerateParams params = params_;
+    params.attention = parse_attention_slicing(setting);
+    EXPECT_LE(max_abs_diff(decoded(params, setting), reference), 1e-5) << setting;
+  }
+}
+
+TEST_F(FluxPipelineKnobs, VaeTilingReachesTheDecoder) {
+  params_.width = 128;
+  params_.height = 96;
+  params_.steps = 1;
+  const at::Tensor whole = decoded(params_, "whole");
+  GenerateParams params = params_;
+  params.vae.tiling = true;
+  params.vae.tile = VaeTiling{64, 16};
+  const at::Tensor tiled = decoded(params, "tiled");
+  ASSERT_EQ(tiled.sizes(), whole.sizes());
+  EXPECT_FALSE(tiled.equal(whole)) << "a 32x24 latent map in 16x16 tiles must be tiled";
+  EXPECT_LE((tiled - whole).abs().mean().item<double>(), 0.15) << "the bound vae_tiling.h states";
+
+  const at::Tensor packed = at::randn({1, (96 / 8) * (128 / 8), 64});
+  VaeDecodeOptions one_tile;
+  one_tile.tiling = true;
+  one_tile.tile = VaeTiling{128, 32};
+  EXPECT_TRUE(pipeline_->decode_latents(packed, 128, 96, one_tile)
+                  .equal(pipeline_->decode_latents(packed, 128, 96)))
+      << "a map within one tile is decoded whole";
+}
+
+TEST_F(FluxPipelineKnobs, BadTilingFailsBeforeDenoising) {
+  params_.vae.tiling = true;
+  params_.vae.tile = VaeTiling{30, 0};
+  int steps = 0;
+  GenerateCallbacks callbacks;
+  callbacks.on_step = [&](int, int, double) { ++steps; };
+  try {
+    pipeline_->generate(params_, callbacks);
+    ADD_FAILURE() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "vae_tile_size 30 must be a positive multiple of 4 (the VAE scale factor)");
+  }
+  EXPECT_EQ(steps, 0);
+  params_.vae.tiling = false;
+  params_.steps = 1;
+  EXPECT_NO_THROW(pipeline_->generate(params_)) << "the tile size only matters when tiling";
+}
+
+TEST_F(FluxPipelineKnobs, VaeSlicingDecodesABatchOneImageAtATime) {
+  at::manual_seed(17);
+  const int64_t width = 48, height = 32;
+  const int64_t tokens = (height / 8) * (width / 8);
+  const at::Tensor packed = at::randn({2, tokens, 64});
+  VaeDecodeOptions slicing;
+  slicing.slicing = true;
+  const at::Tensor sliced = pipeline_->decode_latents(packed, width, height, slicing);
+  const at::Tensor batched = pipeline_->decode_latents(packed, width, height);
+  ASSERT_EQ(sliced.sizes(), at::IntArrayRef({2, 3, height, width}));
+  for (int64_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(
+        sliced[i].equal(pipeline_->decode_latents(packed.slice(0, i, i + 1), width, height)[0]))
+        << "image " << i << " decoded alone";
+  }
+  EXPECT_LE(max_abs_diff(sliced, batched), 1e-5);
+}
+
+TEST_F(FluxPipelineKnobs, PromptCacheSkipsTheTextEncoders) {
+  FluxPipelineOptions options;
+  options.text_cache_size = 2;
+  const FluxPipeline cached(model_dir_, at::kFloat, at::kCPU, options);
+  ASSERT_NE(cached.prompt_cache(), nullptr);
+  params_.steps = 1;
+  const std::vector<Image> first = cached.generate(params_);
+  const std::vector<Image> second = cached.generate(params_);
+  EXPECT_EQ(cached.prompt_encodings(), 1u) << "the second call must not run the encoders";
+  EXPECT_EQ(cached.prompt_cache()->hits(), 1u);
+  EXPECT_EQ(cached.prompt_cache()->misses(), 1u);
+  EXPECT_EQ(second[0].rgb, first[0].rgb);
+  EXPECT_EQ(first[0].rgb, pipeline_->generate(params_)[0].rgb) << "same image as without cache";
+
+  GenerateParams other = params_;
+  other.t5_ids[1] = other.t5_ids[1] + 1;
+  cached.generate(other);
+  EXPECT_EQ(cached.prompt_encodings(), 2u) << "another prompt_2 is another key";
+  EXPECT_EQ(cached.prompt_cache()->misses(), 2u);
+
+  EXPECT_EQ(pipeline_->prompt_cache(), nullptr) << "no cache unless asked for";
+}
+
+TEST_F(FluxPipelineKnobs, OffloadIsAcceptedAndHasNoEffectOnTheCpu) {
+  params_.steps = 1;
+  const std::vector<Image> reference = pipeline_->generate(params_);
+  for (const OffloadMode mode : {OffloadMode::kModel, OffloadMode::kSequential}) {
+    FluxPipelineOptions options;
+    options.offload = mode;
+    const FluxPipeline offloaded(model_dir_, at::kFloat, at::kCPU, options);
+    EXPECT_EQ(offloaded.offload_summary(),
+              std::string("offload ") + offload_mode_name(mode) + " has no effect on cpu");
+    EXPECT_EQ(offloaded.generate(params_)[0].rgb, reference[0].rgb) << offload_mode_name(mode);
+  }
+  EXPECT_EQ(pipeline_->offload_summary(), "offload none: every component on cpu");
+}
+
+}  // namespace
+}  // namespace flx::flux
