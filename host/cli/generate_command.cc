@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "config/diagnostics.h"
+#include "config/env_overrides.h"
 #include "generation_service.h"
 #include "image_encoder.h"
 #include "logging.h"
@@ -192,13 +193,16 @@ int GenerateCommand(const std::vector<std::string>& args) {
   stage.config_location = stage.location;
   stage.config = YAML::Node(YAML::NodeType::Map);
   stage.config["model"] = a.model;
-  stage.config["load"] = "eager";
-  stage.config["warmup"] = false;
-  if (!a.base.empty()) stage.config["base"] = a.base;
-  if (!a.dtype.empty()) stage.config["dtype"] = a.dtype;
-  if (!a.device.empty()) stage.config["device"] = a.device;
-  if (!a.threads.empty()) stage.config["threads"] = a.threads;
   config.stages.push_back(stage);
+  // Flags win over FLUX_DEVICE & co., which win over the defaults.
+  ApplyPipelineEnvOverrides(env, &config);
+  YAML::Node stage_config = config.stages.back().config;
+  stage_config["load"] = "eager";
+  stage_config["warmup"] = false;
+  if (!a.base.empty()) stage_config["base"] = a.base;
+  if (!a.dtype.empty()) stage_config["dtype"] = a.dtype;
+  if (!a.device.empty()) stage_config["device"] = a.device;
+  if (!a.threads.empty()) stage_config["threads"] = a.threads;
   config.models.push_back({"cli", {"pipeline"}, stage.location});
 
   auto start = std::chrono::steady_clock::now();

@@ -142,6 +142,7 @@ int ServeCommand(const std::vector<std::string>& args) {
   }
 
   log->info("fluxserve {} starting with {}", FLX_VERSION, config_path);
+  for (const std::string& line : loaded->env_overrides) log->info("{}", line);
   Diagnostics diags;
   auto graph = StageGraph::Build(graph_config, /*dry_run=*/false, &diags);
   for (const auto& d : diags.list()) {
