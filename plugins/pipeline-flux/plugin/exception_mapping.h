@@ -9,12 +9,23 @@
 
 namespace flx::flux {
 
-// Rethrows the exception in flight as an flx::Error whose message starts with `doing`
-// ("generating", "loading the model"): flx::Error as it is; flux::Cancelled -> CANCELLED;
-// LoadError -> FAILED_PRECONDITION; std::bad_alloc and exceptions whose message
-// is_out_of_memory_message() -> RESOURCE_EXHAUSTED; std::invalid_argument -> INVALID_ARGUMENT;
-// anything else INTERNAL. c10::Error messages lose their C++ backtrace. Call only from a
-// catch block.
+// Rethrows the exception in flight as an flx::Error. Call only from a catch block.
+//
+//   thrown                                               code                 message
+//   flx::Error                                           its own              its own
+//   flux::Cancelled                                      CANCELLED            "<doing>: <what>"
+//   LoadError                                            FAILED_PRECONDITION  "<doing>: <what>"
+//   c10::OutOfMemoryError                                RESOURCE_EXHAUSTED   <what>
+//   std::bad_alloc                                       RESOURCE_EXHAUSTED   "out of memory (<what>)"
+//   c10::Error or std::exception whose message
+//     is_out_of_memory_message() (out_of_memory.h)       RESOURCE_EXHAUSTED   <what>
+//   std::invalid_argument                                INVALID_ARGUMENT     "<doing>: <what>"
+//   any other c10::Error or std::exception               INTERNAL             "<doing>: <what>"
+//
+// Out of memory keeps the allocator's own message, which recovery stages quote and clients
+// receive when recovery gives up; `doing` ("generating", "loading the model ...") goes to the
+// error's detail "during" instead. Before an out-of-memory error leaves, cached device memory
+// is released (device_memory.h). c10::Error messages lose their C++ backtrace.
 [[noreturn]] void rethrow_as_flx_error(const std::string& doing);
 
 }  // namespace flx::flux

@@ -12,6 +12,15 @@ Poco::Dynamic::Var optional_number(const std::optional<double>& value) {
   return value ? Poco::Dynamic::Var(*value) : Poco::Dynamic::Var();
 }
 
+Poco::Dynamic::Var fault_injection_json(const FaultInjection& injection) {
+  if (!injection.enabled()) return Poco::Dynamic::Var();
+  Poco::JSON::Object::Ptr object = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  if (injection.oom_first_n) object->set("oom_first_n", *injection.oom_first_n);
+  if (injection.oom_above_pixels) object->set("oom_above_pixels", *injection.oom_above_pixels);
+  if (injection.oom_when_dtype) object->set("oom_when_dtype", *injection.oom_when_dtype);
+  return object;
+}
+
 }  // namespace
 
 const char* warmup_state_name(WarmupState state) {
@@ -58,6 +67,7 @@ std::string describe_json(const FluxDescription& d) {
   object.set("vae_scale_factor", d.vae_scale_factor);
   object.set("size_multiple", 2 * d.vae_scale_factor);
   object.set("guidance_embeds", d.guidance_embeds);
+  object.set("fault_injection", fault_injection_json(d.options.fault_injection));
   std::ostringstream out;
   object.stringify(out);
   return out.str();

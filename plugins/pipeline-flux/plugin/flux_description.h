@@ -10,7 +10,9 @@
 //    "default_height": int,
 //    "warmup": {"enabled": bool, "state": "disabled"|"pending"|"running"|"done"|"failed"|
 //               "skipped", "duration_ms": number|null},
-//    "vae_scale_factor": int, "size_multiple": int, "guidance_embeds": bool}
+//    "vae_scale_factor": int, "size_multiple": int, "guidance_embeds": bool,
+//    "fault_injection": null (off) or {"oom_first_n": int, "oom_above_pixels": int,
+//                       "oom_when_dtype": string} with the keys that are set}
 #ifndef FLX_FLUX_PLUGIN_FLUX_DESCRIPTION_H_
 #define FLX_FLUX_PLUGIN_FLUX_DESCRIPTION_H_
 

@@ -79,6 +79,11 @@ class OptionReader {
 
   void fail(const std::string& message) { errors_.push_back(config_.error(message).what()); }
 
+  // Takes messages that are already located.
+  void add_errors(const std::vector<std::string>& messages) {
+    errors_.insert(errors_.end(), messages.begin(), messages.end());
+  }
+
   void throw_if_any_error() const {
     if (errors_.empty()) return;
     std::string joined;
@@ -146,6 +151,9 @@ FluxOptions read_flux_options(const flx::Config& config, unsigned hardware_threa
   }
   options.default_width = reader.integer("default_width", 1, kMaxSide).value_or(1024);
   options.default_height = reader.integer("default_height", 1, kMaxSide).value_or(1024);
+  std::vector<std::string> fault_injection_errors;
+  options.fault_injection = read_fault_injection(config, &fault_injection_errors);
+  reader.add_errors(fault_injection_errors);
   reader.throw_if_any_error();
   return options;
 }

@@ -34,6 +34,9 @@
 //   default_width                int      1024          pixels, a multiple of 2 x the VAE scale
 //   default_height               int      1024          factor (16 for FLUX.1), checked against
 //                                                       the model when the stage is created
+//   fault_injection              map      off           tries that fail as out of memory on
+//                                                       purpose: oom_first_n, oom_above_pixels,
+//                                                       oom_when_dtype (fault_injection.h)
 //
 // Requests override the defaults; see request_params.h.
 #ifndef FLX_FLUX_PLUGIN_FLUX_OPTIONS_H_
@@ -43,6 +46,8 @@
 #include <flx/plugin.hpp>
 #include <optional>
 #include <string>
+
+#include "fault_injection.h"
 
 namespace flx::flux {
 
@@ -62,6 +67,7 @@ struct FluxOptions {
   std::optional<int> default_max_sequence_length;
   int64_t default_width = 1024;
   int64_t default_height = 1024;
+  FaultInjection fault_injection;
 };
 
 // The largest max_sequence_length FLUX.1 accepts (diffusers refuses more).

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "device_memory.h"
 #include "exception_mapping.h"
 #include "io/clip_tokenizer.h"
 #include "isolated_t5_tokenizer.h"
@@ -83,6 +85,11 @@ FluxStage::FluxStage(const flx::StageContext& context)
   if (!options_.base.empty() && paths_.transformer_file.empty()) {
     host_.warn("base \"" + options_.base + "\" is not used: model \"" + options_.model +
                "\" is a complete model, not a single file");
+  }
+  if (options_.fault_injection.enabled()) {
+    host_.warn("FAULT INJECTION ENABLED: " + fault_injection_summary(options_.fault_injection) +
+               "; chosen tries fail as out of memory on purpose (remove fault_injection from "
+               "the stage's config to serve normally)");
   }
   defaults_ = model_defaults(guidance_embeds_, options_);
   const int64_t multiple = 2 * vae_scale_factor_;
@@ -183,6 +190,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   const flx_call* call = request.call;
   const ResolvedRequest r = resolve_request(request, defaults_, 2 * vae_scale_factor_);
   if (flx::Host::cancelled(call)) throw flx::Error(FLX_CANCELLED, "cancelled before starting");
+  begin_try(r, call);
   const std::shared_ptr<const Model> model = ensure_loaded(call);
 
   flx::set_param(result, "steps", std::to_string(r.steps));
@@ -192,6 +200,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   flx::set_param(result, "max_sequence_length", std::to_string(r.max_sequence_length));
   flx::set_param(result, "dtype", options_.dtype);
   flx::set_param(result, "device", options_.device);
+  if (r.empty_cache) flx::set_param(result, "empty_cache", "true");
 
   std::vector<Image> images;
   try {
@@ -227,6 +236,27 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
                    3, image.rgb.data(), image.seed);
   }
   if (!r.dump_dir.empty()) host_.info("tensors dumped to " + r.dump_dir, call);
+}
+
+void FluxStage::begin_try(const ResolvedRequest& r, const flx_call* call) {
+  if (r.empty_cache) {
+    const std::string freed = release_cached_device_memory();
+    host_.info(freed.empty() ? "empty_cache: no device cache to release on " + options_.device
+                             : "empty_cache: released " + freed,
+               call);
+  }
+  if (!options_.fault_injection.enabled()) return;
+  const TryShape shape{++tries_, r.width, r.height, options_.dtype};
+  const std::optional<std::string> reason = injected_failure(options_.fault_injection, shape);
+  if (!reason) return;
+  host_.warn("fault injection: failing try " + std::to_string(shape.number) +
+                 " as out of memory (" + *reason + ")",
+             call);
+  try {
+    throw std::runtime_error(injected_out_of_memory_message(*reason));
+  } catch (...) {
+    rethrow_as_flx_error("generating");
+  }
 }
 
 std::string FluxStage::describe() {

@@ -11,7 +11,14 @@
 // "vae_decode" (plus "load" when a lazy load happened in the call), and FLX_EVENT_STEP after
 // each denoising step. Cancellation is checked before tokenizing, before each step and before
 // decoding. Effective parameters are recorded as steps, width, height, guidance ("ignored"
-// for models without a guidance embedding), max_sequence_length, dtype and device.
+// for models without a guidance embedding), max_sequence_length, dtype and device, plus
+// empty_cache when a recovery stage asked for it.
+//
+// Out of memory: allocation failures become RESOURCE_EXHAUSTED with the allocator's message
+// after cached device memory is released (exception_mapping.h, device_memory.h); the override
+// empty_cache="true" releases it before the try. With fault_injection configured
+// (fault_injection.h), a try chosen to fail does so right after its request resolved, before
+// loading or tokenizing, through the same mapping as a real failure.
 //
 // The factory does not declare FLX_FLAG_THREADSAFE: FluxPipeline::generate could run
 // concurrently, but on the CPU one call using every core is faster than two sharing them, so
@@ -19,6 +26,7 @@
 #ifndef FLX_FLUX_PLUGIN_FLUX_STAGE_H_
 #define FLX_FLUX_PLUGIN_FLUX_STAGE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <flx/plugin.hpp>
 #include <memory>
@@ -52,6 +60,9 @@ class FluxStage : public flx::Pipeline {
   // The loaded model, loading it first when needed (thread-safe; loads once).
   std::shared_ptr<const Model> ensure_loaded(const flx_call* call);
   void warm_up(const Model& model);
+  // The try's preparation that comes before any heavy work: empty_cache, then fault injection
+  // (throws RESOURCE_EXHAUSTED when this try is chosen to fail).
+  void begin_try(const ResolvedRequest& request, const flx_call* call);
   void set_warmup(WarmupState state, std::optional<double> ms = std::nullopt);
 
   const flx::Host host_;
@@ -60,6 +71,7 @@ class FluxStage : public flx::Pipeline {
   ModelDefaults defaults_;
   int64_t vae_scale_factor_ = 0;
   bool guidance_embeds_ = false;
+  std::atomic<int64_t> tries_{0};  // generate() calls that reached begin_try()
 
   std::mutex load_mutex_;           // held while loading, so concurrent first calls load once
   mutable std::mutex state_mutex_;  // guards the members below

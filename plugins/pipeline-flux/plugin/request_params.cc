@@ -65,6 +65,13 @@ double override_factor(const std::string& key, const std::string& text) {
   return value;
 }
 
+bool override_boolean(const std::string& key, const std::string& text) {
+  if (text != "true" && text != "false") {
+    throw invalid(key, "override " + key + " must be true or false, got \"" + text + "\"");
+  }
+  return text == "true";
+}
+
 int64_t override_bound(const std::string& key, const std::string& text) {
   const int64_t value = override_integer(key, text);
   if (value < 1) throw invalid(key, "override " + key + " must be at least 1, got " + text);
@@ -144,6 +151,8 @@ ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults&
       scaling.min_side = override_bound(key, value);
     } else if (key == "dump_dir") {
       resolved.dump_dir = value;
+    } else if (key == "empty_cache") {
+      resolved.empty_cache = override_boolean(key, value);
     }
   }
   if (scaling.steps_factor) {

@@ -41,6 +41,7 @@ struct ResolvedRequest {
   uint64_t seed = 0;
   int n = 1;
   std::string dump_dir;  // empty: no tensor dump
+  bool empty_cache = false;  // release cached device memory before this try
 };
 
 // Resolves `request`:
@@ -58,7 +59,9 @@ struct ResolvedRequest {
 //      side  = min(side, max(lower, floor(side * resolution_factor / multiple) * multiple))
 //    with lower = min_side rounded up to the multiple, or one multiple; factors are decimals
 //    in (0, 1], bounds decimal integers >= 1. "dump_dir" asks for every intermediate tensor
-//    to be written there. Other keys (attention_slicing, vae_tiling, dtype...) are ignored.
+//    to be written there; "empty_cache" ("true" or "false") asks for cached device memory to
+//    be released before the try. Other keys (attention_slicing, vae_tiling, dtype...) are
+//    ignored.
 ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults& defaults,
                                 int64_t size_multiple);
 

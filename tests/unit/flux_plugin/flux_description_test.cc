@@ -69,6 +69,19 @@ TEST(FluxDescriptionTest, UnknownValuesAreNull) {
   EXPECT_TRUE(warmup->isNull("duration_ms"));
 }
 
+TEST(FluxDescriptionTest, FaultInjectionIsNullWhenOffAndListsTheSetKeysWhenOn) {
+  FluxDescription d = Description(false);
+  EXPECT_TRUE(Parse(describe_json(d))->isNull("fault_injection"));
+
+  d.options.fault_injection.oom_first_n = 0;
+  d.options.fault_injection.oom_when_dtype = "bfloat16";
+  const Poco::JSON::Object::Ptr injection = Parse(describe_json(d))->getObject("fault_injection");
+  ASSERT_FALSE(injection.isNull());
+  EXPECT_EQ(injection->getValue<int>("oom_first_n"), 0);
+  EXPECT_EQ(injection->getValue<std::string>("oom_when_dtype"), "bfloat16");
+  EXPECT_FALSE(injection->has("oom_above_pixels")) << "only the keys that are set";
+}
+
 TEST(FluxDescriptionTest, NamesEveryWarmupState) {
   for (const auto& [state, name] :
        {std::pair{WarmupState::kDisabled, "disabled"}, std::pair{WarmupState::kPending, "pending"},

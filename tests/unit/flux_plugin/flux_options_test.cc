@@ -50,6 +50,7 @@ TEST_F(FluxOptionsTest, OnlyModelGivesTheDocumentedDefaults) {
   EXPECT_FALSE(options.default_max_sequence_length.has_value());
   EXPECT_EQ(options.default_width, 1024);
   EXPECT_EQ(options.default_height, 1024);
+  EXPECT_FALSE(options.fault_injection.enabled()) << "fault injection is off by default";
 }
 
 TEST_F(FluxOptionsTest, EveryKeyIsRead) {
@@ -140,7 +141,10 @@ INSTANTIATE_TEST_SUITE_P(
                 {{"model", "m"}, {"default_width", "0"}},
                 "default_width must be between 1 and 8192, got 0"},
         BadCase{"height_type", {{"model", "m"}, {"default_height", "tall"}}, "default_height"},
-        BadCase{"warmup_type", {{"model", "m"}, {"warmup", "maybe"}}, "warmup"}),
+        BadCase{"warmup_type", {{"model", "m"}, {"warmup", "maybe"}}, "warmup"},
+        BadCase{"fault_injection_scalar",
+                {{"model", "m"}, {"fault_injection", "oom"}},
+                "fault_injection"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
 TEST_F(FluxOptionsTest, EveryBadKeyIsReportedAtOnce) {

@@ -35,10 +35,24 @@ INSTANTIATE_TEST_SUITE_P(
         MessageCase{"cuda",
                     "CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 79.15 GiB total)",
                     true},
+        MessageCase{"cpu_allocator_no_pointer",
+                    "DefaultCPUAllocator: not enough memory: you tried to allocate 1073741824 "
+                    "bytes.",
+                    true},
+        MessageCase{"c10_sizes_and_strides", "Could not allocate memory for Tensor "
+                                             "SizesAndStrides!",
+                    true},
+        MessageCase{"c10_oom", "C10 Out of Memory. Trying to allocate 1024 bytes", true},
+        MessageCase{"cuda_error", "CUDA error: out of memory", true},
+        MessageCase{"enomem", "mmap of /models/flux1-dev.safetensors failed: Cannot allocate memory",
+                    true},
+        MessageCase{"injected", "out of memory (injected: try 1 of the first 1 (oom_first_n))",
+                    true},
         MessageCase{"mps", "MPS backend out of memory (MPS allocated: 17.00 GB)", true},
         MessageCase{"any_case", "Can't Allocate Memory", true},
         MessageCase{"device_mismatch", "Expected all tensors to be on the same device", false},
         MessageCase{"bad_shape", "shape '[1, 16, 8, 8]' is invalid for input of size 100", false},
+        MessageCase{"memory_format", "unsupported memory format ChannelsLast3d", false},
         MessageCase{"empty", "", false}),
     [](const ::testing::TestParamInfo<MessageCase>& info) { return std::string(info.param.name); });
 

@@ -228,11 +228,26 @@ TEST_F(RequestParamsTest, RelativeOverridesScaleTheResolvedValues) {
   }
 }
 
+TEST_F(RequestParamsTest, EmptyCacheOverrideAsksForTheCacheToBeReleased) {
+  const std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, bool>> cases = {
+      {{}, false},
+      {{{"empty_cache", "true"}}, true},
+      {{{"empty_cache", "false"}}, false},
+      {{{"empty_cache", "true"}, {"empty_cache", "false"}}, false},
+  };
+  for (const auto& [overrides, empty_cache] : cases) {
+    SetOverrides(overrides);
+    const ResolvedRequest r = resolve_request(request_, model_defaults(false, Options()), kMultiple);
+    EXPECT_EQ(r.empty_cache, empty_cache) << overrides.size() << " overrides";
+  }
+}
+
 TEST_F(RequestParamsTest, MalformedOverridesAreRefused) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"steps", "half"},         {"width", "-3"},         {"height", "1e3"},
       {"steps_factor", "0"},     {"steps_factor", "1.5"}, {"resolution_factor", "x"},
-      {"resolution_factor", ""}, {"min_steps", "0"},      {"min_side", "big"}};
+      {"resolution_factor", ""}, {"min_steps", "0"},      {"min_side", "big"},
+      {"empty_cache", "yes"}};
   for (const auto& [key, value] : cases) {
     SetOverrides({{key, value}});
     const flx::Error e = ErrorFor(model_defaults(false, Options()));
