@@ -127,8 +127,8 @@ class FluxPipeline {
                             const VaeDecodeOptions& options = {},
                             const AttentionOptions& attention = {}) const;
 
-  // What the offload setting does here, for the startup log ("offload model has no effect on
-  // cpu", or where each component's weights live when).
+  // What the offload setting does here, for the startup log: "offload none: every component
+  // on cpu", "offload model has no effect on cpu", or where each component's weights live when.
   std::string offload_summary() const { return offload_->summary(); }
   // The prompt cache, or nullptr when text_cache_size is 0.
   const PromptCache* prompt_cache() const { return prompt_cache_.get(); }
