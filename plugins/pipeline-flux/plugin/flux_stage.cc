@@ -200,7 +200,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   flx::set_param(result, "max_sequence_length", std::to_string(r.max_sequence_length));
   flx::set_param(result, "dtype", options_.dtype);
   flx::set_param(result, "device", options_.device);
-  if (r.empty_cache) flx::set_param(result, "empty_cache", "true");
+  for (const auto& [key, value] : r.applied_overrides) flx::set_param(result, key, value);
 
   std::vector<Image> images;
   try {

@@ -11,8 +11,8 @@
 // "vae_decode" (plus "load" when a lazy load happened in the call), and FLX_EVENT_STEP after
 // each denoising step. Cancellation is checked before tokenizing, before each step and before
 // decoding. Effective parameters are recorded as steps, width, height, guidance ("ignored"
-// for models without a guidance embedding), max_sequence_length, dtype and device, plus
-// empty_cache when a recovery stage asked for it.
+// for models without a guidance embedding), max_sequence_length, dtype and device, plus the
+// recovery overrides applied (request_params.h).
 //
 // Out of memory: allocation failures become RESOURCE_EXHAUSTED with the allocator's message
 // after cached device memory is released (exception_mapping.h, device_memory.h); the override

@@ -143,16 +143,21 @@ ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults&
       resolved.height = round_down_to(override_integer(key, value), size_multiple);
     } else if (key == "steps_factor") {
       scaling.steps_factor = override_factor(key, value);
+      resolved.applied_overrides[key] = value;
     } else if (key == "min_steps") {
       scaling.min_steps = override_bound(key, value);
+      resolved.applied_overrides[key] = value;
     } else if (key == "resolution_factor") {
       scaling.resolution_factor = override_factor(key, value);
+      resolved.applied_overrides[key] = value;
     } else if (key == "min_side") {
       scaling.min_side = override_bound(key, value);
+      resolved.applied_overrides[key] = value;
     } else if (key == "dump_dir") {
       resolved.dump_dir = value;
     } else if (key == "empty_cache") {
       resolved.empty_cache = override_boolean(key, value);
+      resolved.applied_overrides[key] = value;
     }
   }
   if (scaling.steps_factor) {

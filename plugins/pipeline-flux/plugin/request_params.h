@@ -7,6 +7,7 @@
 #include <flx/flx.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -42,6 +43,9 @@ struct ResolvedRequest {
   int n = 1;
   std::string dump_dir;  // empty: no tensor dump
   bool empty_cache = false;  // release cached device memory before this try
+  // The recovery overrides this call applies, by key with their last value, for the result's
+  // parameters (the effective steps, width and height are reported as such).
+  std::map<std::string, std::string> applied_overrides;
 };
 
 // Resolves `request`:
@@ -61,7 +65,8 @@ struct ResolvedRequest {
 //    in (0, 1], bounds decimal integers >= 1. "dump_dir" asks for every intermediate tensor
 //    to be written there; "empty_cache" ("true" or "false") asks for cached device memory to
 //    be released before the try. Other keys (attention_slicing, vae_tiling, dtype...) are
-//    ignored.
+//    ignored. The recovery keys used (steps_factor, min_steps, resolution_factor, min_side,
+//    empty_cache) are listed in applied_overrides.
 ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults& defaults,
                                 int64_t size_multiple);
 

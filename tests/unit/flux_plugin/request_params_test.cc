@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -226,6 +227,24 @@ TEST_F(RequestParamsTest, RelativeOverridesScaleTheResolvedValues) {
     EXPECT_EQ(r.width, c.width) << label;
     EXPECT_EQ(r.height, c.height) << label;
   }
+}
+
+TEST_F(RequestParamsTest, AppliedRecoveryOverridesAreListedForTheResult) {
+  SetOverrides({{"steps_factor", "0.5"},
+                {"resolution_factor", "0.5"},
+                {"min_side", "64"},
+                {"empty_cache", "true"},
+                {"steps", "8"},
+                {"dump_dir", "/tmp/dump"},
+                {"attention_slicing", "max"},
+                {"resolution_factor", "0.25"}});
+  const ResolvedRequest r = resolve_request(request_, model_defaults(false, Options()), kMultiple);
+  const std::map<std::string, std::string> expected = {{"steps_factor", "0.5"},
+                                                       {"resolution_factor", "0.25"},
+                                                       {"min_side", "64"},
+                                                       {"empty_cache", "true"}};
+  EXPECT_EQ(r.applied_overrides, expected)
+      << "absolute values are reported as effective ones; unimplemented keys are not applied";
 }
 
 TEST_F(RequestParamsTest, EmptyCacheOverrideAsksForTheCacheToBeReleased) {
