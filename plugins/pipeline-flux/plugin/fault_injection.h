@@ -12,9 +12,10 @@
 // default); with any key set the stage logs "FAULT INJECTION ENABLED: ..." as a warning when
 // it is created and describe() shows the settings.
 //
-// A try is one generate() call whose request resolved. Tries are counted over the stage's
-// lifetime, not per request, because the ABI gives a pipeline no per-request try number; the
-// warm-up is not a try. Width, height and dtype are the try's own, after recovery overrides.
+// A try is one generate() call whose request resolved and that was not cancelled before it
+// started. Tries are counted over the stage's lifetime, not per request, because the ABI gives
+// a pipeline no per-request try number; the warm-up is not a try. Width, height and dtype are
+// the try's own, after recovery overrides.
 #ifndef FLX_FLUX_PLUGIN_FAULT_INJECTION_H_
 #define FLX_FLUX_PLUGIN_FAULT_INJECTION_H_
 

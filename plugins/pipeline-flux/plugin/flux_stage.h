@@ -71,7 +71,7 @@ class FluxStage : public flx::Pipeline {
   ModelDefaults defaults_;
   int64_t vae_scale_factor_ = 0;
   bool guidance_embeds_ = false;
-  std::atomic<int64_t> tries_{0};  // generate() calls that reached begin_try()
+  std::atomic<int64_t> tries_{0};  // tries so far, counted while fault injection is on
 
   std::mutex load_mutex_;           // held while loading, so concurrent first calls load once
   mutable std::mutex state_mutex_;  // guards the members below
