@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -73,6 +74,16 @@ std::string CheckedJsonObject(const std::string& text, const std::string& what) 
   JsonWriter w;
   w.BeginObject().Key("error").String(what + " returned invalid JSON").EndObject();
   return w.Take();
+}
+
+// `object` (a valid JSON object) with `members` ("\"k\":v,...") added at its end.
+std::string WithMembers(std::string object, const std::string& members) {
+  while (!object.empty() && std::isspace(static_cast<unsigned char>(object.back()))) {
+    object.pop_back();
+  }
+  object.pop_back();  // the closing brace
+  bool has_members = object.find_first_not_of(" \t\r\n", object.find('{') + 1) != std::string::npos;
+  return object + (has_members ? "," : "") + members + "}";
 }
 
 std::string DescribeStage(const StageInstance* stage) {
@@ -347,28 +358,32 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     w.Key("version").String(p->factory->version ? p->factory->version : "");
     w.Key("prepare_seconds").Number(p->prepare_seconds());
     w.EndObject();
-    w.Key("config").Raw(DescribeStage(p));
-    if (m.scheduler != nullptr) {
-      w.Key("queue").Raw(DescribeStage(m.scheduler));
-    } else {
-      w.Key("queue").Null();
-    }
-    w.Key("recovery").BeginArray();
-    for (const StageInstance* r : m.recoveries) w.String(r->id);
-    w.EndArray();
-    w.Key("plugins").BeginObject();
+    // config = the pipeline's active settings, plus the queue limits and plugin versions, so
+    // a dashboard reads one object; queue and plugins also stand alone for older clients.
+    std::string queue = m.scheduler != nullptr ? DescribeStage(m.scheduler) : "null";
+    JsonWriter plugins;
+    plugins.BeginObject();
     auto add_plugin = [&](const StageInstance* s) {
-      w.Key(s->id).BeginObject();
-      w.Key("library").String(s->library->path());
-      w.Key("plugin_version").String(s->library->info().version ? s->library->info().version : "");
-      w.Key("type").String(s->type);
-      w.Key("type_version").String(s->factory->version ? s->factory->version : "");
-      w.EndObject();
+      plugins.Key(s->id).BeginObject();
+      plugins.Key("library").String(s->library->path());
+      plugins.Key("plugin_version")
+          .String(s->library->info().version ? s->library->info().version : "");
+      plugins.Key("type").String(s->type);
+      plugins.Key("type_version").String(s->factory->version ? s->factory->version : "");
+      plugins.EndObject();
     };
     if (m.scheduler) add_plugin(m.scheduler);
     for (const StageInstance* r : m.recoveries) add_plugin(r);
     add_plugin(p);
-    w.EndObject();
+    plugins.EndObject();
+    std::string config = WithMembers(DescribeStage(p), "\"queue\":" + queue +
+                                                           ",\"plugins\":" + plugins.str());
+    w.Key("config").Raw(config);
+    w.Key("queue").Raw(queue);
+    w.Key("recovery").BeginArray();
+    for (const StageInstance* r : m.recoveries) w.String(r->id);
+    w.EndArray();
+    w.Key("plugins").Raw(plugins.str());
     w.Key("stats").BeginObject();
     for (StageInstance* o : state_->graph->observers()) {
       const flx_metrics_iface* mi = o->metrics();

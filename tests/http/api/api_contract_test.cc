@@ -296,3 +296,20 @@ TEST(AuthTest, ApiKeysGuardV1RoutesOnly) {
 
 }  // namespace
 }  // namespace flx::test
+
+namespace flx::test {
+namespace {
+
+TEST_F(ApiTest, ModelConfigCarriesQueueLimitsAndPluginVersions) {
+  auto model = server_->Get("/v1/models/test-model").Json();
+  auto config = model->getObject("config");
+  ASSERT_TRUE(config->has("queue")) << "queue limits inside config";
+  EXPECT_EQ(config->getObject("queue")->getValue<int>("max_queue"), 8);
+  ASSERT_TRUE(config->has("plugins"));
+  EXPECT_FALSE(config->getObject("plugins")->getObject("pipe")->getValue<std::string>(
+                   "plugin_version").empty());
+  EXPECT_TRUE(config->has("calls")) << "the pipeline's own keys stay";
+}
+
+}  // namespace
+}  // namespace flx::test
