@@ -47,6 +47,12 @@ std::string describe_json(const FluxDescription& d) {
   warmup->set("state", std::string(warmup_state_name(d.warmup_state)));
   warmup->set("duration_ms", optional_number(d.warmup_ms));
 
+  Poco::JSON::Object::Ptr text_cache = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  text_cache->set("size", d.text_cache.size);
+  text_cache->set("entries", d.text_cache.entries);
+  text_cache->set("hits", d.text_cache.hits);
+  text_cache->set("misses", d.text_cache.misses);
+
   Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
   object.set("type", std::string("flux"));
   object.set("model", d.options.model);
@@ -55,15 +61,34 @@ std::string describe_json(const FluxDescription& d) {
   object.set("vae_file", d.vae_file);
   object.set("load", std::string(load_mode_name(d.options.load)));
   object.set("loaded", d.loaded);
-  object.set("device", d.options.device);
-  object.set("dtype", d.options.dtype);
-  object.set("threads", d.options.threads);
+  object.set("device", d.settings.device);
+  object.set("device_reason", d.settings.device_reason);
+  object.set("dtype", d.settings.dtype);
+  object.set("dtype_reason", d.settings.dtype_reason);
+  object.set("threads", d.settings.threads);
+  object.set("threads_reason", d.settings.threads_reason);
+  object.set("blas", d.settings.blas);
+  object.set("attention_slicing", d.settings.attention_slicing);
+  object.set("vae_slicing", d.settings.vae_slicing);
+  object.set("vae_tiling", d.settings.vae_tiling);
+  object.set("vae_tile_size", d.settings.vae_tile_size);
+  object.set("vae_tile_overlap", d.settings.vae_tile_overlap);
+  object.set("offload", d.settings.offload);
+  object.set("offload_summary", d.offload_summary);
+  object.set("dtype_override", d.dtype_override);
+  object.set("progress", std::string(progress_mode_name(d.options.progress)));
+  object.set("text_cache", text_cache);
+  object.set("steps", d.defaults.steps);
+  object.set("guidance", optional_number(d.defaults.guidance));
+  object.set("max_sequence_length", d.defaults.max_sequence_length);
   object.set("default_steps", d.defaults.steps);
   object.set("default_guidance", optional_number(d.defaults.guidance));
   object.set("default_max_sequence_length", d.defaults.max_sequence_length);
   object.set("default_width", d.defaults.width);
   object.set("default_height", d.defaults.height);
   object.set("warmup", warmup);
+  object.set("weights_bytes",
+             d.weights_bytes ? Poco::Dynamic::Var(*d.weights_bytes) : Poco::Dynamic::Var());
   object.set("vae_scale_factor", d.vae_scale_factor);
   object.set("size_multiple", 2 * d.vae_scale_factor);
   object.set("guidance_embeds", d.guidance_embeds);

@@ -4,12 +4,23 @@
 //
 //   {"type": "flux", "model": <config value>, "model_root": <diffusers folder used>,
 //    "transformer_file": <single file or "">, "vae_file": <single file or "">,
-//    "load": "eager"|"lazy", "loaded": bool, "device": "cpu", "dtype": "float32"|"bfloat16",
-//    "threads": int, "default_steps": int, "default_guidance": number|null (null: the model
-//    ignores guidance), "default_max_sequence_length": int, "default_width": int,
-//    "default_height": int,
+//    "load": "eager"|"lazy", "loaded": bool,
+//    "device": "cpu"|"cuda:<N>"|"mps", "device_reason": string,
+//    "dtype": "float32"|"float16"|"bfloat16", "dtype_reason": string,
+//    "threads": int, "threads_reason": string, "blas": string,
+//    "attention_slicing": "off"|"auto"|"max"|"<N>", "vae_slicing": bool, "vae_tiling": bool,
+//    "vae_tile_size": int, "vae_tile_overlap": int,
+//    "offload": "none"|"model"|"sequential", "offload_summary": string ("" until loaded),
+//    "dtype_override": how a recovery override of dtype (or offload) is treated,
+//    "progress": "off"|"log",
+//    "text_cache": {"size": int (capacity, 0: off), "entries": int, "hits": int, "misses": int},
+//    "steps": int, "guidance": number|null (null: the model ignores guidance),
+//    "max_sequence_length": int (the defaults a request gets),
+//    "default_steps", "default_guidance", "default_max_sequence_length" (the same values, older
+//    names), "default_width": int, "default_height": int,
 //    "warmup": {"enabled": bool, "state": "disabled"|"pending"|"running"|"done"|"failed"|
 //               "skipped", "duration_ms": number|null},
+//    "weights_bytes": int|null (null until loaded),
 //    "vae_scale_factor": int, "size_multiple": int, "guidance_embeds": bool,
 //    "fault_injection": null (off) or {"oom_first_n": int, "oom_above_pixels": int,
 //                       "oom_when_dtype": string} with the keys that are set}
@@ -29,8 +40,38 @@ namespace flx::flux {
 enum class WarmupState { kDisabled, kPending, kRunning, kDone, kFailed, kSkipped };
 const char* warmup_state_name(WarmupState state);
 
+// The prompt cache's counters (prompt_cache.h).
+struct TextCacheStats {
+  int64_t size = 0;  // capacity; 0 when the cache is off
+  int64_t entries = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+};
+
+// The settings after resolution against the machine (stage_settings.h), as names.
+struct ResolvedSettings {
+  std::string device = "cpu";
+  std::string device_reason;
+  std::string dtype = "float32";
+  std::string dtype_reason;
+  int threads = 1;
+  std::string threads_reason;
+  std::string blas;
+  std::string attention_slicing = "off";
+  bool vae_slicing = false;
+  bool vae_tiling = false;
+  int64_t vae_tile_size = 0;
+  int64_t vae_tile_overlap = 0;
+  std::string offload = "none";
+};
+
 struct FluxDescription {
   FluxOptions options;
+  ResolvedSettings settings;
+  std::string offload_summary;
+  std::string dtype_override;
+  TextCacheStats text_cache;
+  std::optional<int64_t> weights_bytes;
   std::string model_root;
   std::string transformer_file;
   std::string vae_file;

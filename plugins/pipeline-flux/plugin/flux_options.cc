@@ -9,7 +9,6 @@
 namespace flx::flux {
 namespace {
 
-constexpr int64_t kMaxThreads = 1024;
 constexpr double kMaxGuidance = 100;
 
 // Reads keys one by one and keeps every problem, so a config is fixed in one pass.
@@ -84,12 +83,7 @@ class OptionReader {
     errors_.insert(errors_.end(), messages.begin(), messages.end());
   }
 
-  void throw_if_any_error() const {
-    if (errors_.empty()) return;
-    std::string joined;
-    for (const std::string& message : errors_) joined += (joined.empty() ? "" : "\n") + message;
-    throw flx::Error(FLX_INVALID_ARGUMENT, joined);
-  }
+  const std::vector<std::string>& errors() const { return errors_; }
 
  private:
   static std::string format(double value) {
@@ -102,24 +96,29 @@ class OptionReader {
   std::vector<std::string> errors_;
 };
 
-int resolve_threads(OptionReader& reader, const std::string& text, unsigned hardware_threads) {
-  if (text == "auto") return static_cast<int>(std::max(1u, hardware_threads));
-  const bool digits = !text.empty() && text.size() <= 4 &&
-                      text.find_first_not_of("0123456789") == std::string::npos;
-  const int64_t count = digits ? std::stoll(text) : 0;
-  if (count < 1 || count > kMaxThreads) {
-    reader.fail("threads must be auto or a count between 1 and " + std::to_string(kMaxThreads) +
-                ", got \"" + text + "\"");
-    return 1;
-  }
-  return static_cast<int>(count);
-}
-
 }  // namespace
 
 const char* load_mode_name(LoadMode mode) { return mode == LoadMode::kEager ? "eager" : "lazy"; }
 
-FluxOptions read_flux_options(const flx::Config& config, unsigned hardware_threads) {
+const char* progress_mode_name(ProgressMode mode) {
+  return mode == ProgressMode::kOff ? "off" : "log";
+}
+
+void throw_config_errors(const std::vector<std::string>& errors) {
+  if (errors.empty()) return;
+  std::string joined;
+  for (const std::string& message : errors) joined += (joined.empty() ? "" : "\n") + message;
+  throw flx::Error(FLX_INVALID_ARGUMENT, joined);
+}
+
+FluxOptions read_flux_options(const flx::Config& config) {
+  std::vector<std::string> errors;
+  FluxOptions options = read_flux_options(config, &errors);
+  throw_config_errors(errors);
+  return options;
+}
+
+FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string>* errors) {
   FluxOptions options;
   OptionReader reader(config);
 
@@ -135,12 +134,21 @@ FluxOptions read_flux_options(const flx::Config& config, unsigned hardware_threa
   options.load = reader.choice("load", {"eager", "lazy"}, "eager") == "lazy" ? LoadMode::kLazy
                                                                              : LoadMode::kEager;
   options.warmup = reader.boolean("warmup").value_or(true);
-  reader.choice("device", {"auto", "cpu"}, "auto", " (this version computes on the CPU only)");
-  options.device = "cpu";
-  const std::string dtype = reader.choice("dtype", {"auto", "float32", "bfloat16"}, "auto");
-  options.dtype = dtype == "auto" ? "float32" : dtype;
-  options.threads =
-      resolve_threads(reader, reader.text("threads").value_or("auto"), hardware_threads);
+  options.device = reader.text("device").value_or(options.device);
+  options.dtype = reader.text("dtype").value_or(options.dtype);
+  options.threads = reader.text("threads").value_or(options.threads);
+  options.attention_slicing = reader.text("attention_slicing").value_or(options.attention_slicing);
+  options.vae_slicing = reader.boolean("vae_slicing").value_or(options.vae_slicing);
+  options.vae_tiling = reader.boolean("vae_tiling").value_or(options.vae_tiling);
+  options.vae_tile_size =
+      reader.integer("vae_tile_size", 1, kMaxSide).value_or(options.vae_tile_size);
+  options.vae_tile_overlap =
+      reader.integer("vae_tile_overlap", 0, kMaxSide).value_or(options.vae_tile_overlap);
+  options.offload = reader.text("offload").value_or(options.offload);
+  options.text_cache_size =
+      reader.integer("text_cache_size", 0, kMaxTextCacheSize).value_or(options.text_cache_size);
+  options.progress = reader.choice("progress", {"off", "log"}, "off") == "log" ? ProgressMode::kLog
+                                                                               : ProgressMode::kOff;
 
   if (auto steps = reader.integer("default_steps", 1, kMaxSteps)) {
     options.default_steps = static_cast<int>(*steps);
@@ -154,7 +162,7 @@ FluxOptions read_flux_options(const flx::Config& config, unsigned hardware_threa
   std::vector<std::string> fault_injection_errors;
   options.fault_injection = read_fault_injection(config, &fault_injection_errors);
   reader.add_errors(fault_injection_errors);
-  reader.throw_if_any_error();
+  errors->insert(errors->end(), reader.errors().begin(), reader.errors().end());
   return options;
 }
 

@@ -18,12 +18,38 @@
 //   warmup                       bool     true          after an eager load, run one 1-step
 //                                                       generation at the smallest size and log
 //                                                       its duration (skipped with load: lazy)
-//   device                       string   auto          auto or cpu (auto is the CPU for now)
-//   dtype                        string   auto          auto, float32 or bfloat16 (auto is
-//                                                       float32)
-//   threads                      string   auto          auto (std::thread::hardware_concurrency)
-//                                or int                 or a count 1..1024 for libtorch's
-//                                                       intra-op pool (process-wide)
+//   device                       string   auto          auto (cuda:0 when a CUDA device is
+//                                                       visible, else mps, else cpu), cpu, cuda,
+//                                                       cuda:<N> or mps (device_selection.h)
+//   dtype                        string   auto          auto, float32, float16 or bfloat16
+//                                                       (aliases fp32, float, fp16, half, bf16);
+//                                                       auto: bfloat16 on a CPU with avx512_bf16
+//                                                       or amx_bf16, else float32; bfloat16 on a
+//                                                       CUDA device with native bf16, else
+//                                                       float16; float16 on mps
+//   threads                      string   auto          auto (the physical cores this process
+//                                or int                 may run on) or a count 1..1024 for
+//                                                       libtorch's intra-op pool (process-wide)
+//   attention_slicing            string   off           off, auto, max or a chunk count
+//                                                       (attention.h); requests' recovery
+//                                                       overrides replace it per call
+//   vae_slicing                  bool     false         decode a batch one image at a time
+//   vae_tiling                   bool     false         decode large latents as blended tiles
+//   vae_tile_size                int      512           tile side in pixels, a multiple of the
+//                                                       VAE scale factor (vae_tiling.h)
+//   vae_tile_overlap             int      128           pixels neighbouring tiles share, a
+//                                                       multiple of the VAE scale factor, at
+//                                                       most vae_tile_size / 2
+//   offload                      string   none          none, model or sequential
+//                                                       (offload_planner.h); no effect on the CPU
+//   text_cache_size              int      16            prompts whose text embeddings are kept,
+//                                                       least recently used first out, 0..1024;
+//                                                       0 turns the cache off. One entry holds
+//                                                       max_sequence_length x 4096 T5 values plus
+//                                                       the pooled CLIP vector in the compute
+//                                                       dtype: 8 MiB at 512 tokens in float32
+//   progress                     string   off           off, or log: one debug log line per
+//                                                       denoising step
 //   default_steps                int      from model    1..1000; the model's default is 4 without
 //                                                       a guidance embedding (schnell-like), 28
 //                                                       with one (dev-like)
@@ -46,22 +72,34 @@
 #include <flx/plugin.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "fault_injection.h"
 
 namespace flx::flux {
 
 enum class LoadMode { kEager, kLazy };
+enum class ProgressMode { kOff, kLog };
 
-// Settings of one stage, with "auto" already resolved.
+// Settings of one stage as written, defaults filled in. The device, dtype, threads,
+// attention_slicing, offload and VAE tiling settings are checked against the machine and the
+// model by stage_settings.h.
 struct FluxOptions {
   std::string model;
   std::string base;
   LoadMode load = LoadMode::kEager;
   bool warmup = true;
-  std::string device = "cpu";     // the resolved device
-  std::string dtype = "float32";  // the resolved dtype: "float32" or "bfloat16"
-  int threads = 1;                // the resolved intra-op thread count
+  std::string device = "auto";
+  std::string dtype = "auto";
+  std::string threads = "auto";
+  std::string attention_slicing = "off";
+  bool vae_slicing = false;
+  bool vae_tiling = false;
+  int64_t vae_tile_size = 512;
+  int64_t vae_tile_overlap = 128;
+  std::string offload = "none";
+  int64_t text_cache_size = 16;
+  ProgressMode progress = ProgressMode::kOff;
   std::optional<int> default_steps;
   std::optional<double> default_guidance;
   std::optional<int> default_max_sequence_length;
@@ -74,13 +112,18 @@ struct FluxOptions {
 constexpr int kMaxSequenceLengthLimit = 512;
 constexpr int kMaxSteps = 1000;
 constexpr int64_t kMaxSide = 8192;
+constexpr int64_t kMaxTextCacheSize = 1024;
 
-// Reads `config`. `hardware_threads` is what threads: auto resolves to (values below 1 count as
-// 1). Throws one flx::Error (INVALID_ARGUMENT) listing every bad or missing key, one per line,
-// each located at file:line:col by the host.
-FluxOptions read_flux_options(const flx::Config& config, unsigned hardware_threads);
+// Reads `config`, appending a message for every bad or missing key to `errors`, each located
+// at file:line:col by the host.
+FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string>* errors);
+// The same, throwing one flx::Error (INVALID_ARGUMENT) listing every problem, one per line.
+FluxOptions read_flux_options(const flx::Config& config);
+// Throws one flx::Error (INVALID_ARGUMENT) joining `errors` line by line unless it is empty.
+void throw_config_errors(const std::vector<std::string>& errors);
 
 const char* load_mode_name(LoadMode mode);
+const char* progress_mode_name(ProgressMode mode);
 
 }  // namespace flx::flux
 

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "model/flux_pipeline.h"
 #include "model/flux_transformer.h"
 #include "model/json_config.h"
+#include "model/prompt_cache.h"
 
 namespace flx::flux {
 namespace {
@@ -49,8 +49,16 @@ std::vector<int64_t> widen(const std::vector<int32_t>& ids) {
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
-c10::ScalarType scalar_type(const std::string& dtype) {
-  return dtype == "bfloat16" ? c10::kBFloat16 : c10::kFloat;
+// What the loaded networks hold: every weight's element count in the compute dtype. The
+// stores are opened again (memory-mapped, so only their headers are read).
+int64_t weights_bytes(const ModelPaths& paths, c10::ScalarType dtype) {
+  int64_t elements = 0;
+  for (const TensorStore& store :
+       {open_text_encoder_weights(paths), open_text_encoder_2_weights(paths),
+        open_transformer_weights(paths), open_vae_weights(paths)}) {
+    for (const std::string& name : store.names()) elements += store.get(name).numel();
+  }
+  return elements * static_cast<int64_t>(c10::elementSize(dtype));
 }
 
 // The pipeline reports the text encoders as one phase; the ABI's events call it text_encode.
@@ -67,8 +75,11 @@ struct FluxStage::Model {
 };
 
 FluxStage::FluxStage(const flx::StageContext& context)
-    : host_(context.host),
-      options_(read_flux_options(context.config, std::thread::hardware_concurrency())) {
+    : host_(context.host), hardware_(detect_hardware()) {
+  std::vector<std::string> errors;
+  options_ = read_flux_options(context.config, &errors);
+  settings_ = resolve_stage_settings(options_, hardware_, context.config, &errors);
+  throw_config_errors(errors);
   try {
     const std::string cache =
         hf_hub_cache_dir(environment("HF_HUB_CACHE"), environment("HF_HOME"), environment("HOME"));
@@ -91,6 +102,9 @@ FluxStage::FluxStage(const flx::StageContext& context)
                "; chosen tries fail as out of memory on purpose (remove fault_injection from "
                "the stage's config to serve normally)");
   }
+  check_stage_vae_tiling(settings_.vae, vae_scale_factor_, context.config);
+  host_.info(
+      startup_summary(options_.model, settings_.device, settings_.threads, blas_description()));
   defaults_ = model_defaults(guidance_embeds_, options_);
   const int64_t multiple = 2 * vae_scale_factor_;
   for (const auto& [key, value] :
@@ -104,16 +118,21 @@ FluxStage::FluxStage(const flx::StageContext& context)
   }
   if (context.dry_run) return;
 
-  at::set_num_threads(options_.threads);
+  at::set_num_threads(settings_.threads.threads);
   warmup_state_ = !options_.warmup                   ? WarmupState::kDisabled
                   : options_.load == LoadMode::kLazy ? WarmupState::kSkipped
                                                      : WarmupState::kPending;
   host_.info(
       "model " + paths_.root +
       (paths_.transformer_file.empty() ? "" : " with transformer " + paths_.transformer_file) +
-      ": " + options_.device + ", " + options_.dtype + ", " + std::to_string(options_.threads) +
-      " threads, load " + load_mode_name(options_.load) + ", " + std::to_string(defaults_.steps) +
-      " steps by default, sizes in multiples of " + std::to_string(multiple));
+      ": load " + load_mode_name(options_.load) + ", " + std::to_string(defaults_.steps) +
+      " steps by default, sizes in multiples of " + std::to_string(multiple) +
+      ", attention_slicing " + attention_slicing_name(settings_.attention) + ", vae_slicing " +
+      (settings_.vae.slicing ? "true" : "false") + ", vae_tiling " +
+      (settings_.vae.tiling ? "true" : "false") + ", offload " +
+      offload_mode_name(settings_.offload) + ", text_cache_size " +
+      std::to_string(options_.text_cache_size) + ", progress " +
+      progress_mode_name(options_.progress));
 }
 
 FluxStage::~FluxStage() = default;
@@ -130,9 +149,14 @@ std::shared_ptr<const FluxStage::Model> FluxStage::ensure_loaded(const flx_call*
   }
   const Clock::time_point start = Clock::now();
   auto model = std::make_shared<Model>();
+  int64_t bytes = 0;
   try {
-    model->pipeline =
-        std::make_unique<FluxPipeline>(paths_, scalar_type(options_.dtype), c10::Device(c10::kCPU));
+    FluxPipelineOptions pipeline_options;
+    pipeline_options.offload = settings_.offload;
+    pipeline_options.text_cache_size = static_cast<size_t>(options_.text_cache_size);
+    model->pipeline = std::make_unique<FluxPipeline>(paths_, settings_.device.dtype,
+                                                     settings_.device.device, pipeline_options);
+    bytes = weights_bytes(paths_, settings_.device.dtype);
     model->clip =
         std::make_unique<ClipTokenizer>(ClipTokenizer::load(paths_.component_dir("tokenizer")));
     model->t5 = std::make_unique<IsolatedT5Tokenizer>(
@@ -141,9 +165,13 @@ std::shared_ptr<const FluxStage::Model> FluxStage::ensure_loaded(const flx_call*
     rethrow_as_flx_error("loading the model " + options_.model);
   }
   const double seconds = seconds_since(start);
-  host_.info("model loaded in " + format_number(seconds) + " s", call);
+  host_.info("model loaded in " + format_number(seconds) + " s (" +
+                 model->pipeline->offload_summary() + ")",
+             call);
   if (call != nullptr) host_.emit_phase(call, "load", seconds);
+  host_.emit_gauge("weights_bytes", static_cast<double>(bytes), call);
   std::lock_guard<std::mutex> lock(state_mutex_);
+  weights_bytes_ = bytes;
   model_ = std::move(model);
   return model_;
 }
@@ -175,6 +203,8 @@ void FluxStage::warm_up(const Model& model) {
     params.height = side;
     params.steps = 1;
     params.guidance = defaults_.guidance.value_or(0);
+    params.attention = settings_.attention;
+    params.vae = settings_.vae;
     model.pipeline->generate(params);
   } catch (...) {
     set_warmup(WarmupState::kFailed);
@@ -189,6 +219,7 @@ void FluxStage::warm_up(const Model& model) {
 void FluxStage::generate(const flx_request& request, flx_result* result) {
   const flx_call* call = request.call;
   const ResolvedRequest r = resolve_request(request, defaults_, 2 * vae_scale_factor_);
+  const CallKnobs knobs = call_knobs(settings_, r);
   if (flx::Host::cancelled(call)) throw flx::Error(FLX_CANCELLED, "cancelled before starting");
   begin_try(r, call);
   const std::shared_ptr<const Model> model = ensure_loaded(call);
@@ -198,9 +229,14 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   flx::set_param(result, "height", std::to_string(r.height));
   flx::set_param(result, "guidance", r.guidance ? format_number(*r.guidance) : "ignored");
   flx::set_param(result, "max_sequence_length", std::to_string(r.max_sequence_length));
-  flx::set_param(result, "dtype", options_.dtype);
-  flx::set_param(result, "device", options_.device);
+  flx::set_param(result, "dtype", settings_.device.dtype_name);
+  flx::set_param(result, "device", settings_.device.device_name);
   for (const auto& [key, value] : r.applied_overrides) flx::set_param(result, key, value);
+  flx::set_param(result, "attention_slicing", attention_slicing_name(knobs.attention));
+  flx::set_param(result, "vae_tiling", knobs.vae.tiling ? "true" : "false");
+  flx::set_param(result, "vae_slicing", knobs.vae.slicing ? "true" : "false");
+  flx::set_param(result, "offload", offload_mode_name(settings_.offload));
+  apply_load_time_overrides(r, call, result);
 
   std::vector<Image> images;
   try {
@@ -218,10 +254,17 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
     params.seed = r.seed;
     params.n = r.n;
     params.dump_dir = r.dump_dir;
+    params.attention = knobs.attention;
+    params.vae = knobs.vae;
 
     GenerateCallbacks callbacks;
     callbacks.on_step = [&](int step, int total, double seconds) {
       host_.emit_step(call, static_cast<uint32_t>(step), static_cast<uint32_t>(total), seconds);
+      if (options_.progress == ProgressMode::kLog) {
+        host_.debug("step " + std::to_string(step) + "/" + std::to_string(total) + " took " +
+                        format_number(seconds * 1000) + " ms",
+                    call);
+      }
     };
     callbacks.on_phase = [&](const std::string& phase, double seconds) {
       host_.emit_phase(call, event_phase_name(phase), seconds);
@@ -238,15 +281,51 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   if (!r.dump_dir.empty()) host_.info("tensors dumped to " + r.dump_dir, call);
 }
 
+void FluxStage::apply_load_time_overrides(const ResolvedRequest& r, const flx_call* call,
+                                          flx_result* result) const {
+  std::string ignored;
+  auto ignore = [&](const std::string& key, const std::string& value, const std::string& why) {
+    host_.info("override " + key + "=" + value + " ignored: " + why, call);
+    ignored += (ignored.empty() ? "" : ",") + key + "=" + value;
+  };
+  if (r.dtype) {
+    try {
+      const DeviceChoice wanted =
+          select_device_dtype(settings_.device.device_name, *r.dtype, hardware_);
+      if (wanted.dtype != settings_.device.dtype) {
+        ignore("dtype", *r.dtype,
+               "the weights are loaded in " + settings_.device.dtype_name +
+                   " and switching would hold a second copy of them");
+      }
+    } catch (const std::invalid_argument& e) {
+      ignore("dtype", *r.dtype, e.what());
+    }
+  }
+  if (r.offload) {
+    try {
+      const OffloadMode wanted = parse_offload_mode(*r.offload);
+      if (wanted != settings_.offload) {
+        ignore("offload", *r.offload,
+               std::string("the weights were placed for offload ") +
+                   offload_mode_name(settings_.offload) + " when they loaded");
+      }
+    } catch (const std::invalid_argument& e) {
+      ignore("offload", *r.offload, e.what());
+    }
+  }
+  if (!ignored.empty()) flx::set_param(result, "ignored_overrides", ignored);
+}
+
 void FluxStage::begin_try(const ResolvedRequest& r, const flx_call* call) {
   if (r.empty_cache) {
     const std::string freed = release_cached_device_memory();
-    host_.info(freed.empty() ? "empty_cache: no device cache to release on " + options_.device
-                             : "empty_cache: released " + freed,
+    host_.info(freed.empty()
+                   ? "empty_cache: no device cache to release on " + settings_.device.device_name
+                   : "empty_cache: released " + freed,
                call);
   }
   if (!options_.fault_injection.enabled()) return;
-  const TryShape shape{++tries_, r.width, r.height, options_.dtype};
+  const TryShape shape{++tries_, r.width, r.height, settings_.device.dtype_name};
   const std::optional<std::string> reason = injected_failure(options_.fault_injection, shape);
   if (!reason) return;
   host_.warn("fault injection: failing try " + std::to_string(shape.number) +
@@ -262,6 +341,22 @@ void FluxStage::begin_try(const ResolvedRequest& r, const flx_call* call) {
 std::string FluxStage::describe() {
   FluxDescription description;
   description.options = options_;
+  description.settings.device = settings_.device.device_name;
+  description.settings.device_reason = settings_.device.device_reason;
+  description.settings.dtype = settings_.device.dtype_name;
+  description.settings.dtype_reason = settings_.device.dtype_reason;
+  description.settings.threads = settings_.threads.threads;
+  description.settings.threads_reason = settings_.threads.reason;
+  description.settings.blas = blas_description();
+  description.settings.attention_slicing = attention_slicing_name(settings_.attention);
+  description.settings.vae_slicing = settings_.vae.slicing;
+  description.settings.vae_tiling = settings_.vae.tiling;
+  description.settings.vae_tile_size = settings_.vae.tile.tile_size;
+  description.settings.vae_tile_overlap = settings_.vae.tile.overlap;
+  description.settings.offload = offload_mode_name(settings_.offload);
+  description.dtype_override = "applied when it equals " + settings_.device.dtype_name +
+                               ", otherwise ignored (one copy of the weights is loaded)";
+  description.text_cache.size = options_.text_cache_size;
   description.model_root = paths_.root;
   description.transformer_file = paths_.transformer_file;
   description.vae_file = paths_.vae_file;
@@ -271,6 +366,15 @@ std::string FluxStage::describe() {
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
     description.loaded = model_ != nullptr;
+    description.weights_bytes = weights_bytes_;
+    if (model_) {
+      description.offload_summary = model_->pipeline->offload_summary();
+      if (const PromptCache* cache = model_->pipeline->prompt_cache()) {
+        description.text_cache.entries = static_cast<int64_t>(cache->size());
+        description.text_cache.hits = cache->hits();
+        description.text_cache.misses = cache->misses();
+      }
+    }
     description.warmup_state = warmup_state_;
     description.warmup_ms = warmup_ms_;
   }

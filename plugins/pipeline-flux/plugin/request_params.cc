@@ -158,6 +158,19 @@ ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults&
     } else if (key == "empty_cache") {
       resolved.empty_cache = override_boolean(key, value);
       resolved.applied_overrides[key] = value;
+    } else if (key == "vae_tiling") {
+      resolved.vae_tiling = override_boolean(key, value);
+      resolved.applied_overrides[key] = value;
+    } else if (key == "vae_slicing") {
+      resolved.vae_slicing = override_boolean(key, value);
+      resolved.applied_overrides[key] = value;
+    } else if (key == "attention_slicing") {
+      resolved.attention_slicing = value;
+      resolved.applied_overrides[key] = value;
+    } else if (key == "dtype") {
+      resolved.dtype = value;
+    } else if (key == "offload") {
+      resolved.offload = value;
     }
   }
   if (scaling.steps_factor) {

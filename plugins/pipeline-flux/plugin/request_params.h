@@ -41,8 +41,15 @@ struct ResolvedRequest {
   int max_sequence_length = 0;
   uint64_t seed = 0;
   int n = 1;
-  std::string dump_dir;  // empty: no tensor dump
+  std::string dump_dir;      // empty: no tensor dump
   bool empty_cache = false;  // release cached device memory before this try
+  // Recovery overrides the stage applies itself (stage_settings.h, flux_stage.h), as given;
+  // nullopt when the request has none.
+  std::optional<std::string> attention_slicing;
+  std::optional<bool> vae_tiling;
+  std::optional<bool> vae_slicing;
+  std::optional<std::string> dtype;
+  std::optional<std::string> offload;
   // The recovery overrides this call applies, by key with their last value, for the result's
   // parameters (the effective steps, width and height are reported as such).
   std::map<std::string, std::string> applied_overrides;
@@ -64,9 +71,11 @@ struct ResolvedRequest {
 //    with lower = min_side rounded up to the multiple, or one multiple; factors are decimals
 //    in (0, 1], bounds decimal integers >= 1. "dump_dir" asks for every intermediate tensor
 //    to be written there; "empty_cache" ("true" or "false") asks for cached device memory to
-//    be released before the try. Other keys (attention_slicing, vae_tiling, dtype...) are
-//    ignored. The recovery keys used (steps_factor, min_steps, resolution_factor, min_side,
-//    empty_cache) are listed in applied_overrides.
+//    be released before the try. "vae_tiling" and "vae_slicing" ("true" or "false"),
+//    "attention_slicing", "dtype" and "offload" are kept as given for the stage to check and
+//    apply. Other keys are ignored. The recovery keys used (steps_factor, min_steps,
+//    resolution_factor, min_side, empty_cache, attention_slicing, vae_tiling, vae_slicing)
+//    are listed in applied_overrides; the stage adds dtype and offload when it applies them.
 ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults& defaults,
                                 int64_t size_multiple);
 

@@ -200,8 +200,8 @@ TEST_F(FluxRecoveryTest, DtypeInjectionFailsOnlyTriesInThatDtype) {
       EXPECT_FALSE(r.Json()->has("fallback_reason")) << r.body;
       continue;
     }
-    // The stage computes in its configured dtype until the `dtype` override is wired in, so
-    // the retry fails too and the ladder runs out.
+    // The stage keeps computing in the dtype its weights loaded in (a `dtype` override naming
+    // another is ignored, flux_stage.h), so the retry fails too and the ladder runs out.
     EXPECT_EQ(r.ErrorField("code"), "out_of_memory") << r.body;
     EXPECT_EQ(r.ErrorField("message"),
               "out of memory (injected: computing in bfloat16 (oom_when_dtype))")

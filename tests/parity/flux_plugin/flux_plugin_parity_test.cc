@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -296,6 +297,82 @@ TEST_F(FluxPluginDemoTest, GeneratesWithDefaultsAndReportsProgress) {
   EXPECT_EQ(params.at("max_sequence_length"), "256");
   EXPECT_EQ(params.at("dtype"), "float32");
   EXPECT_EQ(params.at("device"), "cpu");
+  EXPECT_EQ(params.at("attention_slicing"), "off");
+  EXPECT_EQ(params.at("vae_tiling"), "false");
+  EXPECT_EQ(params.at("vae_slicing"), "false");
+  EXPECT_EQ(params.at("offload"), "none");
+}
+
+// The largest difference between two images' channel values, in 1/255 units.
+int MaxPixelDifference(const flx_result::Image& a, const flx_result::Image& b) {
+  int largest = 0;
+  for (size_t i = 0; i < a.pixels.size() && i < b.pixels.size(); ++i) {
+    largest = std::max(largest, std::abs(static_cast<int>(a.pixels[i]) - b.pixels[i]));
+  }
+  return largest;
+}
+
+TEST_F(FluxPluginDemoTest, MemorySettingsStillMakeTheImage) {
+  GenerationInput input = Input();
+  input.width = 128;
+  input.height = 128;
+  auto plain = ReadyGraph(Config("warmup: false"));
+  ASSERT_NE(plain, nullptr);
+  const RunResult reference = Generate(*plain, input);
+  ASSERT_TRUE(reference.output.has_value()) << reference.error->status.ToString();
+  const flx_result::Image& expected = reference.output->images[0];
+
+  struct Case {
+    std::string config;
+    std::string param;
+    std::string value;
+    int max_difference;  // 1/255 units
+  };
+  // Slicing computes the same attention in pieces, so only rounding differs; tiles of 64
+  // pixels blend a 128-pixel image from four tiles, which only approximates a whole decode
+  // (vae_tiling.h), so that case is held to making an image of the right size.
+  for (const Case& c : {Case{"attention_slicing: max", "attention_slicing", "max", 1},
+                        Case{"attention_slicing: 3", "attention_slicing", "3", 1},
+                        Case{"vae_slicing: true", "vae_slicing", "true", 1},
+                        Case{"vae_tiling: true, vae_tile_size: 64, vae_tile_overlap: 16",
+                             "vae_tiling", "true", 255}}) {
+    SCOPED_TRACE(c.config);
+    auto graph = ReadyGraph(Config("warmup: false, " + c.config));
+    ASSERT_NE(graph, nullptr);
+    const RunResult run = Generate(*graph, input);
+    ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+    const flx_result::Image& image = run.output->images[0];
+    ASSERT_EQ(image.width, expected.width);
+    ASSERT_EQ(image.height, expected.height);
+    ASSERT_EQ(image.pixels.size(), expected.pixels.size());
+    EXPECT_LE(MaxPixelDifference(image, expected), c.max_difference);
+    EXPECT_EQ(run.output->params.at(c.param), c.value);
+  }
+}
+
+TEST_F(FluxPluginDemoTest, RecoveryOverridesReachTheEffectiveParameters) {
+  auto graph = ReadyGraph(Config("warmup: false"));
+  ASSERT_NE(graph, nullptr);
+  GenerationInput input = Input();
+  input.overrides = {{"attention_slicing", "max"},
+                     {"vae_tiling", "true"},
+                     {"dtype", "fp32"},
+                     {"offload", "model"}};
+  const RunResult run = Generate(*graph, input);
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  const std::map<std::string, std::string>& params = run.output->params;
+  EXPECT_EQ(params.at("attention_slicing"), "max");
+  EXPECT_EQ(params.at("vae_tiling"), "true");
+  EXPECT_EQ(params.at("dtype"), "float32") << "fp32 names the loaded dtype";
+  EXPECT_EQ(params.at("offload"), "none");
+  EXPECT_EQ(params.at("ignored_overrides"), "offload=model")
+      << "offload is fixed when the weights load";
+
+  input.overrides = {{"attention_slicing", "sideways"}};
+  const RunResult bad = Generate(*graph, input);
+  ASSERT_TRUE(bad.error.has_value()) << "a malformed override was accepted";
+  EXPECT_NE(bad.error->status.ToString().find("attention_slicing"), std::string::npos)
+      << bad.error->status.ToString();
 }
 
 TEST_F(FluxPluginDemoTest, RequestValuesWinAndEachImageHasItsSeed) {
@@ -371,6 +448,26 @@ TEST_F(FluxPluginDemoTest, DescribeReportsTheActiveConfigAndWarmup) {
   EXPECT_EQ(d->getValue<std::string>("device"), "cpu");
   EXPECT_EQ(d->getValue<std::string>("dtype"), "float32");
   EXPECT_EQ(d->getValue<int>("threads"), 2);
+  for (const char* key :
+       {"device", "dtype", "threads", "attention_slicing", "vae_slicing", "vae_tiling",
+        "vae_tile_size", "vae_tile_overlap", "offload", "warmup", "max_sequence_length", "steps",
+        "guidance", "text_cache", "device_reason", "dtype_reason", "blas", "weights_bytes"}) {
+    EXPECT_TRUE(d->has(key)) << key << " missing from " << Describe(*graph);
+  }
+  EXPECT_EQ(d->getValue<std::string>("attention_slicing"), "off");
+  EXPECT_FALSE(d->getValue<bool>("vae_tiling"));
+  EXPECT_EQ(d->getValue<int>("vae_tile_size"), 512);
+  EXPECT_EQ(d->getValue<std::string>("offload"), "none");
+  EXPECT_EQ(d->getValue<int>("steps"), 3);
+  EXPECT_TRUE(d->isNull("guidance"));
+  EXPECT_EQ(d->getValue<int>("max_sequence_length"), 256);
+  EXPECT_FALSE(d->getValue<std::string>("device_reason").empty());
+  EXPECT_FALSE(d->getValue<std::string>("dtype_reason").empty());
+  EXPECT_FALSE(d->getValue<std::string>("blas").empty());
+  EXPECT_GT(d->getValue<int64_t>("weights_bytes"), 0);
+  const Poco::JSON::Object::Ptr cache = d->getObject("text_cache");
+  ASSERT_FALSE(cache.isNull());
+  EXPECT_EQ(cache->getValue<int>("size"), 16);
   EXPECT_EQ(d->getValue<std::string>("load"), "eager");
   EXPECT_TRUE(d->getValue<bool>("loaded"));
   EXPECT_EQ(d->getValue<int>("default_steps"), 3);
@@ -426,12 +523,22 @@ TEST(FluxPluginCreate, MissingModelPathIsReportedAtTheStage) {
   EXPECT_NE(text.find("graph.yaml:"), std::string::npos) << text;
 }
 
-TEST(FluxPluginCreate, UnknownDeviceNamesTheKey) {
-  Diagnostics diags;
-  auto graph = BuildFluxGraph("{model: /nonexistent, device: cuda}", &diags);
-  ASSERT_FALSE(graph.ok());
-  EXPECT_NE(diags.ToString().find("device must be one of auto, cpu"), std::string::npos)
-      << diags.ToString();
+TEST(FluxPluginCreate, ImpossibleSettingsNameTheirKeysAtOnceEvenInADryRun) {
+  for (const bool dry_run : {false, true}) {
+    SCOPED_TRACE(dry_run ? "dry run" : "create");
+    Diagnostics diags;
+    auto graph = BuildFluxGraph(
+        "{model: /nonexistent, device: cuda, threads: many, attention_slicing: sideways, "
+        "offload: disk}",
+        &diags, dry_run);
+    ASSERT_FALSE(graph.ok());
+    const std::string text = diags.ToString();
+    for (const char* expected :
+         {"device \"cuda\"", "threads \"many\"", "attention_slicing", "offload"}) {
+      EXPECT_NE(text.find(expected), std::string::npos) << expected << " missing from " << text;
+    }
+    EXPECT_NE(text.find("graph.yaml:"), std::string::npos) << "not located: " << text;
+  }
 }
 
 }  // namespace

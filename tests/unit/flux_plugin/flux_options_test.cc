@@ -13,14 +13,11 @@
 namespace flx::flux {
 namespace {
 
-constexpr unsigned kHardwareThreads = 6;
-
 class FluxOptionsTest : public FakeHostTest {
  protected:
-  FluxOptions Read(const std::map<std::string, std::string>& scalars,
-                   unsigned hardware_threads = kHardwareThreads) {
+  FluxOptions Read(const std::map<std::string, std::string>& scalars) {
     config_.scalars = scalars;
-    return read_flux_options(flx::Config(&config_), hardware_threads);
+    return read_flux_options(flx::Config(&config_));
   }
   // The message of the error Read() throws, or "" when it does not.
   std::string ErrorOf(const std::map<std::string, std::string>& scalars) {
@@ -42,9 +39,17 @@ TEST_F(FluxOptionsTest, OnlyModelGivesTheDocumentedDefaults) {
   EXPECT_EQ(options.base, "");
   EXPECT_EQ(options.load, LoadMode::kEager);
   EXPECT_TRUE(options.warmup);
-  EXPECT_EQ(options.device, "cpu");
-  EXPECT_EQ(options.dtype, "float32");
-  EXPECT_EQ(options.threads, static_cast<int>(kHardwareThreads));
+  EXPECT_EQ(options.device, "auto");
+  EXPECT_EQ(options.dtype, "auto");
+  EXPECT_EQ(options.threads, "auto");
+  EXPECT_EQ(options.attention_slicing, "off");
+  EXPECT_FALSE(options.vae_slicing);
+  EXPECT_FALSE(options.vae_tiling);
+  EXPECT_EQ(options.vae_tile_size, 512);
+  EXPECT_EQ(options.vae_tile_overlap, 128);
+  EXPECT_EQ(options.offload, "none");
+  EXPECT_EQ(options.text_cache_size, 16);
+  EXPECT_EQ(options.progress, ProgressMode::kOff);
   EXPECT_FALSE(options.default_steps.has_value());
   EXPECT_FALSE(options.default_guidance.has_value());
   EXPECT_FALSE(options.default_max_sequence_length.has_value());
@@ -65,28 +70,35 @@ TEST_F(FluxOptionsTest, EveryKeyIsRead) {
                                     {"default_guidance", "4.5"},
                                     {"default_max_sequence_length", "128"},
                                     {"default_width", "512"},
-                                    {"default_height", "768"}});
+                                    {"default_height", "768"},
+                                    {"attention_slicing", "max"},
+                                    {"vae_slicing", "true"},
+                                    {"vae_tiling", "true"},
+                                    {"vae_tile_size", "256"},
+                                    {"vae_tile_overlap", "64"},
+                                    {"offload", "model"},
+                                    {"text_cache_size", "0"},
+                                    {"progress", "log"}});
   EXPECT_EQ(options.model, "black-forest-labs/FLUX.1-dev");
   EXPECT_EQ(options.base, "/models/base");
   EXPECT_EQ(options.load, LoadMode::kLazy);
   EXPECT_FALSE(options.warmup);
+  EXPECT_EQ(options.device, "cpu");
   EXPECT_EQ(options.dtype, "bfloat16");
-  EXPECT_EQ(options.threads, 3);
+  EXPECT_EQ(options.threads, "3");
   EXPECT_EQ(options.default_steps, 20);
   EXPECT_EQ(options.default_guidance, 4.5);
   EXPECT_EQ(options.default_max_sequence_length, 128);
   EXPECT_EQ(options.default_width, 512);
   EXPECT_EQ(options.default_height, 768);
-}
-
-TEST_F(FluxOptionsTest, AutoValuesResolve) {
-  const FluxOptions options =
-      Read({{"model", "m"}, {"device", "auto"}, {"dtype", "auto"}, {"threads", "auto"}});
-  EXPECT_EQ(options.device, "cpu");
-  EXPECT_EQ(options.dtype, "float32");
-  EXPECT_EQ(options.threads, static_cast<int>(kHardwareThreads));
-  EXPECT_EQ(Read({{"model", "m"}}, /*hardware_threads=*/0).threads, 1)
-      << "an unknown core count means one thread";
+  EXPECT_EQ(options.attention_slicing, "max");
+  EXPECT_TRUE(options.vae_slicing);
+  EXPECT_TRUE(options.vae_tiling);
+  EXPECT_EQ(options.vae_tile_size, 256);
+  EXPECT_EQ(options.vae_tile_overlap, 64);
+  EXPECT_EQ(options.offload, "model");
+  EXPECT_EQ(options.text_cache_size, 0);
+  EXPECT_EQ(options.progress, ProgressMode::kLog);
 }
 
 struct BadCase {
@@ -117,17 +129,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"load",
                 {{"model", "m"}, {"load", "sometimes"}},
                 "load must be one of eager, lazy, got \"sometimes\""},
-        BadCase{"device",
-                {{"model", "m"}, {"device", "cuda"}},
-                "device must be one of auto, cpu (this version computes on the CPU only), got "
-                "\"cuda\""},
-        BadCase{"dtype",
-                {{"model", "m"}, {"dtype", "float16"}},
-                "dtype must be one of auto, float32, bfloat16, got \"float16\""},
-        BadCase{"threads_zero",
-                {{"model", "m"}, {"threads", "0"}},
-                "threads must be auto or a count between 1 and 1024, got \"0\""},
-        BadCase{"threads_word", {{"model", "m"}, {"threads", "many"}}, "threads must be auto"},
+        BadCase{"vae_slicing_type", {{"model", "m"}, {"vae_slicing", "often"}}, "vae_slicing"},
+        BadCase{"vae_tiling_type", {{"model", "m"}, {"vae_tiling", "often"}}, "vae_tiling"},
+        BadCase{"vae_tile_size",
+                {{"model", "m"}, {"vae_tile_size", "0"}},
+                "vae_tile_size must be between 1 and 8192, got 0"},
+        BadCase{"vae_tile_overlap",
+                {{"model", "m"}, {"vae_tile_overlap", "-8"}},
+                "vae_tile_overlap must be between 0 and 8192, got -8"},
+        BadCase{"text_cache_size",
+                {{"model", "m"}, {"text_cache_size", "4096"}},
+                "text_cache_size must be between 0 and 1024, got 4096"},
+        BadCase{"progress",
+                {{"model", "m"}, {"progress", "bar"}},
+                "progress must be one of off, log, got \"bar\""},
         BadCase{"steps",
                 {{"model", "m"}, {"default_steps", "0"}},
                 "default_steps must be between 1 and 1000, got 0"},
@@ -149,8 +164,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(FluxOptionsTest, EveryBadKeyIsReportedAtOnce) {
   const std::string message =
-      ErrorOf({{"model", "m"}, {"load", "later"}, {"dtype", "int8"}, {"default_steps", "0"}});
-  for (const char* key : {"load must", "dtype must", "default_steps must"}) {
+      ErrorOf({{"model", "m"}, {"load", "later"}, {"progress", "bar"}, {"default_steps", "0"}});
+  for (const char* key : {"load must", "progress must", "default_steps must"}) {
     EXPECT_NE(message.find(key), std::string::npos) << key << " missing from:\n" << message;
   }
   EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 2) << message;

@@ -237,14 +237,45 @@ TEST_F(RequestParamsTest, AppliedRecoveryOverridesAreListedForTheResult) {
                 {"steps", "8"},
                 {"dump_dir", "/tmp/dump"},
                 {"attention_slicing", "max"},
+                {"vae_tiling", "true"},
+                {"dtype", "bfloat16"},
+                {"offload", "model"},
                 {"resolution_factor", "0.25"}});
   const ResolvedRequest r = resolve_request(request_, model_defaults(false, Options()), kMultiple);
-  const std::map<std::string, std::string> expected = {{"steps_factor", "0.5"},
-                                                       {"resolution_factor", "0.25"},
-                                                       {"min_side", "64"},
-                                                       {"empty_cache", "true"}};
+  const std::map<std::string, std::string> expected = {
+      {"steps_factor", "0.5"}, {"resolution_factor", "0.25"}, {"min_side", "64"},
+      {"empty_cache", "true"}, {"attention_slicing", "max"},  {"vae_tiling", "true"}};
   EXPECT_EQ(r.applied_overrides, expected)
-      << "absolute values are reported as effective ones; unimplemented keys are not applied";
+      << "absolute values are reported as effective ones; dtype and offload are the stage's "
+         "to apply";
+}
+
+TEST_F(RequestParamsTest, MemoryOverridesAreKeptForTheStage) {
+  SetOverrides({{"attention_slicing", "4"},
+                {"vae_tiling", "true"},
+                {"vae_slicing", "false"},
+                {"dtype", "bf16"},
+                {"offload", "sequential"}});
+  const ResolvedRequest r = resolve_request(request_, model_defaults(false, Options()), kMultiple);
+  EXPECT_EQ(r.attention_slicing, "4");
+  EXPECT_EQ(r.vae_tiling, true);
+  EXPECT_EQ(r.vae_slicing, false);
+  EXPECT_EQ(r.dtype, "bf16");
+  EXPECT_EQ(r.offload, "sequential");
+
+  SetOverrides({});
+  const ResolvedRequest plain =
+      resolve_request(request_, model_defaults(false, Options()), kMultiple);
+  EXPECT_FALSE(plain.attention_slicing || plain.vae_tiling || plain.vae_slicing || plain.dtype ||
+               plain.offload)
+      << "no override, nothing to apply";
+}
+
+TEST_F(RequestParamsTest, MalformedVaeOverridesNameTheirKey) {
+  for (const char* key : {"vae_tiling", "vae_slicing"}) {
+    SetOverrides({{key, "yes"}});
+    EXPECT_EQ(Param(ErrorFor(model_defaults(false, Options()))), key);
+  }
 }
 
 TEST_F(RequestParamsTest, EmptyCacheOverrideAsksForTheCacheToBeReleased) {
@@ -256,7 +287,8 @@ TEST_F(RequestParamsTest, EmptyCacheOverrideAsksForTheCacheToBeReleased) {
   };
   for (const auto& [overrides, empty_cache] : cases) {
     SetOverrides(overrides);
-    const ResolvedRequest r = resolve_request(request_, model_defaults(false, Options()), kMultiple);
+    const ResolvedRequest r =
+        resolve_request(request_, model_defaults(false, Options()), kMultiple);
     EXPECT_EQ(r.empty_cache, empty_cache) << overrides.size() << " overrides";
   }
 }

@@ -1,0 +1,53 @@
+#include "stage_settings.h"
+
+#include <stdexcept>
+
+#include "model/vae_tiling.h"
+
+namespace flx::flux {
+
+StageSettings resolve_stage_settings(const FluxOptions& options, const HardwareInfo& hardware,
+                                     const flx::Config& config, std::vector<std::string>* errors) {
+  StageSettings settings;
+  auto attempt = [&](auto&& resolve) {
+    try {
+      resolve();
+    } catch (const std::invalid_argument& e) {
+      errors->push_back(config.error(e.what()).what());
+    }
+  };
+  attempt([&] { settings.device = select_device_dtype(options.device, options.dtype, hardware); });
+  attempt([&] { settings.threads = select_threads(options.threads, hardware); });
+  attempt([&] { settings.attention = parse_attention_slicing(options.attention_slicing); });
+  attempt([&] { settings.offload = parse_offload_mode(options.offload); });
+  settings.vae.slicing = options.vae_slicing;
+  settings.vae.tiling = options.vae_tiling;
+  settings.vae.tile = VaeTiling{options.vae_tile_size, options.vae_tile_overlap};
+  return settings;
+}
+
+void check_stage_vae_tiling(const VaeDecodeOptions& vae, int64_t scale_factor,
+                            const flx::Config& config) {
+  try {
+    check_vae_tiling(vae.tile, scale_factor);
+  } catch (const std::invalid_argument& e) {
+    throw config.error(e.what());
+  }
+}
+
+CallKnobs call_knobs(const StageSettings& settings, const ResolvedRequest& request) {
+  CallKnobs knobs{settings.attention, settings.vae};
+  if (request.attention_slicing) {
+    try {
+      knobs.attention = parse_attention_slicing(*request.attention_slicing);
+    } catch (const std::invalid_argument& e) {
+      throw flx::Error(FLX_INVALID_ARGUMENT, std::string("override ") + e.what())
+          .detail("param", "attention_slicing");
+    }
+  }
+  if (request.vae_tiling) knobs.vae.tiling = *request.vae_tiling;
+  if (request.vae_slicing) knobs.vae.slicing = *request.vae_slicing;
+  return knobs;
+}
+
+}  // namespace flx::flux
