@@ -51,8 +51,7 @@ class FluxRecoveryTest : public ::testing::Test {
            "  - {id: prom, kind: metrics, library: flx_metrics, type: prometheus, config: {}}\n"
            "  - {id: flux, kind: pipeline, library: flx_pipeline_flux, type: flux,\n"
            "     config: {model: \"" +
-           model_ +
-           "\", threads: 2, warmup: false, default_width: 64, default_height: 64, " +
+           model_ + "\", threads: 2, warmup: false, default_width: 64, default_height: 64, " +
            flux_extra +
            "}}\n"
            "models:\n"
@@ -128,14 +127,14 @@ TEST_F(FluxRecoveryTest, InjectedOutOfMemoryIsRecoveredAndCounted) {
 
   const std::string model = std::string("{model=\"") + kModel + "\"";
   EXPECT_EQ(MetricOnceSettled(*server, "fluxserve_oom_total" + model + "}", 1), 1);
-  EXPECT_EQ(MetricOnceSettled(*server, "fluxserve_fallbacks_total" + model + ",rung=\"empty_cache\"}", 1),
-            1);
+  EXPECT_EQ(
+      MetricOnceSettled(*server, "fluxserve_fallbacks_total" + model + ",rung=\"empty_cache\"}", 1),
+      1);
 
   auto again = server->Post(kGenerations, R"({"prompt":"a lighthouse","size":"64x64","steps":1})");
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_FALSE(again.Json()->has("fallback_reason")) << "only the stage's first try fails";
-  EXPECT_EQ(MetricOnceSettled(*server,
-                              "fluxserve_requests_total" + model + ",status=\"200\"}", 2),
+  EXPECT_EQ(MetricOnceSettled(*server, "fluxserve_requests_total" + model + ",status=\"200\"}", 2),
             2);
   EXPECT_EQ(MetricOnceSettled(*server, "fluxserve_oom_total" + model + "}", 1), 1);
 
@@ -191,8 +190,9 @@ TEST_F(FluxRecoveryTest, DtypeInjectionFailsOnlyTriesInThatDtype) {
   };
   for (const Case& c : {Case{"bfloat16", 500}, Case{"float32", 200}}) {
     SCOPED_TRACE(c.dtype);
-    auto server = StartReady(Graph("[{empty_cache: true}]",
-                                   "dtype: " + c.dtype + ", fault_injection: {oom_when_dtype: bfloat16}"));
+    auto server =
+        StartReady(Graph("[{empty_cache: true}]",
+                         "dtype: " + c.dtype + ", fault_injection: {oom_when_dtype: bfloat16}"));
     ASSERT_NE(server, nullptr);
     auto r = server->Post(kGenerations, R"({"prompt":"a lighthouse","size":"64x64","steps":1})");
     ASSERT_EQ(r.status, c.status) << r.body;
@@ -210,12 +210,39 @@ TEST_F(FluxRecoveryTest, DtypeInjectionFailsOnlyTriesInThatDtype) {
   }
 }
 
+TEST_F(FluxRecoveryTest, MemoryRungsReachTheEffectiveParameters) {
+  auto server = StartReady(Graph("[{attention_slicing: max, vae_tiling: true}, {dtype: fp16}]",
+                                 "dtype: float32, fault_injection: {oom_first_n: 1}"));
+  ASSERT_NE(server, nullptr);
+  auto r = server->Post(kGenerations, R"({"prompt":"a lighthouse","size":"64x64","steps":1})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto json = r.Json();
+  EXPECT_EQ(FallbackSteps(json, "code"), (std::vector<std::string>{"attention_slicing+vae_tiling"}))
+      << r.body;
+  EXPECT_EQ(Param(json, "attention_slicing"), "max") << r.body;
+  EXPECT_EQ(Param(json, "vae_tiling"), "true") << r.body;
+  EXPECT_EQ(Param(json, "dtype"), "float32") << r.body;
+}
+
+TEST_F(FluxRecoveryTest, WeightsBytesGaugeMatchesDescribe) {
+  auto server = StartReady(Graph("[{empty_cache: true}]", "dtype: float32"));
+  ASSERT_NE(server, nullptr);
+  auto r = server->Get(std::string("/v1/models/") + kModel);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto config = r.Json()->getObject("config");
+  ASSERT_TRUE(config) << r.body;
+  const double bytes = config->getValue<double>("weights_bytes");
+  EXPECT_GT(bytes, 0) << r.body;
+  EXPECT_EQ(MetricOnceSettled(*server, "fluxserve_weights_bytes{stage=\"flux\"}", bytes), bytes);
+}
+
 TEST_F(FluxRecoveryTest, DescribeShowsTheInjectionAndNullWithout) {
   for (const bool injected : {true, false}) {
     SCOPED_TRACE(injected ? "with" : "without");
-    auto server = StartReady(Graph(
-        "[{empty_cache: true}]",
-        injected ? "fault_injection: {oom_first_n: 0, oom_above_pixels: 65536}" : "dtype: float32"));
+    auto server =
+        StartReady(Graph("[{empty_cache: true}]",
+                         injected ? "fault_injection: {oom_first_n: 0, oom_above_pixels: 65536}"
+                                  : "dtype: float32"));
     ASSERT_NE(server, nullptr);
     auto r = server->Get(std::string("/v1/models/") + kModel);
     ASSERT_EQ(r.status, 200) << r.body;
@@ -271,8 +298,9 @@ TEST_F(FluxRecoveryTest, BadFaultInjectionIsReportedPerKeyWithLocations) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.fault_injection);
-    const std::string yaml = "version: 1\nplugin_paths: [\"" + std::string(plugin_dir) + "\"]\n" +
-                             Graph("[{empty_cache: true}]", "fault_injection: " + c.fault_injection);
+    const std::string yaml =
+        "version: 1\nplugin_paths: [\"" + std::string(plugin_dir) + "\"]\n" +
+        Graph("[{empty_cache: true}]", "fault_injection: " + c.fault_injection);
     Diagnostics diags;
     auto config = ParseGraphConfig(yaml, "flux.yaml", Environment(), &diags);
     ASSERT_TRUE(config.ok()) << diags.ToString();
