@@ -12,7 +12,7 @@
 //    "vae_tile_size": int, "vae_tile_overlap": int,
 //    "offload": "none"|"model"|"sequential", "offload_summary": string ("" until loaded),
 //    "dtype_override": how a recovery override of dtype (or offload) is treated,
-//    "progress": "off"|"log",
+//    "progress": "off"|"log"|"bar",
 //    "text_cache": {"size": int (capacity, 0: off), "entries": int, "hits": int, "misses": int},
 //    "steps": int, "guidance": number|null (null: the model ignores guidance),
 //    "max_sequence_length": int (the defaults a request gets),

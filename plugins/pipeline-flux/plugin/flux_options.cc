@@ -101,7 +101,12 @@ class OptionReader {
 const char* load_mode_name(LoadMode mode) { return mode == LoadMode::kEager ? "eager" : "lazy"; }
 
 const char* progress_mode_name(ProgressMode mode) {
-  return mode == ProgressMode::kOff ? "off" : "log";
+  switch (mode) {
+    case ProgressMode::kOff: return "off";
+    case ProgressMode::kLog: return "log";
+    case ProgressMode::kBar: return "bar";
+  }
+  return "off";
 }
 
 void throw_config_errors(const std::vector<std::string>& errors) {
@@ -147,8 +152,10 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
   options.offload = reader.text("offload").value_or(options.offload);
   options.text_cache_size =
       reader.integer("text_cache_size", 0, kMaxTextCacheSize).value_or(options.text_cache_size);
-  options.progress = reader.choice("progress", {"off", "log"}, "off") == "log" ? ProgressMode::kLog
-                                                                               : ProgressMode::kOff;
+  const std::string progress = reader.choice("progress", {"off", "log", "bar"}, "off");
+  options.progress = progress == "log"   ? ProgressMode::kLog
+                     : progress == "bar" ? ProgressMode::kBar
+                                         : ProgressMode::kOff;
 
   if (auto steps = reader.integer("default_steps", 1, kMaxSteps)) {
     options.default_steps = static_cast<int>(*steps);

@@ -48,8 +48,10 @@
 //                                                       max_sequence_length x 4096 T5 values plus
 //                                                       the pooled CLIP vector in the compute
 //                                                       dtype: 8 MiB at 512 tokens in float32
-//   progress                     string   off           off, or log: one debug log line per
-//                                                       denoising step
+//   progress                     string   off           off; log: one debug log line per
+//                                                       denoising step; bar: a progress bar on
+//                                                       stderr when it is a terminal (a
+//                                                       foreground server), else nothing
 //   default_steps                int      from model    1..1000; the model's default is 4 without
 //                                                       a guidance embedding (schnell-like), 28
 //                                                       with one (dev-like)
@@ -79,7 +81,7 @@
 namespace flx::flux {
 
 enum class LoadMode { kEager, kLazy };
-enum class ProgressMode { kOff, kLog };
+enum class ProgressMode { kOff, kLog, kBar };
 
 // Settings of one stage as written, defaults filled in. The device, dtype, threads,
 // attention_slicing, offload and VAE tiling settings are checked against the machine and the

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -264,6 +265,14 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
         host_.debug("step " + std::to_string(step) + "/" + std::to_string(total) + " took " +
                         format_number(seconds * 1000) + " ms",
                     call);
+      } else if (options_.progress == ProgressMode::kBar && ::isatty(STDERR_FILENO)) {
+        const int width = 30;
+        int filled = total > 0 ? step * width / total : width;
+        std::fprintf(stderr, "\r[%s%s] step %d/%d  %.2f s/step%s",
+                     std::string(size_t(filled), '#').c_str(),
+                     std::string(size_t(width - filled), '.').c_str(), step, total, seconds,
+                     step == total ? "\n" : "");
+        std::fflush(stderr);
       }
     };
     callbacks.on_phase = [&](const std::string& phase, double seconds) {

@@ -101,6 +101,11 @@ TEST_F(FluxOptionsTest, EveryKeyIsRead) {
   EXPECT_EQ(options.progress, ProgressMode::kLog);
 }
 
+TEST_F(FluxOptionsTest, ProgressBarIsAMode) {
+  EXPECT_EQ(Read({{"model", "m"}, {"progress", "bar"}}).progress, ProgressMode::kBar);
+  EXPECT_STREQ(progress_mode_name(ProgressMode::kBar), "bar");
+}
+
 struct BadCase {
   const char* name;
   std::map<std::string, std::string> scalars;
@@ -141,8 +146,8 @@ INSTANTIATE_TEST_SUITE_P(
                 {{"model", "m"}, {"text_cache_size", "4096"}},
                 "text_cache_size must be between 0 and 1024, got 4096"},
         BadCase{"progress",
-                {{"model", "m"}, {"progress", "bar"}},
-                "progress must be one of off, log, got \"bar\""},
+                {{"model", "m"}, {"progress", "spinner"}},
+                "progress must be one of off, log, bar, got \"spinner\""},
         BadCase{"steps",
                 {{"model", "m"}, {"default_steps", "0"}},
                 "default_steps must be between 1 and 1000, got 0"},
@@ -164,7 +169,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(FluxOptionsTest, EveryBadKeyIsReportedAtOnce) {
   const std::string message =
-      ErrorOf({{"model", "m"}, {"load", "later"}, {"progress", "bar"}, {"default_steps", "0"}});
+      ErrorOf({{"model", "m"}, {"load", "later"}, {"progress", "loud"}, {"default_steps", "0"}});
   for (const char* key : {"load must", "progress must", "default_steps must"}) {
     EXPECT_NE(message.find(key), std::string::npos) << key << " missing from:\n" << message;
   }
