@@ -1,5 +1,7 @@
 #include "ladder_config.h"
 
+#include <flx/codes.hpp>
+
 #include <algorithm>
 #include <cstdint>
 #include <optional>
@@ -7,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include "status_code_names.h"
 
 namespace flx::recovery {
 namespace {
@@ -199,9 +200,9 @@ std::vector<flx_code> ReadCodes(Problems& problems, const flx::Config& codes) {
     flx::Config element = problems.Guard([&] { return codes.at(i); });
     if (!element) continue;
     std::optional<std::string> name = element.scalar();
-    std::optional<flx_code> code = name ? ParseStatusCode(*name) : std::nullopt;
+    std::optional<flx_code> code = name ? flx::parse_failure_code(*name) : std::nullopt;
     if (!code) {
-      problems.Add(element, "expected a code name (" + KnownStatusCodeNames() + ")" +
+      problems.Add(element, "expected a code name (" + flx::failure_code_names() + ")" +
                                 (name ? ", got '" + *name + "'" : ""));
       continue;
     }

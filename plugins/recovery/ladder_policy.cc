@@ -1,5 +1,7 @@
 #include "ladder_policy.h"
 
+#include <flx/codes.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -7,7 +9,6 @@
 #include <stdexcept>
 
 #include "override_keys.h"
-#include "status_code_names.h"
 
 namespace flx::recovery {
 namespace {
@@ -104,7 +105,7 @@ std::vector<Knob> KnobsOf(const Rung& rung, const std::map<std::string, std::str
 // that already says so.
 std::string DescribeFailure(const TryFailure& failure) {
   const std::string what =
-      failure.code == FLX_RESOURCE_EXHAUSTED ? "out of memory" : StatusCodeName(failure.code);
+      failure.code == FLX_RESOURCE_EXHAUSTED ? "out of memory" : flx::code_name(failure.code);
   if (failure.message.empty()) return what;
   if (failure.message.compare(0, what.size(), what) == 0) return failure.message;
   return what + " (" + failure.message + ")";

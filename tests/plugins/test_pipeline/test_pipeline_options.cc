@@ -1,28 +1,13 @@
 #include "test_pipeline_options.h"
 
+#include <flx/codes.hpp>
+
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace flx::test_pipeline {
 namespace {
-
-const std::pair<const char*, flx_code> kCodeNames[] = {
-    {"CANCELLED", FLX_CANCELLED},
-    {"UNKNOWN", FLX_UNKNOWN},
-    {"INVALID_ARGUMENT", FLX_INVALID_ARGUMENT},
-    {"DEADLINE_EXCEEDED", FLX_DEADLINE_EXCEEDED},
-    {"NOT_FOUND", FLX_NOT_FOUND},
-    {"ALREADY_EXISTS", FLX_ALREADY_EXISTS},
-    {"PERMISSION_DENIED", FLX_PERMISSION_DENIED},
-    {"RESOURCE_EXHAUSTED", FLX_RESOURCE_EXHAUSTED},
-    {"FAILED_PRECONDITION", FLX_FAILED_PRECONDITION},
-    {"ABORTED", FLX_ABORTED},
-    {"OUT_OF_RANGE", FLX_OUT_OF_RANGE},
-    {"UNIMPLEMENTED", FLX_UNIMPLEMENTED},
-    {"INTERNAL", FLX_INTERNAL},
-    {"UNAVAILABLE", FLX_UNAVAILABLE},
-};
 
 // Reads keys one by one and keeps every problem, so a config is fixed in one pass.
 class OptionReader {
@@ -66,12 +51,10 @@ class OptionReader {
   std::optional<flx_code> Code(const char* key) {
     std::optional<std::string> name = Guard([&] { return config_.string(key); });
     if (!name) return std::nullopt;
-    std::optional<flx_code> code = ParseErrorCode(*name);
+    std::optional<flx_code> code = flx::parse_failure_code(*name);
     if (!code) {
-      std::string known;
-      for (const auto& [text, value] : kCodeNames)
-        known += std::string(known.empty() ? "" : ", ") + text;
-      Fail(std::string(key) + " must be one of " + known + ", got \"" + *name + "\"");
+      Fail(std::string(key) + " must be one of " + flx::failure_code_names() + ", got \"" +
+           *name + "\"");
     }
     return code;
   }
@@ -92,12 +75,6 @@ class OptionReader {
 
 }  // namespace
 
-std::optional<flx_code> ParseErrorCode(const std::string& name) {
-  for (const auto& [text, code] : kCodeNames) {
-    if (name == text) return code;
-  }
-  return std::nullopt;
-}
 
 TestPipelineOptions ReadTestPipelineOptions(const flx::Config& config) {
   TestPipelineOptions options;

@@ -40,9 +40,6 @@ struct TestPipelineOptions {
 // flx::Error (INVALID_ARGUMENT) listing every bad key, each located by the host.
 TestPipelineOptions ReadTestPipelineOptions(const flx::Config& config);
 
-// The code named `name` ("RESOURCE_EXHAUSTED"...), or nullopt for OK and unknown names.
-std::optional<flx_code> ParseErrorCode(const std::string& name);
-
 }  // namespace flx::test_pipeline
 
 #endif  // FLX_TESTS_PLUGINS_TEST_PIPELINE_TEST_PIPELINE_OPTIONS_H_
