@@ -15,25 +15,14 @@
 namespace flx::test {
 namespace {
 
-class FluxDeterminismTest : public ::testing::Test {
+class FluxDeterminismTest : public DemoModelTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    model_ = dir_->path() + "/demo";
-    why_no_model_ = MakeDemoModel(model_);
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-  void SetUp() override { ASSERT_EQ(why_no_model_, "") << "the demo model was not made"; }
-
   static std::unique_ptr<TestServer> StartReady() {
     std::string graph =
         "stages:\n"
         "  - {id: queue, kind: scheduler, library: flx_scheduler, type: fifo, config: {}}\n"
         "  - {id: flux, kind: pipeline, library: flx_pipeline_flux, type: flux,\n"
-        "     config: {model: \"" + model_ + "\", dtype: float32, threads: 2, warmup: false,\n"
+        "     config: {model: \"" + model() + "\", dtype: float32, threads: 2, warmup: false,\n"
         "              default_width: 64, default_height: 64}}\n"
         "models:\n"
         "  flux-test: [queue, flux]\n";
@@ -51,14 +40,8 @@ class FluxDeterminismTest : public ::testing::Test {
     return r.Json()->getArray("data")->getObject(i)->getValue<std::string>("b64_json");
   }
 
-  static TempDir* dir_;
-  static std::string model_;
-  static std::string why_no_model_;
 };
 
-TempDir* FluxDeterminismTest::dir_ = nullptr;
-std::string FluxDeterminismTest::model_;
-std::string FluxDeterminismTest::why_no_model_;
 
 constexpr const char* kGenerations = "/v1/images/generations";
 

@@ -25,19 +25,8 @@ constexpr const char* kGenerations = "/v1/images/generations";
 constexpr const char* kModel = "flux-test";
 
 // The demo model, written once for every test of this binary.
-class FluxRecoveryTest : public ::testing::Test {
+class FluxRecoveryTest : public DemoModelTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    model_ = dir_->path() + "/demo";
-    why_no_model_ = MakeDemoModel(model_);
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-  void SetUp() override { ASSERT_EQ(why_no_model_, "") << "the demo model was not made"; }
-
   // A FIFO queue, a ladder with `ladder`, the prometheus stage and a flux stage on the demo
   // model whose config ends with `flux_extra`, serving model flux-test.
   static std::string Graph(const std::string& ladder, const std::string& flux_extra) {
@@ -51,7 +40,7 @@ class FluxRecoveryTest : public ::testing::Test {
            "  - {id: prom, kind: metrics, library: flx_metrics, type: prometheus, config: {}}\n"
            "  - {id: flux, kind: pipeline, library: flx_pipeline_flux, type: flux,\n"
            "     config: {model: \"" +
-           model_ + "\", threads: 2, warmup: false, default_width: 64, default_height: 64, " +
+           model() + "\", threads: 2, warmup: false, default_width: 64, default_height: 64, " +
            flux_extra +
            "}}\n"
            "models:\n"
@@ -67,14 +56,8 @@ class FluxRecoveryTest : public ::testing::Test {
     return server;
   }
 
-  static TempDir* dir_;
-  static std::string model_;
-  static std::string why_no_model_;
 };
 
-TempDir* FluxRecoveryTest::dir_ = nullptr;
-std::string FluxRecoveryTest::model_;
-std::string FluxRecoveryTest::why_no_model_;
 
 std::string Param(const Poco::JSON::Object::Ptr& json, const std::string& key) {
   auto params = json->getObject("parameters");
