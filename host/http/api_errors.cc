@@ -94,52 +94,32 @@ ApiError FromGenerationError(const GenerationError& error) {
   }
   auto param = error.details.find("param");
   if (param != error.details.end()) e.param = param->second;
+  // How each failure reads over HTTP; RESOURCE_EXHAUSTED depends on who said it.
+  struct Mapping {
+    int status;
+    const char* type;
+    const char* code;
+    bool retry_after;
+  };
+  Mapping m{500, "server_error", "internal_error", false};
   switch (error.status.code()) {
     case FLX_INVALID_ARGUMENT:
-    case FLX_OUT_OF_RANGE:
-      e.http_status = 400;
-      e.type = "invalid_request_error";
-      e.code = "invalid_value";
-      break;
-    case FLX_NOT_FOUND:
-      e.http_status = 404;
-      e.type = "invalid_request_error";
-      e.code = "not_found";
-      break;
+    case FLX_OUT_OF_RANGE: m = {400, "invalid_request_error", "invalid_value", false}; break;
+    case FLX_NOT_FOUND: m = {404, "invalid_request_error", "not_found", false}; break;
     case FLX_RESOURCE_EXHAUSTED:
-      if (error.failed_kind == FLX_KIND_SCHEDULER) {
-        e.http_status = 429;
-        e.type = "rate_limit_error";
-        e.code = "queue_full";
-        e.headers["Retry-After"] = RetryAfterSeconds(error.details);
-      } else {
-        e.http_status = 500;
-        e.type = "server_error";
-        e.code = "out_of_memory";
-      }
+      m = error.failed_kind == FLX_KIND_SCHEDULER
+              ? Mapping{429, "rate_limit_error", "queue_full", true}
+              : Mapping{500, "server_error", "out_of_memory", false};
       break;
-    case FLX_DEADLINE_EXCEEDED:
-      e.http_status = 503;
-      e.type = "server_error";
-      e.code = "queue_timeout";
-      e.headers["Retry-After"] = RetryAfterSeconds(error.details);
-      break;
-    case FLX_UNAVAILABLE:
-      e.http_status = 503;
-      e.type = "server_error";
-      e.code = "unavailable";
-      break;
-    case FLX_CANCELLED:
-      e.http_status = 499;
-      e.type = "server_error";
-      e.code = "cancelled";
-      break;
-    default:
-      e.http_status = 500;
-      e.type = "server_error";
-      e.code = "internal_error";
-      break;
+    case FLX_DEADLINE_EXCEEDED: m = {503, "server_error", "queue_timeout", true}; break;
+    case FLX_UNAVAILABLE: m = {503, "server_error", "unavailable", false}; break;
+    case FLX_CANCELLED: m = {499, "server_error", "cancelled", false}; break;
+    default: break;
   }
+  e.http_status = m.status;
+  e.type = m.type;
+  e.code = m.code;
+  if (m.retry_after) e.headers["Retry-After"] = RetryAfterSeconds(error.details);
   return e;
 }
 
