@@ -6,7 +6,7 @@
 
 #include "io/tensor.h"
 #include "io/tokenizer_config.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace flx::flux {
 namespace {

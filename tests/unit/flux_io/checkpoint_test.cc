@@ -9,7 +9,7 @@
 
 #include "io/safetensors.h"
 #include "support/golden.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace flx::flux {
 namespace {

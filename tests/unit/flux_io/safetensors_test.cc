@@ -6,7 +6,7 @@
 #include <numeric>
 
 #include "support/golden.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace flx::flux {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "io/tensor.h"
 #include "support/golden.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace flx::flux {
 namespace {

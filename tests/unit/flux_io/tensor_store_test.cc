@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "io/safetensors.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace flx::flux {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace flx {
 namespace {
@@ -25,7 +25,7 @@ TEST(EnvironmentTest, GetDistinguishesUnsetFromEmpty) {
 
 TEST(DotEnvTest, ParsesEveryLineForm) {
   test::TempDir dir;
-  std::string path = dir.Write(".env",
+  std::string path = dir.write(".env",
                                "# a comment\n"
                                "\n"
                                "PLAIN=value\n"
@@ -66,7 +66,7 @@ TEST(DotEnvTest, ParsesEveryLineForm) {
 
 TEST(DotEnvTest, RealEnvironmentWins) {
   test::TempDir dir;
-  std::string path = dir.Write(".env", "MODEL=from-file\nOTHER=from-file\n");
+  std::string path = dir.write(".env", "MODEL=from-file\nOTHER=from-file\n");
   Environment env = Environment::FromMap({{"MODEL", "from-env"}});
   ASSERT_TRUE(env.LoadDotEnv(path, true).ok());
   EXPECT_EQ(env.Get("MODEL"), "from-env");
@@ -93,7 +93,7 @@ TEST(DotEnvTest, DirectoryIsAnErrorEvenWhenOptional) {
 
 TEST(DotEnvTest, ReportsEveryBadLineWithItsNumberAndAddsNothing) {
   test::TempDir dir;
-  std::string path = dir.Write("bad.env",
+  std::string path = dir.write("bad.env",
                                "GOOD=1\n"
                                "no equals sign\n"
                                "# fine\n"

@@ -8,7 +8,7 @@
 
 #include "config/config_node.h"
 #include "error.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace flx {
 namespace {
@@ -188,7 +188,7 @@ TEST(GraphConfigTest, ErrorStatusCarriesAllDiagnostics) {
 
 TEST(GraphConfigTest, LoadReadsFileAndResolvesAgainstItsDirectory) {
   test::TempDir dir;
-  std::string path = dir.Write("graph.yaml",
+  std::string path = dir.write("graph.yaml",
                                "version: 1\n"
                                "server: {output_dir: ../images}\n"
                                "plugin_paths: [plugins/]\n"

@@ -1,6 +1,6 @@
 // temp_dir.h — a private scratch directory per test, removed with everything in it.
-#ifndef FLX_TESTS_UNIT_FLUX_IO_TEMP_DIR_H_
-#define FLX_TESTS_UNIT_FLUX_IO_TEMP_DIR_H_
+#ifndef FLX_TESTS_SUPPORT_TEMP_DIR_H_
+#define FLX_TESTS_SUPPORT_TEMP_DIR_H_
 
 #include <stdlib.h>
 
@@ -14,7 +14,7 @@ namespace flx::test {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "flx_flux_io_XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "fluxserve_test_XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }
@@ -44,4 +44,4 @@ class TempDir {
 
 }  // namespace flx::test
 
-#endif  // FLX_TESTS_UNIT_FLUX_IO_TEMP_DIR_H_
+#endif  // FLX_TESTS_SUPPORT_TEMP_DIR_H_
