@@ -89,15 +89,7 @@ class SettingsReader {
     }
   }
 
-  void ThrowIfAnyError() const {
-    if (errors_.empty()) return;
-    std::string joined;
-    for (const std::string& message : errors_) {
-      if (!joined.empty()) joined += '\n';
-      joined += message;
-    }
-    throw flx::Error(FLX_INVALID_ARGUMENT, joined);
-  }
+  void ThrowIfAnyError() const { flx::throw_config_errors(errors_); }
 
  private:
   // The scalar of `node` as a number, or nullopt when it is not a whole number text.

@@ -56,12 +56,7 @@ class Problems {
     messages_.push_back(node.error(message).what());
   }
 
-  void ThrowIfAny() const {
-    if (messages_.empty()) return;
-    std::string joined;
-    for (const std::string& message : messages_) joined += (joined.empty() ? "" : "\n") + message;
-    throw flx::Error(FLX_INVALID_ARGUMENT, joined);
-  }
+  void ThrowIfAny() const { flx::throw_config_errors(messages_); }
 
  private:
   std::vector<std::string> messages_;

@@ -50,15 +50,7 @@ class LimitReader {
     }
   }
 
-  void ThrowIfAnyError() const {
-    if (errors_.empty()) return;
-    std::string joined;
-    for (const std::string& message : errors_) {
-      if (!joined.empty()) joined += '\n';
-      joined += message;
-    }
-    throw flx::Error(FLX_INVALID_ARGUMENT, joined);
-  }
+  void ThrowIfAnyError() const { flx::throw_config_errors(errors_); }
 
  private:
   void Fail(const std::string& message) { errors_.push_back(config_.error(message).what()); }

@@ -109,17 +109,11 @@ const char* progress_mode_name(ProgressMode mode) {
   return "off";
 }
 
-void throw_config_errors(const std::vector<std::string>& errors) {
-  if (errors.empty()) return;
-  std::string joined;
-  for (const std::string& message : errors) joined += (joined.empty() ? "" : "\n") + message;
-  throw flx::Error(FLX_INVALID_ARGUMENT, joined);
-}
 
 FluxOptions read_flux_options(const flx::Config& config) {
   std::vector<std::string> errors;
   FluxOptions options = read_flux_options(config, &errors);
-  throw_config_errors(errors);
+  flx::throw_config_errors(errors);
   return options;
 }
 

@@ -121,8 +121,6 @@ constexpr int64_t kMaxTextCacheSize = 1024;
 FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string>* errors);
 // The same, throwing one flx::Error (INVALID_ARGUMENT) listing every problem, one per line.
 FluxOptions read_flux_options(const flx::Config& config);
-// Throws one flx::Error (INVALID_ARGUMENT) joining `errors` line by line unless it is empty.
-void throw_config_errors(const std::vector<std::string>& errors);
 
 const char* load_mode_name(LoadMode mode);
 const char* progress_mode_name(ProgressMode mode);

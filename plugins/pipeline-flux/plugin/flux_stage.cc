@@ -80,7 +80,7 @@ FluxStage::FluxStage(const flx::StageContext& context)
   std::vector<std::string> errors;
   options_ = read_flux_options(context.config, &errors);
   settings_ = resolve_stage_settings(options_, hardware_, context.config, &errors);
-  throw_config_errors(errors);
+  flx::throw_config_errors(errors);
   try {
     const std::string cache =
         hf_hub_cache_dir(environment("HF_HUB_CACHE"), environment("HF_HOME"), environment("HOME"));

@@ -82,6 +82,18 @@ inline void throw_if_error(flx_error* err) {
   throw e;
 }
 
+// Throws one INVALID_ARGUMENT error listing every message, one per line, so a stage reports
+// all of its bad config keys at once; does nothing when `messages` is empty.
+inline void throw_config_errors(const std::vector<std::string>& messages) {
+  if (messages.empty()) return;
+  std::string joined;
+  for (const std::string& message : messages) {
+    if (!joined.empty()) joined += '\n';
+    joined += message;
+  }
+  throw Error(FLX_INVALID_ARGUMENT, joined);
+}
+
 // A read-only view of a YAML node. Lookups of keys of the wrong type throw an Error whose
 // message names file:line:col.
 class Config {

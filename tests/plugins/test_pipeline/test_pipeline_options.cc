@@ -61,12 +61,7 @@ class OptionReader {
 
   void Fail(const std::string& message) { errors_.push_back(config_.error(message).what()); }
 
-  void ThrowIfAnyError() const {
-    if (errors_.empty()) return;
-    std::string joined;
-    for (const std::string& message : errors_) joined += (joined.empty() ? "" : "\n") + message;
-    throw flx::Error(FLX_INVALID_ARGUMENT, joined);
-  }
+  void ThrowIfAnyError() const { flx::throw_config_errors(errors_); }
 
  private:
   const flx::Config& config_;
