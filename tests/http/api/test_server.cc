@@ -136,6 +136,24 @@ std::string QueuedTestPipeline(const std::string& scheduler_config,
          "  test-model: [queue, pipe]\n";
 }
 
+std::string Param(const Poco::JSON::Object::Ptr& json, const std::string& key) {
+  auto params = json->getObject("parameters");
+  if (!params || !params->has(key)) return "";
+  return params->get(key).convert<std::string>();
+}
+
+std::vector<std::string> FallbackSteps(const Poco::JSON::Object::Ptr& json,
+                                       const std::string& field) {
+  std::vector<std::string> values;
+  auto fallback = json->getObject("fallback_reason");
+  if (!fallback) return values;
+  auto steps = fallback->getArray("steps");
+  for (unsigned i = 0; steps && i < steps->size(); ++i) {
+    values.push_back(steps->getObject(i)->getValue<std::string>(field));
+  }
+  return values;
+}
+
 bool WaitFor(const std::function<bool()>& condition, double seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -6,9 +6,11 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/NameValueCollection.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/http_server.h"
 #include "stage_graph.h"
@@ -59,6 +61,13 @@ class TestServer {
 std::string QueuedTestPipeline(const std::string& scheduler_config,
                                const std::string& pipeline_config,
                                const std::string& pipeline_type = "test");
+
+// parameters.<key> of a generation response, "" when absent.
+std::string Param(const Poco::JSON::Object::Ptr& json, const std::string& key);
+
+// fallback_reason.steps[].<field> of a generation response, in order.
+std::vector<std::string> FallbackSteps(const Poco::JSON::Object::Ptr& json,
+                                       const std::string& field);
 
 // Polls `condition` every millisecond until it holds or `seconds` pass; returns whether it held.
 bool WaitFor(const std::function<bool()>& condition, double seconds = 10);

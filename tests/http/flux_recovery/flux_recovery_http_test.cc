@@ -55,28 +55,7 @@ class FluxRecoveryTest : public DemoModelTest {
     }
     return server;
   }
-
 };
-
-
-std::string Param(const Poco::JSON::Object::Ptr& json, const std::string& key) {
-  auto params = json->getObject("parameters");
-  if (!params || !params->has(key)) return "";
-  return params->get(key).convert<std::string>();
-}
-
-// fallback_reason.steps[].<field> of a response, in order.
-std::vector<std::string> FallbackSteps(const Poco::JSON::Object::Ptr& json,
-                                       const std::string& field) {
-  std::vector<std::string> values;
-  auto fallback = json->getObject("fallback_reason");
-  if (!fallback) return values;
-  auto steps = fallback->getArray("steps");
-  for (unsigned i = 0; steps && i < steps->size(); ++i) {
-    values.push_back(steps->getObject(i)->getValue<std::string>(field));
-  }
-  return values;
-}
 
 // The value of `series` in /metrics once it equals `expected` (events reach the metrics
 // stage asynchronously), else the last value seen (-1: absent).

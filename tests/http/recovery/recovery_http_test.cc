@@ -45,25 +45,6 @@ int PipelineCalls(const TestServer& server, const std::string& model = "test-mod
   return r.Json()->getObject("config")->getValue<int>("calls");
 }
 
-// parameters.<key> of a generation response, "" when absent.
-std::string Param(const Poco::JSON::Object::Ptr& json, const std::string& key) {
-  auto params = json->getObject("parameters");
-  if (!params || !params->has(key)) return "";
-  return params->get(key).convert<std::string>();
-}
-
-// fallback_reason.steps[].<field> of a generation response, in order.
-std::vector<std::string> FallbackSteps(const Poco::JSON::Object::Ptr& json,
-                                       const std::string& field) {
-  std::vector<std::string> values;
-  auto fallback = json->getObject("fallback_reason");
-  if (!fallback) return values;
-  auto steps = fallback->getArray("steps");
-  for (unsigned i = 0; steps && i < steps->size(); ++i) {
-    values.push_back(steps->getObject(i)->getValue<std::string>(field));
-  }
-  return values;
-}
 
 // The code of every rung the response says was taken, in order.
 std::vector<std::string> FallbackCodes(const Poco::JSON::Object::Ptr& json) {
