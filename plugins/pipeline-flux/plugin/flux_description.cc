@@ -1,6 +1,7 @@
 #include "flux_description.h"
 
 #include <Poco/Dynamic/Var.h>
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
 #include <sstream>
@@ -76,6 +77,15 @@ std::string describe_json(const FluxDescription& d) {
   object.set("offload", d.settings.offload);
   object.set("offload_summary", d.offload_summary);
   object.set("dtype_override", d.dtype_override);
+  object.set("override_variants", d.options.override_variants);
+  Poco::JSON::Array::Ptr variants = new Poco::JSON::Array;
+  for (const FluxDescription::Variant& variant : d.loaded_variants) {
+    Poco::JSON::Object::Ptr item = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    item->set("dtype", variant.dtype);
+    item->set("offload", variant.offload);
+    variants->add(item);
+  }
+  object.set("loaded_variants", variants);
   object.set("progress", std::string(progress_mode_name(d.options.progress)));
   object.set("text_cache", text_cache);
   object.set("steps", d.defaults.steps);

@@ -12,6 +12,9 @@
 //    "vae_tile_size": int, "vae_tile_overlap": int,
 //    "offload": "none"|"model"|"sequential", "offload_summary": string ("" until loaded),
 //    "dtype_override": how a recovery override of dtype (or offload) is treated,
+//    "override_variants": int (copies kept for such overrides besides the configured one),
+//    "loaded_variants": [{"dtype": string, "offload": string}, ...] (the copies loaded now,
+//                       least recently used first; [] until loaded),
 //    "progress": "off"|"log"|"bar",
 //    "text_cache": {"size": int (capacity, 0: off), "entries": int, "hits": int, "misses": int},
 //    "steps": int, "guidance": number|null (null: the model ignores guidance),
@@ -30,6 +33,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "flux_options.h"
 #include "request_params.h"
@@ -70,6 +74,11 @@ struct FluxDescription {
   ResolvedSettings settings;
   std::string offload_summary;
   std::string dtype_override;
+  struct Variant {
+    std::string dtype;
+    std::string offload;
+  };
+  std::vector<Variant> loaded_variants;
   TextCacheStats text_cache;
   std::optional<int64_t> weights_bytes;
   std::string model_root;

@@ -144,6 +144,8 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
   options.vae_tile_overlap =
       reader.integer("vae_tile_overlap", 0, kMaxSide).value_or(options.vae_tile_overlap);
   options.offload = reader.text("offload").value_or(options.offload);
+  options.override_variants = reader.integer("override_variants", 0, kMaxOverrideVariants)
+                                  .value_or(options.override_variants);
   options.text_cache_size =
       reader.integer("text_cache_size", 0, kMaxTextCacheSize).value_or(options.text_cache_size);
   const std::string progress = reader.choice("progress", {"off", "log", "bar"}, "off");

@@ -42,6 +42,12 @@
 //                                                       most vae_tile_size / 2
 //   offload                      string   none          none, model or sequential
 //                                                       (offload_planner.h); no effect on the CPU
+//   override_variants            int      1             copies of the model in another dtype or
+//                                                       offload mode kept for recovery overrides
+//                                                       (variant_cache.h), 0..4; 0 ignores such
+//                                                       overrides. On the CPU a copy in the
+//                                                       file's dtype maps the same pages; any
+//                                                       other holds its weights again
 //   text_cache_size              int      16            prompts whose text embeddings are kept,
 //                                                       least recently used first out, 0..1024;
 //                                                       0 turns the cache off. One entry holds
@@ -100,6 +106,7 @@ struct FluxOptions {
   int64_t vae_tile_size = 512;
   int64_t vae_tile_overlap = 128;
   std::string offload = "none";
+  int64_t override_variants = 1;
   int64_t text_cache_size = 16;
   ProgressMode progress = ProgressMode::kOff;
   std::optional<int> default_steps;
@@ -115,6 +122,7 @@ constexpr int kMaxSequenceLengthLimit = 512;
 constexpr int kMaxSteps = 1000;
 constexpr int64_t kMaxSide = 8192;
 constexpr int64_t kMaxTextCacheSize = 1024;
+constexpr int64_t kMaxOverrideVariants = 4;
 
 // Reads `config`, appending a message for every bad or missing key to `errors`, each located
 // at file:line:col by the host.

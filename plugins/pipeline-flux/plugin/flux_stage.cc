@@ -20,6 +20,7 @@
 #include "model/flux_transformer.h"
 #include "model/json_config.h"
 #include "model/prompt_cache.h"
+#include "variant_cache.h"
 
 namespace flx::flux {
 namespace {
@@ -69,10 +70,15 @@ const char* event_phase_name(const std::string& phase) {
 
 }  // namespace
 
-struct FluxStage::Model {
-  std::unique_ptr<FluxPipeline> pipeline;
+struct FluxStage::Tokenizers {
   std::unique_ptr<ClipTokenizer> clip;
   std::unique_ptr<IsolatedT5Tokenizer> t5;
+};
+
+struct FluxStage::Loaded {
+  explicit Loaded(size_t capacity) : pipelines(capacity) {}
+  std::shared_ptr<const Tokenizers> tokenizers;
+  VariantCache<Variant, FluxPipeline> pipelines;
 };
 
 FluxStage::FluxStage(const flx::StageContext& context)
@@ -117,6 +123,7 @@ FluxStage::FluxStage(const flx::StageContext& context)
                                  " (2 x the VAE scale factor of " + paths_.root + ")");
     }
   }
+  loaded_ = std::make_unique<Loaded>(static_cast<size_t>(1 + options_.override_variants));
   if (context.dry_run) return;
 
   at::set_num_threads(settings_.threads.threads);
@@ -131,50 +138,127 @@ FluxStage::FluxStage(const flx::StageContext& context)
       ", attention_slicing " + attention_slicing_name(settings_.attention) + ", vae_slicing " +
       (settings_.vae.slicing ? "true" : "false") + ", vae_tiling " +
       (settings_.vae.tiling ? "true" : "false") + ", offload " +
-      offload_mode_name(settings_.offload) + ", text_cache_size " +
+      offload_mode_name(settings_.offload) + ", override_variants " +
+      std::to_string(options_.override_variants) + ", text_cache_size " +
       std::to_string(options_.text_cache_size) + ", progress " +
       progress_mode_name(options_.progress));
 }
 
 FluxStage::~FluxStage() = default;
 
-std::shared_ptr<const FluxStage::Model> FluxStage::ensure_loaded(const flx_call* call) {
+FluxStage::Variant FluxStage::configured_variant() const {
+  return Variant{settings_.device.dtype, settings_.device.dtype_name, settings_.offload};
+}
+
+FluxStage::Variant FluxStage::choose_variant(const ResolvedRequest& r, const flx_call* call,
+                                             std::string* ignored) const {
+  Variant variant = configured_variant();
+  auto ignore = [&](const std::string& key, const std::string& value, const std::string& why) {
+    host_.info("override " + key + "=" + value + " ignored: " + why, call);
+    *ignored += (ignored->empty() ? "" : ",") + key + "=" + value;
+  };
+  const bool switchable = options_.override_variants > 0;
+  const std::string not_switchable = "override_variants is 0, so only the " +
+                                     variant.dtype_name + "/" +
+                                     offload_mode_name(variant.offload) + " copy is loaded";
+  if (r.dtype) {
+    try {
+      const DeviceChoice wanted =
+          select_device_dtype(settings_.device.device_name, *r.dtype, hardware_);
+      if (wanted.dtype != variant.dtype && !switchable) {
+        ignore("dtype", *r.dtype, not_switchable);
+      } else {
+        variant.dtype = wanted.dtype;
+        variant.dtype_name = wanted.dtype_name;
+      }
+    } catch (const std::invalid_argument& e) {
+      ignore("dtype", *r.dtype, e.what());
+    }
+  }
+  if (r.offload) {
+    try {
+      const OffloadMode wanted = parse_offload_mode(*r.offload);
+      if (wanted != variant.offload && !switchable) {
+        ignore("offload", *r.offload, not_switchable);
+      } else {
+        variant.offload = wanted;
+      }
+    } catch (const std::invalid_argument& e) {
+      ignore("offload", *r.offload, e.what());
+    }
+  }
+  return variant;
+}
+
+FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call* call) {
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    if (model_) return model_;
+    if (loaded_->tokenizers) {
+      if (auto pipeline = loaded_->pipelines.find(variant)) return {pipeline, loaded_->tokenizers};
+    }
   }
   std::lock_guard<std::mutex> loading(load_mutex_);
+  std::vector<Variant> dropped;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    if (model_) return model_;
+    if (loaded_->tokenizers) {
+      if (auto pipeline = loaded_->pipelines.find(variant)) return {pipeline, loaded_->tokenizers};
+    }
+    // On an accelerator the copy about to load needs the memory the others hold.
+    const bool exclusive = !settings_.device.device.is_cpu();
+    if (!loaded_->pipelines.peek(variant)) dropped = loaded_->pipelines.make_room(exclusive);
+  }
+  for (const Variant& gone : dropped) {
+    host_.info(std::string("dropped the ") + gone.dtype_name + "/" +
+                   offload_mode_name(gone.offload) + " copy of the model to make room for " +
+                   variant.dtype_name + "/" + offload_mode_name(variant.offload),
+               call);
   }
   const Clock::time_point start = Clock::now();
-  auto model = std::make_shared<Model>();
+  std::shared_ptr<const FluxPipeline> pipeline;
+  std::shared_ptr<const Tokenizers> tokenizers;
   int64_t bytes = 0;
   try {
     FluxPipelineOptions pipeline_options;
-    pipeline_options.offload = settings_.offload;
+    pipeline_options.offload = variant.offload;
     pipeline_options.text_cache_size = static_cast<size_t>(options_.text_cache_size);
-    model->pipeline = std::make_unique<FluxPipeline>(paths_, settings_.device.dtype,
-                                                     settings_.device.device, pipeline_options);
-    bytes = weights_bytes(paths_, settings_.device.dtype);
-    model->clip =
-        std::make_unique<ClipTokenizer>(ClipTokenizer::load(paths_.component_dir("tokenizer")));
-    model->t5 = std::make_unique<IsolatedT5Tokenizer>(
-        IsolatedT5Tokenizer::load(paths_.component_dir("tokenizer_2")));
+    pipeline = std::make_shared<const FluxPipeline>(paths_, variant.dtype,
+                                                    settings_.device.device, pipeline_options);
+    bytes = weights_bytes(paths_, variant.dtype);
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    tokenizers = loaded_->tokenizers;
   } catch (...) {
-    rethrow_as_flx_error("loading the model " + options_.model);
+    rethrow_as_flx_error("loading the model " + options_.model + " in " + variant.dtype_name +
+                         " with offload " + offload_mode_name(variant.offload));
+  }
+  if (!tokenizers) {
+    try {
+      auto loaded = std::make_shared<Tokenizers>();
+      loaded->clip =
+          std::make_unique<ClipTokenizer>(ClipTokenizer::load(paths_.component_dir("tokenizer")));
+      loaded->t5 = std::make_unique<IsolatedT5Tokenizer>(
+          IsolatedT5Tokenizer::load(paths_.component_dir("tokenizer_2")));
+      tokenizers = std::move(loaded);
+    } catch (...) {
+      rethrow_as_flx_error("loading the tokenizers of " + options_.model);
+    }
   }
   const double seconds = seconds_since(start);
-  host_.info("model loaded in " + format_number(seconds) + " s (" +
-                 model->pipeline->offload_summary() + ")",
+  const bool configured = variant == configured_variant();
+  host_.info(std::string(configured ? "model" : "override copy of the model") + " loaded in " +
+                 variant.dtype_name + " in " + format_number(seconds) + " s (" +
+                 pipeline->offload_summary() + ")",
              call);
   if (call != nullptr) host_.emit_phase(call, "load", seconds);
-  host_.emit_gauge("weights_bytes", static_cast<double>(bytes), call);
-  std::lock_guard<std::mutex> lock(state_mutex_);
-  weights_bytes_ = bytes;
-  model_ = std::move(model);
-  return model_;
+  int64_t total_bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    loaded_->tokenizers = tokenizers;
+    loaded_->pipelines.insert(variant, pipeline, bytes);
+    total_bytes = loaded_->pipelines.total_bytes();
+  }
+  host_.emit_gauge("weights_bytes", static_cast<double>(total_bytes), call);
+  return {pipeline, tokenizers};
 }
 
 void FluxStage::set_warmup(WarmupState state, std::optional<double> ms) {
@@ -185,8 +269,8 @@ void FluxStage::set_warmup(WarmupState state, std::optional<double> ms) {
 
 void FluxStage::prepare() {
   if (options_.load == LoadMode::kLazy) return;
-  const std::shared_ptr<const Model> model = ensure_loaded(nullptr);
-  if (options_.warmup) warm_up(*model);
+  const Model model = ensure_loaded(configured_variant(), nullptr);
+  if (options_.warmup) warm_up(model);
 }
 
 void FluxStage::warm_up(const Model& model) {
@@ -197,9 +281,10 @@ void FluxStage::warm_up(const Model& model) {
   try {
     c10::InferenceMode guard;
     GenerateParams params;
-    params.clip_ids = widen(
-        model.clip->encode(kWarmupPrompt, model.pipeline->clip().config().max_position_embeddings));
-    params.t5_ids = widen(model.t5->encode(kWarmupPrompt, defaults_.max_sequence_length));
+    params.clip_ids = widen(model.tokenizers->clip->encode(
+        kWarmupPrompt, model.pipeline->clip().config().max_position_embeddings));
+    params.t5_ids =
+        widen(model.tokenizers->t5->encode(kWarmupPrompt, defaults_.max_sequence_length));
     params.width = side;
     params.height = side;
     params.steps = 1;
@@ -222,31 +307,33 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   const ResolvedRequest r = resolve_request(request, defaults_, 2 * vae_scale_factor_);
   const CallKnobs knobs = call_knobs(settings_, r);
   if (flx::Host::cancelled(call)) throw flx::Error(FLX_CANCELLED, "cancelled before starting");
-  begin_try(r, call);
-  const std::shared_ptr<const Model> model = ensure_loaded(call);
+  std::string ignored;
+  const Variant variant = choose_variant(r, call, &ignored);
+  begin_try(r, variant, call);
+  const Model model = ensure_loaded(variant, call);
 
   flx::set_param(result, "steps", std::to_string(r.steps));
   flx::set_param(result, "width", std::to_string(r.width));
   flx::set_param(result, "height", std::to_string(r.height));
   flx::set_param(result, "guidance", r.guidance ? format_number(*r.guidance) : "ignored");
   flx::set_param(result, "max_sequence_length", std::to_string(r.max_sequence_length));
-  flx::set_param(result, "dtype", settings_.device.dtype_name);
+  flx::set_param(result, "dtype", variant.dtype_name);
   flx::set_param(result, "device", settings_.device.device_name);
   for (const auto& [key, value] : r.applied_overrides) flx::set_param(result, key, value);
   flx::set_param(result, "attention_slicing", attention_slicing_name(knobs.attention));
   flx::set_param(result, "vae_tiling", knobs.vae.tiling ? "true" : "false");
   flx::set_param(result, "vae_slicing", knobs.vae.slicing ? "true" : "false");
-  flx::set_param(result, "offload", offload_mode_name(settings_.offload));
-  apply_load_time_overrides(r, call, result);
+  flx::set_param(result, "offload", offload_mode_name(variant.offload));
+  if (!ignored.empty()) flx::set_param(result, "ignored_overrides", ignored);
 
   std::vector<Image> images;
   try {
     c10::InferenceMode guard;
     const Clock::time_point start = Clock::now();
     GenerateParams params;
-    params.clip_ids = widen(
-        model->clip->encode(r.prompt, model->pipeline->clip().config().max_position_embeddings));
-    params.t5_ids = widen(model->t5->encode(r.prompt_2, r.max_sequence_length));
+    params.clip_ids = widen(model.tokenizers->clip->encode(
+        r.prompt, model.pipeline->clip().config().max_position_embeddings));
+    params.t5_ids = widen(model.tokenizers->t5->encode(r.prompt_2, r.max_sequence_length));
     host_.emit_phase(call, "tokenize", seconds_since(start));
     params.width = r.width;
     params.height = r.height;
@@ -279,7 +366,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
       host_.emit_phase(call, event_phase_name(phase), seconds);
     };
     callbacks.cancelled = [call] { return flx::Host::cancelled(call); };
-    images = model->pipeline->generate(params, callbacks);
+    images = model.pipeline->generate(params, callbacks);
   } catch (...) {
     rethrow_as_flx_error("generating");
   }
@@ -290,42 +377,8 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   if (!r.dump_dir.empty()) host_.info("tensors dumped to " + r.dump_dir, call);
 }
 
-void FluxStage::apply_load_time_overrides(const ResolvedRequest& r, const flx_call* call,
-                                          flx_result* result) const {
-  std::string ignored;
-  auto ignore = [&](const std::string& key, const std::string& value, const std::string& why) {
-    host_.info("override " + key + "=" + value + " ignored: " + why, call);
-    ignored += (ignored.empty() ? "" : ",") + key + "=" + value;
-  };
-  if (r.dtype) {
-    try {
-      const DeviceChoice wanted =
-          select_device_dtype(settings_.device.device_name, *r.dtype, hardware_);
-      if (wanted.dtype != settings_.device.dtype) {
-        ignore("dtype", *r.dtype,
-               "the weights are loaded in " + settings_.device.dtype_name +
-                   " and switching would hold a second copy of them");
-      }
-    } catch (const std::invalid_argument& e) {
-      ignore("dtype", *r.dtype, e.what());
-    }
-  }
-  if (r.offload) {
-    try {
-      const OffloadMode wanted = parse_offload_mode(*r.offload);
-      if (wanted != settings_.offload) {
-        ignore("offload", *r.offload,
-               std::string("the weights were placed for offload ") +
-                   offload_mode_name(settings_.offload) + " when they loaded");
-      }
-    } catch (const std::invalid_argument& e) {
-      ignore("offload", *r.offload, e.what());
-    }
-  }
-  if (!ignored.empty()) flx::set_param(result, "ignored_overrides", ignored);
-}
-
-void FluxStage::begin_try(const ResolvedRequest& r, const flx_call* call) {
+void FluxStage::begin_try(const ResolvedRequest& r, const Variant& variant,
+                          const flx_call* call) {
   if (r.empty_cache) {
     const std::string freed = release_cached_device_memory();
     host_.info(freed.empty()
@@ -334,7 +387,7 @@ void FluxStage::begin_try(const ResolvedRequest& r, const flx_call* call) {
                call);
   }
   if (!options_.fault_injection.enabled()) return;
-  const TryShape shape{++tries_, r.width, r.height, settings_.device.dtype_name};
+  const TryShape shape{++tries_, r.width, r.height, variant.dtype_name};
   const std::optional<std::string> reason = injected_failure(options_.fault_injection, shape);
   if (!reason) return;
   host_.warn("fault injection: failing try " + std::to_string(shape.number) +
@@ -363,8 +416,13 @@ std::string FluxStage::describe() {
   description.settings.vae_tile_size = settings_.vae.tile.tile_size;
   description.settings.vae_tile_overlap = settings_.vae.tile.overlap;
   description.settings.offload = offload_mode_name(settings_.offload);
-  description.dtype_override = "applied when it equals " + settings_.device.dtype_name +
-                               ", otherwise ignored (one copy of the weights is loaded)";
+  description.dtype_override =
+      options_.override_variants == 0
+          ? "ignored unless it equals " + settings_.device.dtype_name +
+                " (override_variants: 0 keeps one copy of the weights)"
+          : "applied: a copy of the model in that dtype loads on first use; " +
+                std::to_string(options_.override_variants) +
+                " such copies are kept besides the configured one";
   description.text_cache.size = options_.text_cache_size;
   description.model_root = paths_.root;
   description.transformer_file = paths_.transformer_file;
@@ -374,11 +432,19 @@ std::string FluxStage::describe() {
   description.guidance_embeds = guidance_embeds_;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    description.loaded = model_ != nullptr;
-    description.weights_bytes = weights_bytes_;
-    if (model_) {
-      description.offload_summary = model_->pipeline->offload_summary();
-      if (const PromptCache* cache = model_->pipeline->prompt_cache()) {
+    const auto& entries = loaded_->pipelines.entries();
+    description.loaded = !entries.empty();
+    if (!entries.empty()) description.weights_bytes = loaded_->pipelines.total_bytes();
+    for (const auto& entry : entries) {
+      description.loaded_variants.push_back(
+          {entry.key.dtype_name, offload_mode_name(entry.key.offload)});
+    }
+    // The configured copy's offload and prompt cache, else the most recently used one's.
+    std::shared_ptr<const FluxPipeline> shown = loaded_->pipelines.peek(configured_variant());
+    if (!shown && !entries.empty()) shown = entries.back().value;
+    if (shown) {
+      description.offload_summary = shown->offload_summary();
+      if (const PromptCache* cache = shown->prompt_cache()) {
         description.text_cache.entries = static_cast<int64_t>(cache->size());
         description.text_cache.hits = cache->hits();
         description.text_cache.misses = cache->misses();

@@ -5,8 +5,9 @@
 // line with their reasons and the BLAS, resolves the model path and reads the transformer
 // and VAE configs (guidance embedding, VAE scale factor, which the VAE tile geometry is
 // checked against), so a bad value, path or config fails at create, located at the stage's
-// `config:`; nothing heavy loads there (a dry run stops after this). Loading emits the gauge
-// "weights_bytes": every weight's element count times the compute dtype's size. prepare()
+// `config:`; nothing heavy loads there (a dry run stops after this). Each load emits the gauge
+// "weights_bytes": every weight's element count times the compute dtype's size, summed over
+// the copies of the model loaded now (see recovery overrides below). prepare()
 // loads the networks and tokenizers (load: eager) and runs the warm-up; with load: lazy the
 // first generate() loads them instead.
 //
@@ -20,12 +21,14 @@
 // and offload, plus the recovery overrides applied (request_params.h).
 //
 // Recovery overrides attention_slicing, vae_tiling and vae_slicing replace the stage's
-// settings for the call. dtype and offload are fixed when the weights load and one copy of
-// the weights is kept (a second copy in another dtype would add the weights' memory again,
-// 24 GB or more for FLUX.1, while recovering from running out of memory), so an override
-// equal to the stage's value (aliases included) changes nothing and any other is ignored: it
-// is logged and listed in the result's parameter "ignored_overrides" ("dtype=float16",
-// comma-separated).
+// settings for the call. dtype and offload overrides pick a copy of the model loaded that way
+// (variant_cache.h): the first try that asks for one loads it (a "load" phase in that call),
+// later ones reuse it, and up to override_variants such copies are kept besides the
+// configured one, least recently used first out; on an accelerator every other copy is
+// dropped before one loads, so the new copy has the device's memory. With override_variants:
+// 0, or when the override names a dtype this device cannot compute in, the override is
+// ignored: logged and listed in the result's parameter "ignored_overrides" ("dtype=float16",
+// comma-separated). The result's "dtype" and "offload" are what the try ran with.
 //
 // Out of memory: allocation failures become RESOURCE_EXHAUSTED with the allocator's message
 // after cached device memory is released (exception_mapping.h, device_memory.h); the override
@@ -70,19 +73,37 @@ class FluxStage : public flx::Pipeline {
   std::string describe() override;
 
  private:
-  struct Model;
+  struct Tokenizers;
+  struct Loaded;
+  // How a copy of the model was loaded: the compute dtype and the offload mode.
+  struct Variant {
+    c10::ScalarType dtype = c10::kFloat;
+    std::string dtype_name;
+    OffloadMode offload = OffloadMode::kNone;
+    bool operator==(const Variant& other) const {
+      return dtype == other.dtype && offload == other.offload;
+    }
+  };
+  // A loaded copy and the tokenizers, held by a call for its duration.
+  struct Model {
+    std::shared_ptr<const FluxPipeline> pipeline;
+    std::shared_ptr<const Tokenizers> tokenizers;
+  };
 
-  // The loaded model, loading it first when needed (thread-safe; loads once).
-  std::shared_ptr<const Model> ensure_loaded(const flx_call* call);
+  // The variant the stage's config names.
+  Variant configured_variant() const;
+  // The variant a try runs with: the configured one with the request's dtype and offload
+  // overrides applied; overrides that cannot apply are appended to `ignored` ("key=value").
+  Variant choose_variant(const ResolvedRequest& request, const flx_call* call,
+                         std::string* ignored) const;
+  // The copy for `variant` and the tokenizers, loading them first when needed (thread-safe;
+  // each loads once).
+  Model ensure_loaded(const Variant& variant, const flx_call* call);
   void warm_up(const Model& model);
   // The try's preparation that comes before any heavy work: empty_cache, then fault injection
   // (throws RESOURCE_EXHAUSTED when this try is chosen to fail).
-  void begin_try(const ResolvedRequest& request, const flx_call* call);
+  void begin_try(const ResolvedRequest& request, const Variant& variant, const flx_call* call);
   void set_warmup(WarmupState state, std::optional<double> ms = std::nullopt);
-  // Applies or ignores the request's dtype and offload overrides (see above), recording them
-  // in `result`.
-  void apply_load_time_overrides(const ResolvedRequest& request, const flx_call* call,
-                                 flx_result* result) const;
 
   const flx::Host host_;
   FluxOptions options_;
@@ -96,10 +117,9 @@ class FluxStage : public flx::Pipeline {
 
   std::mutex load_mutex_;           // held while loading, so concurrent first calls load once
   mutable std::mutex state_mutex_;  // guards the members below
-  std::shared_ptr<const Model> model_;
+  std::unique_ptr<Loaded> loaded_;
   WarmupState warmup_state_ = WarmupState::kDisabled;
   std::optional<double> warmup_ms_;
-  std::optional<int64_t> weights_bytes_;
 };
 
 }  // namespace flx::flux

@@ -162,14 +162,51 @@ TEST_F(FluxRecoveryTest, DtypeInjectionFailsOnlyTriesInThatDtype) {
       EXPECT_FALSE(r.Json()->has("fallback_reason")) << r.body;
       continue;
     }
-    // The stage keeps computing in the dtype its weights loaded in (a `dtype` override naming
-    // another is ignored, flux_stage.h), so the retry fails too and the ladder runs out.
+    // empty_cache does not change the dtype, so the retry fails too and the ladder runs out.
     EXPECT_EQ(r.ErrorField("code"), "out_of_memory") << r.body;
     EXPECT_EQ(r.ErrorField("message"),
               "out of memory (injected: computing in bfloat16 (oom_when_dtype))")
         << r.body;
     EXPECT_EQ(FallbackSteps(r.Json(), "code"), std::vector<std::string>{"empty_cache"}) << r.body;
   }
+}
+
+TEST_F(FluxRecoveryTest, DtypeRungRunsTheTryInThatDtype) {
+  // The stage loads bfloat16; the first try fails (injected for bfloat16), the ladder asks for
+  // float32 and the retry runs on a float32 copy loaded for it, which the next request that
+  // needs it reuses.
+  auto server = StartReady(
+      Graph("[{dtype: float32}]", "dtype: bfloat16, fault_injection: {oom_when_dtype: bfloat16}"));
+  ASSERT_NE(server, nullptr);
+  for (int request = 0; request < 2; ++request) {
+    SCOPED_TRACE(request);
+    auto r = server->Post(kGenerations, R"({"prompt":"a lighthouse","size":"64x64","steps":1})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto json = r.Json();
+    EXPECT_EQ(FallbackSteps(json, "code"), std::vector<std::string>{"dtype"}) << r.body;
+    EXPECT_EQ(Param(json, "dtype"), "float32") << r.body;
+    EXPECT_EQ(Param(json, "ignored_overrides"), "") << r.body;
+  }
+  auto models = server->Get(std::string("/v1/models/") + kModel);
+  ASSERT_EQ(models.status, 200) << models.body;
+  auto config = models.Json()->getObject("config");
+  ASSERT_TRUE(config) << models.body;
+  auto variants = config->getArray("loaded_variants");
+  ASSERT_TRUE(variants) << models.body;
+  ASSERT_EQ(variants->size(), 2u) << models.body;
+  EXPECT_EQ(variants->getObject(0)->getValue<std::string>("dtype"), "bfloat16") << models.body;
+  EXPECT_EQ(variants->getObject(1)->getValue<std::string>("dtype"), "float32") << models.body;
+}
+
+TEST_F(FluxRecoveryTest, WithoutOverrideVariantsADtypeRungIsIgnored) {
+  auto server = StartReady(Graph("[{dtype: float32}]",
+                                 "dtype: bfloat16, override_variants: 0, "
+                                 "fault_injection: {oom_when_dtype: bfloat16}"));
+  ASSERT_NE(server, nullptr);
+  auto r = server->Post(kGenerations, R"({"prompt":"a lighthouse","size":"64x64","steps":1})");
+  ASSERT_EQ(r.status, 500) << r.body;
+  EXPECT_EQ(r.ErrorField("code"), "out_of_memory") << r.body;
+  EXPECT_EQ(FallbackSteps(r.Json(), "code"), std::vector<std::string>{"dtype"}) << r.body;
 }
 
 TEST_F(FluxRecoveryTest, MemoryRungsReachTheEffectiveParameters) {

@@ -1,5 +1,6 @@
 #include "flux_description.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
@@ -34,6 +35,8 @@ FluxDescription Description(bool guidance_embeds) {
   d.settings.offload = "model";
   d.offload_summary = "offload model has no effect on cpu";
   d.dtype_override = "only bfloat16";
+  d.options.override_variants = 2;
+  d.loaded_variants = {{"bfloat16", "model"}, {"float32", "none"}};
   d.text_cache = TextCacheStats{16, 2, 3, 4};
   d.weights_bytes = 123456789;
   d.model_root = "/cache/models--black-forest-labs--FLUX.1-dev/snapshots/abc";
@@ -72,6 +75,13 @@ TEST(FluxDescriptionTest, ReportsTheActiveConfiguration) {
   EXPECT_EQ(json->getValue<std::string>("offload"), "model");
   EXPECT_EQ(json->getValue<std::string>("offload_summary"), d.offload_summary);
   EXPECT_EQ(json->getValue<std::string>("dtype_override"), "only bfloat16");
+  EXPECT_EQ(json->getValue<int>("override_variants"), 2);
+  const Poco::JSON::Array::Ptr variants = json->getArray("loaded_variants");
+  ASSERT_FALSE(variants.isNull());
+  ASSERT_EQ(variants->size(), 2u);
+  EXPECT_EQ(variants->getObject(0)->getValue<std::string>("dtype"), "bfloat16");
+  EXPECT_EQ(variants->getObject(0)->getValue<std::string>("offload"), "model");
+  EXPECT_EQ(variants->getObject(1)->getValue<std::string>("dtype"), "float32");
   EXPECT_EQ(json->getValue<std::string>("progress"), "log");
   const Poco::JSON::Object::Ptr cache = json->getObject("text_cache");
   ASSERT_FALSE(cache.isNull());

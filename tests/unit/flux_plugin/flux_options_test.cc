@@ -48,6 +48,7 @@ TEST_F(FluxOptionsTest, OnlyModelGivesTheDocumentedDefaults) {
   EXPECT_EQ(options.vae_tile_size, 512);
   EXPECT_EQ(options.vae_tile_overlap, 128);
   EXPECT_EQ(options.offload, "none");
+  EXPECT_EQ(options.override_variants, 1);
   EXPECT_EQ(options.text_cache_size, 16);
   EXPECT_EQ(options.progress, ProgressMode::kOff);
   EXPECT_FALSE(options.default_steps.has_value());
@@ -77,6 +78,7 @@ TEST_F(FluxOptionsTest, EveryKeyIsRead) {
                                     {"vae_tile_size", "256"},
                                     {"vae_tile_overlap", "64"},
                                     {"offload", "model"},
+                                    {"override_variants", "0"},
                                     {"text_cache_size", "0"},
                                     {"progress", "log"}});
   EXPECT_EQ(options.model, "black-forest-labs/FLUX.1-dev");
@@ -97,6 +99,7 @@ TEST_F(FluxOptionsTest, EveryKeyIsRead) {
   EXPECT_EQ(options.vae_tile_size, 256);
   EXPECT_EQ(options.vae_tile_overlap, 64);
   EXPECT_EQ(options.offload, "model");
+  EXPECT_EQ(options.override_variants, 0);
   EXPECT_EQ(options.text_cache_size, 0);
   EXPECT_EQ(options.progress, ProgressMode::kLog);
 }
@@ -142,6 +145,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"vae_tile_overlap",
                 {{"model", "m"}, {"vae_tile_overlap", "-8"}},
                 "vae_tile_overlap must be between 0 and 8192, got -8"},
+        BadCase{"override_variants",
+                {{"model", "m"}, {"override_variants", "9"}},
+                "override_variants must be between 0 and 4, got 9"},
         BadCase{"text_cache_size",
                 {{"model", "m"}, {"text_cache_size", "4096"}},
                 "text_cache_size must be between 0 and 1024, got 4096"},
