@@ -12,6 +12,7 @@
 
 #include "io/safetensors.h"
 #include "model/device_selection.h"
+#include "model/device_sync.h"
 #include "model/image_postprocess.h"
 #include "model/json_config.h"
 #include "model/latents.h"
@@ -104,6 +105,9 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   const bool offloading = options.offload != OffloadMode::kNone && !device.is_cpu();
   std::map<std::string, std::shared_ptr<WeightRegistry>> registries;
   auto weights = [&](TensorStore store, const std::string& component) {
+    for (const std::string& name : store.names()) {
+      weights_bytes_ += store.get(name).numel() * static_cast<int64_t>(c10::elementSize(dtype));
+    }
     if (!offloading) return Weights(std::move(store), dtype, device);
     const auto registry = std::make_shared<WeightRegistry>(device);
     registries[component] = registry;
@@ -213,6 +217,7 @@ std::vector<Image> FluxPipeline::generate(const GenerateParams& params,
   c10::InferenceMode guard;
   const Clock::time_point start = Clock::now();
   const PromptEmbeddings prompt = encode_prompt_unlocked(params.clip_ids, params.t5_ids);
+  wait_for(prompt.prompt_embeds);
   if (callbacks.on_phase) callbacks.on_phase("encode_prompt", seconds_since(start));
   std::vector<Image> images;
   for (int i = 0; i < params.n; ++i) {
@@ -292,6 +297,7 @@ Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbed
       step_latents_out.push_back(next);
     }
     latents = next;
+    wait_for(latents);
     if (callbacks.on_step) callbacks.on_step(step + 1, params.steps, seconds_since(step_start));
   }
   transformer_run.reset();

@@ -135,6 +135,10 @@ class FluxPipeline {
   // How many times the text encoders have run (cache hits do not run them).
   uint64_t prompt_encodings() const { return prompt_encodings_; }
 
+  // Every weight's element count in the checkpoint's files times the compute dtype's size:
+  // what the networks hold when they are all loaded.
+  int64_t weights_bytes() const { return weights_bytes_; }
+
   // 2^(len(vae block_out_channels) - 1); image sizes are multiples of twice this.
   int64_t vae_scale_factor() const { return vae_->config().scale_factor(); }
   c10::ScalarType dtype() const { return dtype_; }
@@ -160,6 +164,7 @@ class FluxPipeline {
 
   c10::ScalarType dtype_;
   c10::Device device_;
+  int64_t weights_bytes_ = 0;
   NoiseGenerator& noise_;
   std::unique_ptr<PromptCache> prompt_cache_;
   mutable std::atomic<uint64_t> prompt_encodings_{0};

@@ -51,18 +51,6 @@ std::vector<int64_t> widen(const std::vector<int32_t>& ids) {
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
-// What the loaded networks hold: every weight's element count in the compute dtype. The
-// stores are opened again (memory-mapped, so only their headers are read).
-int64_t weights_bytes(const ModelPaths& paths, c10::ScalarType dtype) {
-  int64_t elements = 0;
-  for (const TensorStore& store :
-       {open_text_encoder_weights(paths), open_text_encoder_2_weights(paths),
-        open_transformer_weights(paths), open_vae_weights(paths)}) {
-    for (const std::string& name : store.names()) elements += store.get(name).numel();
-  }
-  return elements * static_cast<int64_t>(c10::elementSize(dtype));
-}
-
 // The pipeline reports the text encoders as one phase; the ABI's events call it text_encode.
 const char* event_phase_name(const std::string& phase) {
   return phase == "encode_prompt" ? "text_encode" : phase.c_str();
@@ -224,7 +212,7 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
     pipeline_options.text_cache_size = static_cast<size_t>(options_.text_cache_size);
     pipeline = std::make_shared<const FluxPipeline>(paths_, variant.dtype,
                                                     settings_.device.device, pipeline_options);
-    bytes = weights_bytes(paths_, variant.dtype);
+    bytes = pipeline->weights_bytes();
     std::lock_guard<std::mutex> lock(state_mutex_);
     tokenizers = loaded_->tokenizers;
   } catch (...) {

@@ -44,15 +44,20 @@ Fn symbol(void* library, const char* name, const std::string& path) {
 
 }  // namespace
 
-std::shared_ptr<const IsolatedT5Tokenizer::Module> IsolatedT5Tokenizer::shared_module() {
+std::shared_ptr<const IsolatedT5Tokenizer::Module> IsolatedT5Tokenizer::shared_module(
+    const std::string& module_dir) {
   static std::mutex mutex;
   static std::weak_ptr<const Module> cached;
   std::lock_guard<std::mutex> lock(mutex);
   if (std::shared_ptr<const Module> module = cached.lock()) return module;
 
-  const std::string path = own_directory() + "/" + FLX_T5_TOKENIZER_MODULE;
+  const std::string path =
+      (module_dir.empty() ? own_directory() : module_dir) + "/" + FLX_T5_TOKENIZER_MODULE;
   auto module = std::make_shared<Module>();
-  module->library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_DEEPBIND: the module's own dependencies (libsentencepiece with its protobuf 3.14)
+  // win over symbols already global, such as libtorch's protobuf 3.21 in an executable linked
+  // with libtorch (the benchmark); inside a plugin loaded RTLD_LOCAL nothing clashes anyway.
+  module->library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   if (module->library == nullptr) {
     const char* why = dlerror();
     throw LoadError(path + ": cannot load the T5 tokenizer module: " + (why ? why : "unknown"));
@@ -65,8 +70,9 @@ std::shared_ptr<const IsolatedT5Tokenizer::Module> IsolatedT5Tokenizer::shared_m
   return module;
 }
 
-IsolatedT5Tokenizer IsolatedT5Tokenizer::load(const std::string& dir) {
-  std::shared_ptr<const Module> module = shared_module();
+IsolatedT5Tokenizer IsolatedT5Tokenizer::load(const std::string& dir,
+                                              const std::string& module_dir) {
+  std::shared_ptr<const Module> module = shared_module(module_dir);
   char error[kErrorSize] = "";
   flx_t5_tokenizer* handle = module->open(dir.c_str(), error, sizeof(error));
   if (handle == nullptr) throw LoadError(error);
