@@ -28,6 +28,7 @@ const char* const kBenchUsage =
     "  --attention-slicing S    off, auto, max or N (default off)\n"
     "  --roof MxKxN             the roof's matmul shape (default 2048x3072x3072)\n"
     "  --roof-repeats N         roof products timed, best kept (default 5)\n"
+    "  --buffer-pool on|off     reuse large CPU buffers, as the server does (default on)\n"
     "  --json                   print one JSON object instead of the table\n";
 
 namespace {
@@ -127,6 +128,11 @@ std::optional<BenchOptions> parse_bench_options(const std::vector<std::string>& 
       if (!parse_shape(value, &options.roof_m, &options.roof_k, &options.roof_n)) {
         return fail("--roof must be MxKxN with sides from 1 to 65536, got \"" + value + "\"");
       }
+    } else if (flag == "--buffer-pool") {
+      if (value != "on" && value != "off") {
+        return fail("--buffer-pool must be on or off, got \"" + value + "\"");
+      }
+      options.buffer_pool = value == "on";
     } else if (flag == "--roof-repeats") {
       ok = integer(1, 100, &options.roof_repeats);
     } else {

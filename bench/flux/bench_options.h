@@ -29,6 +29,7 @@ struct BenchOptions {
   int64_t roof_k = 3072;
   int64_t roof_n = 3072;
   int roof_repeats = 5;
+  bool buffer_pool = true;  // model/cpu_buffer_pool.h, as the server's buffer_pool key
   bool json = false;
   bool help = false;
 };

@@ -108,6 +108,9 @@ std::string report_json(const BenchReport& r) {
   object.set("minor_faults", r.minor_faults);
   object.set("major_faults", r.major_faults);
   object.set("vae_decode_minor_faults", r.vae_decode_minor_faults);
+  object.set("buffer_pool", s.buffer_pool);
+  object.set("buffer_pool_hits", s.buffer_pool_hits);
+  object.set("buffer_pool_misses", s.buffer_pool_misses);
   std::ostringstream out;
   object.stringify(out);
   return out.str();
@@ -146,6 +149,11 @@ std::string report_table(const BenchReport& r) {
   out << line("page faults per image", "%.0f minor", r.minor_faults);
   out << line("  of which VAE decode", "%.0f minor", r.vae_decode_minor_faults);
   out << line("major faults per image", "%.0f", r.major_faults);
+  out << "  " << std::string(29, ' ') << "buffer pool "
+      << (s.buffer_pool ? "on: " + std::to_string(s.buffer_pool_hits) + " hits, " +
+                              std::to_string(s.buffer_pool_misses) + " misses"
+                        : std::string("off"))
+      << "\n";
   return out.str();
 }
 

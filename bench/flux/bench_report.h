@@ -44,6 +44,9 @@ struct BenchSetup {
   std::string roof_shape;  // "2048x3072x3072"
   double roof_gflops = 0;  // best matmul throughput measured in this run
   int64_t peak_rss_bytes = 0;
+  bool buffer_pool = false;
+  uint64_t buffer_pool_hits = 0;  // over the whole process, warm-up included
+  uint64_t buffer_pool_misses = 0;
 };
 
 struct BenchReport {
@@ -80,7 +83,8 @@ BenchReport summarize(const BenchSetup& setup, const std::vector<RunSample>& sam
 // text_encode_seconds, step_seconds, denoise_seconds, vae_decode_seconds, png_encode_seconds,
 // total_seconds, transformer_step_gflop, transformer_gflops, vae_decode_gflop,
 // vae_decode_gflops, roof_shape, roof_gflops, roof_ratio, vae_roof_ratio, peak_rss_bytes,
-// weights_bytes, peak_rss_to_weights, minor_faults, major_faults, vae_decode_minor_faults.
+// weights_bytes, peak_rss_to_weights, minor_faults, major_faults, vae_decode_minor_faults,
+// buffer_pool, buffer_pool_hits, buffer_pool_misses.
 std::string report_json(const BenchReport& report);
 
 // A human-readable table of the same figures.

@@ -24,6 +24,7 @@
 #include "isolated_t5_tokenizer.h"
 #include "matmul_roof.h"
 #include "model/attention.h"
+#include "model/cpu_buffer_pool.h"
 #include "model/device_selection.h"
 #include "model/flop_count.h"
 #include "model/flux_pipeline.h"
@@ -148,6 +149,7 @@ int run(const BenchOptions& options) {
       flux::select_device_dtype(options.device, options.dtype, hardware);
   const flux::ThreadChoice threads = flux::select_threads(options.threads, hardware);
   at::set_num_threads(threads.threads);
+  if (options.buffer_pool) flux::CpuBufferPool::install();
   const flux::AttentionOptions attention =
       flux::parse_attention_slicing(options.attention_slicing);
   c10::InferenceMode guard;
@@ -210,6 +212,12 @@ int run(const BenchOptions& options) {
                      "x" + std::to_string(options.roof_n);
   setup.roof_gflops = std::max(roof_before, roof_after);
   setup.peak_rss_bytes = ProcessUsage::now().peak_rss_bytes;
+  if (const flux::CpuBufferPool* pool = flux::CpuBufferPool::installed()) {
+    const flux::CpuBufferPool::Stats stats = pool->stats();
+    setup.buffer_pool = true;
+    setup.buffer_pool_hits = stats.hits;
+    setup.buffer_pool_misses = stats.misses;
+  }
   const BenchReport report = summarize(setup, samples);
   std::cout << (options.json ? report_json(report) + "\n" : report_table(report));
   return 0;

@@ -9,14 +9,16 @@
 //    path compiles only there, so it is untested in CPU-only builds.
 //  * MPS: libtorch 1.13 has no call that empties the MPS allocator's cache (its headers have
 //    no MPS hooks; the allocator is internal to MPS builds), so nothing is freed on MPS.
-//  * CPU: the CPU allocator keeps no cache; nothing to free.
+//  * CPU: the idle blocks of the CPU buffer pool (model/cpu_buffer_pool.h), when the stage
+//    installed it.
 #ifndef FLX_FLUX_PLUGIN_DEVICE_MEMORY_H_
 #define FLX_FLUX_PLUGIN_DEVICE_MEMORY_H_
 
 namespace flx::flux {
 
 // Releases every device cache this build can release. Returns what it freed ("the CUDA
-// caching allocator's cache"), or "" when there was nothing this build can free. Never throws
+// caching allocator's cache", "the CPU buffer pool's idle blocks", or both), or "" when there
+// was nothing to free. Never throws
 // and returns static text, so it is safe while an allocation failure is being handled.
 const char* release_cached_device_memory() noexcept;
 

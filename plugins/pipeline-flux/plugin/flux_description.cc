@@ -54,6 +54,14 @@ std::string describe_json(const FluxDescription& d) {
   text_cache->set("hits", d.text_cache.hits);
   text_cache->set("misses", d.text_cache.misses);
 
+  Poco::JSON::Object::Ptr pool = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  pool->set("enabled", d.buffer_pool.enabled);
+  pool->set("hits", d.buffer_pool.hits);
+  pool->set("misses", d.buffer_pool.misses);
+  pool->set("live_bytes", d.buffer_pool.live_bytes);
+  pool->set("idle_bytes", d.buffer_pool.idle_bytes);
+  pool->set("peak_live_bytes", d.buffer_pool.peak_live_bytes);
+
   Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
   object.set("type", std::string("flux"));
   object.set("model", d.options.model);
@@ -87,6 +95,7 @@ std::string describe_json(const FluxDescription& d) {
   }
   object.set("loaded_variants", variants);
   object.set("progress", std::string(progress_mode_name(d.options.progress)));
+  object.set("buffer_pool", pool);
   object.set("text_cache", text_cache);
   object.set("steps", d.defaults.steps);
   object.set("guidance", optional_number(d.defaults.guidance));

@@ -16,6 +16,8 @@
 //    "loaded_variants": [{"dtype": string, "offload": string}, ...] (the copies loaded now,
 //                       least recently used first; [] until loaded),
 //    "progress": "off"|"log"|"bar",
+//    "buffer_pool": {"enabled": bool, "hits": int, "misses": int, "live_bytes": int,
+//                    "idle_bytes": int, "peak_live_bytes": int} (process-wide figures),
 //    "text_cache": {"size": int (capacity, 0: off), "entries": int, "hits": int, "misses": int},
 //    "steps": int, "guidance": number|null (null: the model ignores guidance),
 //    "max_sequence_length": int (the defaults a request gets),
@@ -80,6 +82,14 @@ struct FluxDescription {
   };
   std::vector<Variant> loaded_variants;
   TextCacheStats text_cache;
+  struct BufferPool {
+    bool enabled = false;
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    int64_t live_bytes = 0;
+    int64_t idle_bytes = 0;
+    int64_t peak_live_bytes = 0;
+  } buffer_pool;
   std::optional<int64_t> weights_bytes;
   std::string model_root;
   std::string transformer_file;

@@ -146,6 +146,7 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
   options.offload = reader.text("offload").value_or(options.offload);
   options.override_variants = reader.integer("override_variants", 0, kMaxOverrideVariants)
                                   .value_or(options.override_variants);
+  options.buffer_pool = reader.boolean("buffer_pool").value_or(options.buffer_pool);
   options.text_cache_size =
       reader.integer("text_cache_size", 0, kMaxTextCacheSize).value_or(options.text_cache_size);
   const std::string progress = reader.choice("progress", {"off", "log", "bar"}, "off");

@@ -48,6 +48,10 @@
 //                                                       overrides. On the CPU a copy in the
 //                                                       file's dtype maps the same pages; any
 //                                                       other holds its weights again
+//   buffer_pool                  bool     true          keep large freed CPU buffers for reuse
+//                                                       instead of faulting fresh pages in every
+//                                                       step (model/cpu_buffer_pool.h); process-
+//                                                       wide, on from the first stage that has it
 //   text_cache_size              int      16            prompts whose text embeddings are kept,
 //                                                       least recently used first out, 0..1024;
 //                                                       0 turns the cache off. One entry holds
@@ -107,6 +111,7 @@ struct FluxOptions {
   int64_t vae_tile_overlap = 128;
   std::string offload = "none";
   int64_t override_variants = 1;
+  bool buffer_pool = true;
   int64_t text_cache_size = 16;
   ProgressMode progress = ProgressMode::kOff;
   std::optional<int> default_steps;

@@ -16,6 +16,7 @@
 #include "io/clip_tokenizer.h"
 #include "isolated_t5_tokenizer.h"
 #include "model/autoencoder_kl.h"
+#include "model/cpu_buffer_pool.h"
 #include "model/flux_pipeline.h"
 #include "model/flux_transformer.h"
 #include "model/json_config.h"
@@ -115,6 +116,7 @@ FluxStage::FluxStage(const flx::StageContext& context)
   if (context.dry_run) return;
 
   at::set_num_threads(settings_.threads.threads);
+  if (options_.buffer_pool) CpuBufferPool::install();
   warmup_state_ = !options_.warmup                   ? WarmupState::kDisabled
                   : options_.load == LoadMode::kLazy ? WarmupState::kSkipped
                                                      : WarmupState::kPending;
@@ -127,7 +129,8 @@ FluxStage::FluxStage(const flx::StageContext& context)
       (settings_.vae.slicing ? "true" : "false") + ", vae_tiling " +
       (settings_.vae.tiling ? "true" : "false") + ", offload " +
       offload_mode_name(settings_.offload) + ", override_variants " +
-      std::to_string(options_.override_variants) + ", text_cache_size " +
+      std::to_string(options_.override_variants) + ", buffer_pool " +
+      (options_.buffer_pool ? "true" : "false") + ", text_cache_size " +
       std::to_string(options_.text_cache_size) + ", progress " +
       progress_mode_name(options_.progress));
 }
@@ -412,6 +415,15 @@ std::string FluxStage::describe() {
                 std::to_string(options_.override_variants) +
                 " such copies are kept besides the configured one";
   description.text_cache.size = options_.text_cache_size;
+  if (const CpuBufferPool* pool = CpuBufferPool::installed()) {
+    const CpuBufferPool::Stats stats = pool->stats();
+    description.buffer_pool.enabled = true;
+    description.buffer_pool.hits = stats.hits;
+    description.buffer_pool.misses = stats.misses;
+    description.buffer_pool.live_bytes = stats.live_bytes;
+    description.buffer_pool.idle_bytes = stats.idle_bytes;
+    description.buffer_pool.peak_live_bytes = stats.peak_live_bytes;
+  }
   description.model_root = paths_.root;
   description.transformer_file = paths_.transformer_file;
   description.vae_file = paths_.vae_file;

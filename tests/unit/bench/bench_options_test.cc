@@ -23,6 +23,7 @@ TEST(BenchOptionsTest, DefaultsMatchTheIssueFigures) {
   EXPECT_EQ(options->roof_m, 2048);
   EXPECT_EQ(options->roof_k, 3072);
   EXPECT_EQ(options->roof_n, 3072);
+  EXPECT_TRUE(options->buffer_pool);
   EXPECT_FALSE(options->json);
 }
 
@@ -32,7 +33,7 @@ TEST(BenchOptionsTest, EveryFlagIsRead) {
       {"--model=/m", "--width", "512", "--height", "768", "--steps", "4", "--runs", "5",
        "--warmup", "0", "--device", "cpu", "--dtype", "bf16", "--threads", "1",
        "--max-sequence-length", "128", "--prompt", "a cat", "--seed", "9", "--attention-slicing",
-       "max", "--roof", "64x32x16", "--roof-repeats", "2", "--json"},
+       "max", "--roof", "64x32x16", "--roof-repeats", "2", "--buffer-pool", "off", "--json"},
       &error);
   ASSERT_TRUE(options.has_value()) << error;
   EXPECT_EQ(options->width, 512);
@@ -51,6 +52,7 @@ TEST(BenchOptionsTest, EveryFlagIsRead) {
   EXPECT_EQ(options->roof_k, 32);
   EXPECT_EQ(options->roof_n, 16);
   EXPECT_EQ(options->roof_repeats, 2);
+  EXPECT_FALSE(options->buffer_pool);
   EXPECT_TRUE(options->json);
 }
 
@@ -67,6 +69,7 @@ TEST(BenchOptionsTest, BadInputIsNamed) {
            {{"--model", "/m", "--roof", "2048x3072"},
             "--roof must be MxKxN with sides from 1 to 65536, got \"2048x3072\""},
            {{"--model", "/m", "--frobnicate", "1"}, "unknown option --frobnicate"},
+           {{"--model", "/m", "--buffer-pool", "yes"}, "--buffer-pool must be on or off, got \"yes\""},
            {{"--model"}, "--model needs a value"},
            {{"--model", "/m", "extra"}, "unexpected argument \"extra\""},
        }) {

@@ -38,6 +38,10 @@ FluxDescription Description(bool guidance_embeds) {
   d.options.override_variants = 2;
   d.loaded_variants = {{"bfloat16", "model"}, {"float32", "none"}};
   d.text_cache = TextCacheStats{16, 2, 3, 4};
+  d.buffer_pool.enabled = true;
+  d.buffer_pool.hits = 40;
+  d.buffer_pool.misses = 5;
+  d.buffer_pool.idle_bytes = 1 << 20;
   d.weights_bytes = 123456789;
   d.model_root = "/cache/models--black-forest-labs--FLUX.1-dev/snapshots/abc";
   d.transformer_file = "/models/flux1-dev.safetensors";
@@ -83,6 +87,12 @@ TEST(FluxDescriptionTest, ReportsTheActiveConfiguration) {
   EXPECT_EQ(variants->getObject(0)->getValue<std::string>("offload"), "model");
   EXPECT_EQ(variants->getObject(1)->getValue<std::string>("dtype"), "float32");
   EXPECT_EQ(json->getValue<std::string>("progress"), "log");
+  const Poco::JSON::Object::Ptr pool = json->getObject("buffer_pool");
+  ASSERT_FALSE(pool.isNull());
+  EXPECT_TRUE(pool->getValue<bool>("enabled"));
+  EXPECT_EQ(pool->getValue<int>("hits"), 40);
+  EXPECT_EQ(pool->getValue<int>("misses"), 5);
+  EXPECT_EQ(pool->getValue<int>("idle_bytes"), 1 << 20);
   const Poco::JSON::Object::Ptr cache = json->getObject("text_cache");
   ASSERT_FALSE(cache.isNull());
   EXPECT_EQ(cache->getValue<int>("size"), 16);

@@ -49,6 +49,7 @@ TEST_F(FluxOptionsTest, OnlyModelGivesTheDocumentedDefaults) {
   EXPECT_EQ(options.vae_tile_overlap, 128);
   EXPECT_EQ(options.offload, "none");
   EXPECT_EQ(options.override_variants, 1);
+  EXPECT_TRUE(options.buffer_pool);
   EXPECT_EQ(options.text_cache_size, 16);
   EXPECT_EQ(options.progress, ProgressMode::kOff);
   EXPECT_FALSE(options.default_steps.has_value());
@@ -79,6 +80,7 @@ TEST_F(FluxOptionsTest, EveryKeyIsRead) {
                                     {"vae_tile_overlap", "64"},
                                     {"offload", "model"},
                                     {"override_variants", "0"},
+                                    {"buffer_pool", "false"},
                                     {"text_cache_size", "0"},
                                     {"progress", "log"}});
   EXPECT_EQ(options.model, "black-forest-labs/FLUX.1-dev");
@@ -100,6 +102,7 @@ TEST_F(FluxOptionsTest, EveryKeyIsRead) {
   EXPECT_EQ(options.vae_tile_overlap, 64);
   EXPECT_EQ(options.offload, "model");
   EXPECT_EQ(options.override_variants, 0);
+  EXPECT_FALSE(options.buffer_pool);
   EXPECT_EQ(options.text_cache_size, 0);
   EXPECT_EQ(options.progress, ProgressMode::kLog);
 }

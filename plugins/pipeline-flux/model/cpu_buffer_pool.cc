@@ -1,0 +1,159 @@
+#include "model/cpu_buffer_pool.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+namespace flx::flux {
+namespace {
+
+std::atomic<CpuBufferPool*> g_installed{nullptr};
+
+// Above the allocator priority c10 registers its default CPU allocator with.
+constexpr uint8_t kPoolPriority = 1;
+
+// A header and `bytes` of data, or nullptr.
+void* allocate_with_header(size_t bytes) {
+  return std::aligned_alloc(CpuBufferPool::kAlignment, CpuBufferPool::kAlignment + bytes);
+}
+
+}  // namespace
+
+CpuBufferPool::~CpuBufferPool() { free_idle(); }
+
+CpuBufferPool& CpuBufferPool::install() {
+  static CpuBufferPool* const pool = [] {
+    auto* created = new CpuBufferPool();
+    c10::SetCPUAllocator(created, kPoolPriority);
+    g_installed.store(created);
+    return created;
+  }();
+  return *pool;
+}
+
+CpuBufferPool* CpuBufferPool::installed() { return g_installed.load(); }
+
+size_t CpuBufferPool::size_class(size_t bytes) {
+  if (bytes <= kMinPooledBytes) return kMinPooledBytes;
+  int top = 63;
+  while ((bytes >> top) == 0) --top;
+  const size_t step = size_t{1} << (top - 3);
+  return (bytes + step - 1) & ~(step - 1);
+}
+
+void* CpuBufferPool::data_of(Block* block) {
+  return reinterpret_cast<char*>(block) + kAlignment;
+}
+
+CpuBufferPool::Block* CpuBufferPool::block_of(void* data) {
+  return reinterpret_cast<Block*>(static_cast<char*>(data) - kAlignment);
+}
+
+c10::DataPtr CpuBufferPool::allocate(size_t bytes) const {
+  const bool pooled = bytes >= kMinPooledBytes;
+  const size_t size = pooled ? size_class(bytes) : bytes;
+  Block* block = nullptr;
+  if (pooled) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = idle_.find(size);
+    if (it != idle_.end() && !it->second.empty()) {
+      block = it->second.back();  // the most recently freed: likeliest still in cache
+      it->second.pop_back();
+      if (it->second.empty()) idle_.erase(it);
+      idle_order_.remove(block);
+      stats_.idle_bytes -= static_cast<int64_t>(size);
+      ++stats_.hits;
+    } else {
+      ++stats_.misses;
+    }
+    stats_.live_bytes += static_cast<int64_t>(size);
+    if (stats_.live_bytes > stats_.peak_live_bytes) stats_.peak_live_bytes = stats_.live_bytes;
+  }
+  if (block == nullptr) {
+    void* memory = allocate_with_header(size);
+    if (memory == nullptr && pooled) {
+      free_idle();  // idle blocks of other sizes may be what stands in the way
+      memory = allocate_with_header(size);
+    }
+    if (memory == nullptr) {
+      if (pooled) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stats_.live_bytes -= static_cast<int64_t>(size);
+      }
+      // The wording of c10's own allocator, which out-of-memory detection recognises.
+      TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ",
+                  bytes, " bytes.");
+    }
+    block = new (memory) Block{this, size, pooled};
+  }
+  void* data = data_of(block);
+  return c10::DataPtr(data, data, &CpuBufferPool::deallocate, c10::Device(c10::kCPU));
+}
+
+void CpuBufferPool::deallocate(void* data) {
+  if (data == nullptr) return;
+  Block* block = block_of(data);
+  if (!block->pooled) {
+    std::free(block);
+    return;
+  }
+  block->pool->give_back(block);
+}
+
+void CpuBufferPool::give_back(Block* block) const {
+  std::vector<Block*> to_free;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t bytes = static_cast<int64_t>(block->bytes);
+    stats_.live_bytes -= bytes;
+    // Idle memory stays within kIdleBoundFactor x the live high-water mark (see the header):
+    // beyond that the oldest idle blocks go first.
+    const int64_t bound = kIdleBoundFactor * stats_.peak_live_bytes;
+    while (!idle_order_.empty() && stats_.idle_bytes + bytes > bound) {
+      Block* oldest = idle_order_.front();
+      idle_order_.pop_front();
+      auto it = idle_.find(oldest->bytes);
+      it->second.remove(oldest);
+      if (it->second.empty()) idle_.erase(it);
+      stats_.idle_bytes -= static_cast<int64_t>(oldest->bytes);
+      to_free.push_back(oldest);
+    }
+    if (stats_.idle_bytes + bytes <= bound) {
+      idle_[block->bytes].push_back(block);
+      idle_order_.push_back(block);
+      stats_.idle_bytes += bytes;
+    } else {
+      to_free.push_back(block);
+    }
+  }
+  for (Block* gone : to_free) std::free(gone);
+}
+
+int64_t CpuBufferPool::release_idle() { return free_idle(); }
+
+int64_t CpuBufferPool::free_idle() const {
+  std::list<Block*> to_free;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    to_free.swap(idle_order_);
+    idle_.clear();
+    stats_.idle_bytes = 0;
+  }
+  int64_t freed = 0;
+  for (Block* block : to_free) {
+    freed += static_cast<int64_t>(block->bytes);
+    std::free(block);
+  }
+  return freed;
+}
+
+CpuBufferPool::Stats CpuBufferPool::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+}  // namespace flx::flux
