@@ -111,6 +111,8 @@ std::string report_json(const BenchReport& r) {
   object.set("buffer_pool", s.buffer_pool);
   object.set("buffer_pool_hits", s.buffer_pool_hits);
   object.set("buffer_pool_misses", s.buffer_pool_misses);
+  object.set("buffer_pool_idle_bytes", s.buffer_pool_idle_bytes);
+  object.set("buffer_pool_peak_live_bytes", s.buffer_pool_peak_live_bytes);
   std::ostringstream out;
   object.stringify(out);
   return out.str();
@@ -151,7 +153,10 @@ std::string report_table(const BenchReport& r) {
   out << line("major faults per image", "%.0f", r.major_faults);
   out << "  " << std::string(29, ' ') << "buffer pool "
       << (s.buffer_pool ? "on: " + std::to_string(s.buffer_pool_hits) + " hits, " +
-                              std::to_string(s.buffer_pool_misses) + " misses"
+                              std::to_string(s.buffer_pool_misses) + " misses, " +
+                              std::to_string(s.buffer_pool_peak_live_bytes >> 20) +
+                              " MiB live peak, " + std::to_string(s.buffer_pool_idle_bytes >> 20) +
+                              " MiB idle"
                         : std::string("off"))
       << "\n";
   return out.str();

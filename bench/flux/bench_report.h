@@ -47,6 +47,8 @@ struct BenchSetup {
   bool buffer_pool = false;
   uint64_t buffer_pool_hits = 0;  // over the whole process, warm-up included
   uint64_t buffer_pool_misses = 0;
+  int64_t buffer_pool_idle_bytes = 0;       // kept for reuse at the end
+  int64_t buffer_pool_peak_live_bytes = 0;  // the activations' high-water mark
 };
 
 struct BenchReport {
@@ -84,7 +86,8 @@ BenchReport summarize(const BenchSetup& setup, const std::vector<RunSample>& sam
 // total_seconds, transformer_step_gflop, transformer_gflops, vae_decode_gflop,
 // vae_decode_gflops, roof_shape, roof_gflops, roof_ratio, vae_roof_ratio, peak_rss_bytes,
 // weights_bytes, peak_rss_to_weights, minor_faults, major_faults, vae_decode_minor_faults,
-// buffer_pool, buffer_pool_hits, buffer_pool_misses.
+// buffer_pool, buffer_pool_hits, buffer_pool_misses, buffer_pool_idle_bytes,
+// buffer_pool_peak_live_bytes.
 std::string report_json(const BenchReport& report);
 
 // A human-readable table of the same figures.

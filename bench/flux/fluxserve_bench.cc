@@ -22,12 +22,12 @@
 #include "image_encoder.h"
 #include "io/clip_tokenizer.h"
 #include "isolated_t5_tokenizer.h"
-#include "matmul_roof.h"
 #include "model/attention.h"
 #include "model/cpu_buffer_pool.h"
 #include "model/device_selection.h"
 #include "model/flop_count.h"
 #include "model/flux_pipeline.h"
+#include "model/matmul_roof.h"
 #include "process_usage.h"
 #include "t5_tokenizer_module.h"
 
@@ -169,7 +169,7 @@ int run(const BenchOptions& options) {
   setup.load_seconds = seconds_since(load_start);
 
   const auto roof = [&] {
-    return measure_matmul_roof(choice.dtype, choice.device, options.roof_m, options.roof_k,
+    return flux::measure_matmul_roof(choice.dtype, choice.device, options.roof_m, options.roof_k,
                                options.roof_n, options.roof_repeats);
   };
   if (!options.json) std::cerr << "measuring the matmul roof\n";
@@ -217,6 +217,8 @@ int run(const BenchOptions& options) {
     setup.buffer_pool = true;
     setup.buffer_pool_hits = stats.hits;
     setup.buffer_pool_misses = stats.misses;
+    setup.buffer_pool_idle_bytes = stats.idle_bytes;
+    setup.buffer_pool_peak_live_bytes = stats.peak_live_bytes;
   }
   const BenchReport report = summarize(setup, samples);
   std::cout << (options.json ? report_json(report) + "\n" : report_table(report));

@@ -77,6 +77,7 @@ std::string describe_json(const FluxDescription& d) {
   object.set("threads", d.settings.threads);
   object.set("threads_reason", d.settings.threads_reason);
   object.set("blas", d.settings.blas);
+  object.set("matmul_gflops", optional_number(d.matmul_gflops));
   object.set("attention_slicing", d.settings.attention_slicing);
   object.set("vae_slicing", d.settings.vae_slicing);
   object.set("vae_tiling", d.settings.vae_tiling);

@@ -8,6 +8,7 @@
 //    "device": "cpu"|"cuda:<N>"|"mps", "device_reason": string,
 //    "dtype": "float32"|"float16"|"bfloat16", "dtype_reason": string,
 //    "threads": int, "threads_reason": string, "blas": string,
+//    "matmul_gflops": number|null (the start-up 512^3 matmul check; null in a dry run),
 //    "attention_slicing": "off"|"auto"|"max"|"<N>", "vae_slicing": bool, "vae_tiling": bool,
 //    "vae_tile_size": int, "vae_tile_overlap": int,
 //    "offload": "none"|"model"|"sequential", "offload_summary": string ("" until loaded),
@@ -91,6 +92,7 @@ struct FluxDescription {
     int64_t peak_live_bytes = 0;
   } buffer_pool;
   std::optional<int64_t> weights_bytes;
+  std::optional<double> matmul_gflops;
   std::string model_root;
   std::string transformer_file;
   std::string vae_file;

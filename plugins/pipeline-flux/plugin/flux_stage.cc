@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -20,6 +21,7 @@
 #include "model/flux_pipeline.h"
 #include "model/flux_transformer.h"
 #include "model/json_config.h"
+#include "model/matmul_roof.h"
 #include "model/prompt_cache.h"
 #include "variant_cache.h"
 
@@ -117,6 +119,7 @@ FluxStage::FluxStage(const flx::StageContext& context)
 
   at::set_num_threads(settings_.threads.threads);
   if (options_.buffer_pool) CpuBufferPool::install();
+  check_matmul_speed();
   warmup_state_ = !options_.warmup                   ? WarmupState::kDisabled
                   : options_.load == LoadMode::kLazy ? WarmupState::kSkipped
                                                      : WarmupState::kPending;
@@ -136,6 +139,29 @@ FluxStage::FluxStage(const flx::StageContext& context)
 }
 
 FluxStage::~FluxStage() = default;
+
+void FluxStage::check_matmul_speed() {
+  try {
+    c10::InferenceMode guard;
+    matmul_gflops_ = quick_matmul_gflops(settings_.device.dtype, settings_.device.device);
+  } catch (const std::exception& e) {
+    host_.warn(std::string("matmul check failed: ") + e.what());
+    return;
+  }
+  const std::string figure = format_number(std::round(*matmul_gflops_ * 10) / 10) +
+                             " GFLOP/s (512x512x512 " + settings_.device.dtype_name + " on " +
+                             settings_.device.device_name + ", " +
+                             std::to_string(settings_.threads.threads) + " threads)";
+  const double floor = kSlowMatmulGflopsPerThread * settings_.threads.threads;
+  if (settings_.device.device.is_cpu() && *matmul_gflops_ < floor) {
+    host_.warn("matmul check: " + figure + ", below " + format_number(floor) +
+               ": generation will be slow. Is libtorch on the reference BLAS (install "
+               "libopenblas0-openmp) or is " + settings_.device.dtype_name +
+               " emulated on this CPU (try dtype: float32)? BLAS: " + blas_description());
+  } else {
+    host_.info("matmul check: " + figure);
+  }
+}
 
 FluxStage::Variant FluxStage::configured_variant() const {
   return Variant{settings_.device.dtype, settings_.device.dtype_name, settings_.offload};
@@ -415,6 +441,7 @@ std::string FluxStage::describe() {
                 std::to_string(options_.override_variants) +
                 " such copies are kept besides the configured one";
   description.text_cache.size = options_.text_cache_size;
+  description.matmul_gflops = matmul_gflops_;
   if (const CpuBufferPool* pool = CpuBufferPool::installed()) {
     const CpuBufferPool::Stats stats = pool->stats();
     description.buffer_pool.enabled = true;

@@ -104,6 +104,9 @@ class FluxStage : public flx::Pipeline {
   // (throws RESOURCE_EXHAUSTED when this try is chosen to fail).
   void begin_try(const ResolvedRequest& request, const Variant& variant, const flx_call* call);
   void set_warmup(WarmupState state, std::optional<double> ms = std::nullopt);
+  // Times a small matmul in the stage's dtype and threads (model/matmul_roof.h), logs it and
+  // warns when it is implausibly slow for a CPU (reference BLAS, emulated dtype).
+  void check_matmul_speed();
 
   const flx::Host host_;
   FluxOptions options_;
@@ -113,7 +116,8 @@ class FluxStage : public flx::Pipeline {
   ModelDefaults defaults_;
   int64_t vae_scale_factor_ = 0;
   bool guidance_embeds_ = false;
-  std::atomic<int64_t> tries_{0};  // tries so far, counted while fault injection is on
+  std::atomic<int64_t> tries_{0};
+  std::optional<double> matmul_gflops_;  // the start-up check, when it ran  // tries so far, counted while fault injection is on
 
   std::mutex load_mutex_;           // held while loading, so concurrent first calls load once
   mutable std::mutex state_mutex_;  // guards the members below

@@ -232,6 +232,7 @@ TEST_F(FluxRecoveryTest, WeightsBytesGaugeMatchesDescribe) {
   ASSERT_TRUE(config) << r.body;
   const double bytes = config->getValue<double>("weights_bytes");
   EXPECT_GT(bytes, 0) << r.body;
+  EXPECT_GT(config->getValue<double>("matmul_gflops"), 0) << "the start-up matmul check ran";
   EXPECT_EQ(MetricOnceSettled(*server, "fluxserve_weights_bytes{stage=\"flux\"}", bytes), bytes);
 }
 

@@ -43,6 +43,7 @@ FluxDescription Description(bool guidance_embeds) {
   d.buffer_pool.misses = 5;
   d.buffer_pool.idle_bytes = 1 << 20;
   d.weights_bytes = 123456789;
+  d.matmul_gflops = 95.5;
   d.model_root = "/cache/models--black-forest-labs--FLUX.1-dev/snapshots/abc";
   d.transformer_file = "/models/flux1-dev.safetensors";
   d.loaded = true;
@@ -71,6 +72,7 @@ TEST(FluxDescriptionTest, ReportsTheActiveConfiguration) {
   EXPECT_EQ(json->getValue<std::string>("dtype_reason"), "explicit");
   EXPECT_EQ(json->getValue<std::string>("threads_reason"), "explicit");
   EXPECT_EQ(json->getValue<std::string>("blas"), "open");
+  EXPECT_DOUBLE_EQ(json->getValue<double>("matmul_gflops"), 95.5);
   EXPECT_EQ(json->getValue<std::string>("attention_slicing"), "max");
   EXPECT_FALSE(json->getValue<bool>("vae_slicing"));
   EXPECT_TRUE(json->getValue<bool>("vae_tiling"));
