@@ -43,12 +43,24 @@ DemoModelSpec wide(int64_t clip_vocab, int64_t t5_vocab) {
   return spec;
 }
 
+// FLUX.1-schnell's transformer at full depth (19 double + 38 single blocks, ~11.9 B
+// parameters) with wide's one-layer text encoders and FLUX.1's VAE: denoising steps and the
+// decode cost what they cost in FLUX.1-schnell, for GPU benchmarks (scripts/gpu-bench.sh).
+DemoModelSpec schnell(int64_t clip_vocab, int64_t t5_vocab) {
+  DemoModelSpec spec = wide(clip_vocab, t5_vocab);
+  spec.preset = "schnell";
+  spec.transformer.num_layers = 19;
+  spec.transformer.num_single_layers = 38;
+  return spec;
+}
+
 }  // namespace
 
 std::optional<DemoModelSpec> demo_model_preset(const std::string& name, int64_t clip_vocab,
                                                int64_t t5_vocab) {
   if (name == "tiny") return tiny(clip_vocab, t5_vocab);
   if (name == "wide") return wide(clip_vocab, t5_vocab);
+  if (name == "schnell") return schnell(clip_vocab, t5_vocab);
   return std::nullopt;
 }
 

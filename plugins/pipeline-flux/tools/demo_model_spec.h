@@ -82,6 +82,8 @@ struct DemoModelSpec {
 //        (768, 12 heads, MLP 3072, vocab 49408); T5-XXL widths with 1 layer (4096, 64 heads x
 //        64, d_ff 10240, vocab 32128). About 1.13 B parameters (4.5 GB in float32): for
 //        measuring kernels at real sizes, not for quality.
+//  schnell  wide with FLUX.1-schnell's full transformer depth (19 double + 38 single blocks):
+//        about 12.4 B parameters (24.8 GB in bfloat16), for GPU benchmarks.
 std::optional<DemoModelSpec> demo_model_preset(const std::string& name, int64_t clip_vocab,
                                                int64_t t5_vocab);
 

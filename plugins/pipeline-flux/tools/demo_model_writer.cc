@@ -61,12 +61,12 @@ class FolderWriter {
 
   // Returns the number of parameters written.
   int64_t weights(const std::string& relative, const std::string& component,
-                  const std::vector<TensorSpec>& specs, uint64_t seed) const {
+                  const std::vector<TensorSpec>& specs, uint64_t seed, DType dtype) const {
     const std::string path = prepare(relative);
     std::vector<TensorView> tensors;
     int64_t parameters = 0;
     for (const TensorSpec& spec : specs) {
-      tensors.push_back(make_tensor(spec, seed, component));
+      tensors.push_back(make_tensor(spec, seed, component, dtype));
       parameters += spec.numel();
     }
     write_safetensors(path, tensors, {{"format", "pt"}});
@@ -152,7 +152,13 @@ void write_demo_model(const DemoModelOptions& options, std::ostream& log) {
   const int64_t t5_vocab =
       (pieces + kT5ExtraIds + kT5VocabRounding - 1) / kT5VocabRounding * kT5VocabRounding;
   const std::optional<DemoModelSpec> spec = demo_model_preset(options.preset, clip_vocab, t5_vocab);
-  if (!spec) throw std::runtime_error("unknown preset \"" + options.preset + "\" (tiny, wide)");
+  if (!spec) {
+    throw std::runtime_error("unknown preset \"" + options.preset + "\" (tiny, wide, schnell)");
+  }
+  if (options.dtype != "float32" && options.dtype != "bfloat16") {
+    throw std::runtime_error("unknown dtype \"" + options.dtype + "\" (float32, bfloat16)");
+  }
+  const DType dtype = options.dtype == "bfloat16" ? DType::BF16 : DType::F32;
 
   out.text("model_index.json", model_index_json());
   out.text("scheduler/scheduler_config.json", scheduler_config_json());
@@ -170,16 +176,16 @@ void write_demo_model(const DemoModelOptions& options, std::ostream& log) {
   int64_t parameters = 0;
   out.text("text_encoder/config.json", clip_text_config_json(spec->clip));
   parameters += out.weights("text_encoder/model.safetensors", "text_encoder",
-                            clip_text_tensors(spec->clip), options.seed);
+                            clip_text_tensors(spec->clip), options.seed, dtype);
   out.text("text_encoder_2/config.json", t5_config_json(spec->t5));
   parameters += out.weights("text_encoder_2/model.safetensors", "text_encoder_2",
-                            t5_encoder_tensors(spec->t5), options.seed);
+                            t5_encoder_tensors(spec->t5), options.seed, dtype);
   out.text("transformer/config.json", transformer_config_json(spec->transformer));
   parameters += out.weights("transformer/diffusion_pytorch_model.safetensors", "transformer",
-                            transformer_tensors(spec->transformer), options.seed);
+                            transformer_tensors(spec->transformer), options.seed, dtype);
   out.text("vae/config.json", vae_config_json(spec->vae));
   parameters += out.weights("vae/diffusion_pytorch_model.safetensors", "vae",
-                            vae_tensors(spec->vae), options.seed);
+                            vae_tensors(spec->vae), options.seed, dtype);
   out.text("README.md", readme(*spec, options.seed, parameters));
 
   // Read the tokenizers back the way the pipeline will, so a broken file fails here.

@@ -27,13 +27,16 @@ struct DemoModelOptions {
   std::string directory;
   std::string preset = "tiny";
   uint64_t seed = 0;
+  // "float32" or "bfloat16": the dtype of every weight file (the safetensors dtype, so the
+  // pipeline loads bfloat16 zero-copy when it computes in bfloat16).
+  std::string dtype = "float32";
   // Write into a folder that already holds files (ours are replaced, others are kept).
   bool force = false;
 };
 
 // Writes the model, reporting each file on `log`. Throws std::runtime_error (or LoadError
 // from the safetensors writer) naming the folder or file when the folder is not empty and
-// `force` is false, the preset is unknown, or a file cannot be written.
+// `force` is false, the preset or dtype is unknown, or a file cannot be written.
 void write_demo_model(const DemoModelOptions& options, std::ostream& log);
 
 }  // namespace flx::flux::demo

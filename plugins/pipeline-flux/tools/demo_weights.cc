@@ -1,8 +1,10 @@
 #include "demo_weights.h"
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <random>
+#include <stdexcept>
 
 namespace flx::flux::demo {
 namespace {
@@ -234,7 +236,21 @@ std::vector<TensorSpec> vae_tensors(const VaeSpec& spec) {
   return tensors;
 }
 
-TensorView make_tensor(const TensorSpec& spec, uint64_t seed, const std::string& component) {
+uint16_t to_bfloat16(float value) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &value, sizeof(bits));
+  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu) != 0) {
+    return static_cast<uint16_t>((bits >> 16) | 0x0040u);  // a quiet NaN
+  }
+  const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>((bits + rounding) >> 16);
+}
+
+TensorView make_tensor(const TensorSpec& spec, uint64_t seed, const std::string& component,
+                       DType dtype) {
+  if (dtype != DType::F32 && dtype != DType::BF16) {
+    throw std::invalid_argument("demo weights are written as float32 or bfloat16");
+  }
   const int64_t count = spec.numel();
   auto values =
       std::make_shared<std::vector<float>>(static_cast<size_t>(count), spec.init.constant);
@@ -253,8 +269,17 @@ TensorView make_tensor(const TensorSpec& spec, uint64_t seed, const std::string&
   }
   TensorView view;
   view.name = spec.name;
-  view.dtype = DType::F32;
   view.shape = spec.shape;
+  if (dtype == DType::BF16) {
+    auto halves = std::make_shared<std::vector<uint16_t>>(values->size());
+    for (size_t i = 0; i < values->size(); ++i) (*halves)[i] = to_bfloat16((*values)[i]);
+    view.dtype = DType::BF16;
+    view.data = halves->data();
+    view.nbytes = halves->size() * sizeof(uint16_t);
+    view.owner = halves;
+    return view;
+  }
+  view.dtype = DType::F32;
   view.data = values->data();
   view.nbytes = values->size() * sizeof(float);
   view.owner = values;

@@ -41,10 +41,16 @@ std::vector<TensorSpec> t5_encoder_tensors(const T5Spec& spec);
 std::vector<TensorSpec> transformer_tensors(const TransformerSpec& spec);
 std::vector<TensorSpec> vae_tensors(const VaeSpec& spec);
 
-// The float32 values of `spec`, drawn from the stream of (seed, component, spec.name) with
+// The values of `spec`, drawn from the stream of (seed, component, spec.name) with
 // std::mt19937_64 and the Box-Muller transform (written out, so the values are the same with
-// every standard library).
-TensorView make_tensor(const TensorSpec& spec, uint64_t seed, const std::string& component);
+// every standard library), as float32 or, with `dtype` BF16, rounded to the nearest bfloat16
+// (ties to even). Other dtypes throw std::invalid_argument.
+TensorView make_tensor(const TensorSpec& spec, uint64_t seed, const std::string& component,
+                       DType dtype = DType::F32);
+
+// `value` rounded to the nearest bfloat16, ties to even (NaN stays NaN); the upper 16 bits of
+// the float32 result.
+uint16_t to_bfloat16(float value);
 
 }  // namespace flx::flux::demo
 

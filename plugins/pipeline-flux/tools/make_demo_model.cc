@@ -14,13 +14,17 @@
 namespace {
 
 const char* const kUsage =
-    "usage: fluxserve make-demo-model DIR [--preset tiny|wide] [--seed N] [--force]\n"
+    "usage: fluxserve make-demo-model DIR [--preset tiny|wide|schnell] [--dtype float32|bfloat16]\n"
+    "                                     [--seed N] [--force]\n"
     "\n"
     "Writes a random-weight FLUX.1-schnell-shaped model in the diffusers folder layout to DIR,\n"
     "with tokenizers trained on a small built-in English text. Its images are noise.\n"
     "\n"
     "  --preset tiny   about 3 M parameters, 256x256 in a few seconds on a laptop (default)\n"
     "  --preset wide   FLUX.1's layer widths with few layers, about 1.13 B parameters (4.5 GB)\n"
+    "  --preset schnell  wide with FLUX.1-schnell's 19 + 38 transformer blocks, about 12.4 B\n"
+    "                  parameters (24.8 GB in bfloat16; needs that much memory to write)\n"
+    "  --dtype T       float32 (default) or bfloat16 weight files\n"
     "  --seed N        seed of the random weights (default 0)\n"
     "  --force         write into DIR even if it is not empty\n";
 
@@ -51,11 +55,13 @@ int main(int argc, char** argv) {
       return 0;
     } else if (arg == "--force") {
       options.force = true;
-    } else if (arg == "--preset" || arg == "--seed") {
+    } else if (arg == "--preset" || arg == "--seed" || arg == "--dtype") {
       if (i + 1 >= args.size()) return usage_error(arg + " needs a value");
       const std::string& value = args[++i];
       if (arg == "--preset") {
         options.preset = value;
+      } else if (arg == "--dtype") {
+        options.dtype = value == "bf16" ? "bfloat16" : value == "fp32" ? "float32" : value;
       } else if (!parse_seed(value, &options.seed)) {
         return usage_error("--seed must be a non-negative integer, got \"" + value + "\"");
       }
@@ -69,8 +75,11 @@ int main(int argc, char** argv) {
     }
   }
   if (options.directory.empty()) return usage_error("DIR is required");
-  if (options.preset != "tiny" && options.preset != "wide") {
-    return usage_error("--preset must be tiny or wide, got \"" + options.preset + "\"");
+  if (options.preset != "tiny" && options.preset != "wide" && options.preset != "schnell") {
+    return usage_error("--preset must be tiny, wide or schnell, got \"" + options.preset + "\"");
+  }
+  if (options.dtype != "float32" && options.dtype != "bfloat16") {
+    return usage_error("--dtype must be float32 or bfloat16, got \"" + options.dtype + "\"");
   }
   try {
     flx::flux::demo::write_demo_model(options, std::cout);

@@ -78,6 +78,22 @@ TEST_F(DemoModelWriterTest, WritesACompleteDiffusersFolder) {
   EXPECT_EQ(t5_ids.back(), t5.pad_id());
 }
 
+TEST_F(DemoModelWriterTest, BfloatWeightFilesHoldBfloatTensors) {
+  DemoModelOptions options;
+  options.directory = root_ + "/bf16";
+  options.dtype = "bfloat16";
+  std::ostringstream log;
+  write_demo_model(options, log);
+  const ModelPaths paths = resolve_model(options.directory, "/nonexistent-cache");
+  for (const TensorStore& store :
+       {open_transformer_weights(paths), open_vae_weights(paths), open_text_encoder_weights(paths),
+        open_text_encoder_2_weights(paths)}) {
+    for (const std::string& name : store.names()) {
+      EXPECT_EQ(store.get(name).dtype, DType::BF16) << store.description() << ": " << name;
+    }
+  }
+}
+
 TEST_F(DemoModelWriterTest, SameSeedSameWeights) {
   DemoModelOptions a;
   a.directory = root_ + "/a";
@@ -119,6 +135,20 @@ TEST_F(DemoModelWriterTest, RefusesANonEmptyFolderWithoutForce) {
   write_demo_model(options, log);
   EXPECT_TRUE(fs::exists(root_ + "/model_index.json"));
   EXPECT_TRUE(fs::exists(root_ + "/notes.txt")) << "--force keeps files that are not ours";
+}
+
+TEST_F(DemoModelWriterTest, RefusesAnUnknownDtype) {
+  DemoModelOptions options;
+  options.directory = root_ + "/x";
+  options.dtype = "float8";
+  std::ostringstream log;
+  try {
+    write_demo_model(options, log);
+    FAIL() << "accepted dtype float8";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown dtype \"float8\""), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(DemoModelWriterTest, RefusesAnUnknownPreset) {

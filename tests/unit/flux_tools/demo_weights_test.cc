@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -110,7 +112,45 @@ TEST(DemoWeightsTest, PresetsHaveTheAdvertisedSizes) {
   EXPECT_LT(wide_parameters, 1'160'000'000);
   EXPECT_EQ(wide->transformer.inner_dim(), 3072) << "FLUX.1's hidden size";
   EXPECT_EQ(wide->t5.vocab_size, 32128) << "T5-XXL's embedding rows";
+  const std::optional<DemoModelSpec> schnell = demo_model_preset("schnell", 955, 640);
+  ASSERT_TRUE(schnell.has_value());
+  EXPECT_EQ(schnell->transformer.num_layers, 19);
+  EXPECT_EQ(schnell->transformer.num_single_layers, 38);
+  const int64_t transformer = [&] {
+    int64_t total = 0;
+    for (const TensorSpec& t : transformer_tensors(schnell->transformer)) total += t.numel();
+    return total;
+  }();
+  EXPECT_NEAR(static_cast<double>(transformer), 11.9e9, 0.05e9) << "FLUX.1's transformer";
   EXPECT_FALSE(demo_model_preset("huge", 955, 640).has_value());
+}
+
+TEST(DemoWeightsTest, BfloatRoundsToNearestEven) {
+  EXPECT_EQ(to_bfloat16(1.0f), 0x3f80);
+  EXPECT_EQ(to_bfloat16(-2.0f), 0xc000);
+  // 1 + 2^-8 lies halfway between bfloat16 1.0 and 1.0078125: ties go to the even 1.0.
+  EXPECT_EQ(to_bfloat16(1.00390625f), 0x3f80);
+  // A little above halfway rounds up.
+  EXPECT_EQ(to_bfloat16(1.0040000f), 0x3f81);
+  // 1.0078125 + 2^-8 is halfway between 0x3f81 and 0x3f82: the even one is 0x3f82.
+  EXPECT_EQ(to_bfloat16(1.01171875f), 0x3f82);
+  EXPECT_EQ(to_bfloat16(std::numeric_limits<float>::infinity()), 0x7f80);
+  EXPECT_EQ(to_bfloat16(std::numeric_limits<float>::quiet_NaN()) & 0x7fc0, 0x7fc0);
+}
+
+TEST(DemoWeightsTest, BfloatTensorsHoldTheRoundedFloatValues) {
+  TensorSpec spec;
+  spec.name = "w";
+  spec.shape = {4, 8};
+  spec.init = TensorInit{0.02, 0};
+  const TensorView f32 = make_tensor(spec, 3, "c");
+  const TensorView bf16 = make_tensor(spec, 3, "c", DType::BF16);
+  EXPECT_EQ(bf16.dtype, DType::BF16);
+  EXPECT_EQ(bf16.nbytes, f32.nbytes / 2);
+  const float* floats = static_cast<const float*>(f32.data);
+  const uint16_t* halves = static_cast<const uint16_t*>(bf16.data);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(halves[i], to_bfloat16(floats[i])) << i;
+  EXPECT_THROW(make_tensor(spec, 3, "c", DType::F16), std::invalid_argument);
 }
 
 float Stddev(const TensorView& view) {
