@@ -59,18 +59,20 @@ c10::DataPtr CpuBufferPool::allocate(size_t bytes) const {
   Block* block = nullptr;
   if (pooled) {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = idle_.find(size);
-    if (it != idle_.end() && !it->second.empty()) {
+    // The smallest idle block of this class or up to kBestFitSlack larger.
+    auto it = idle_.lower_bound(size);
+    if (it != idle_.end() && it->first <= size + size / kBestFitSlack) {
       block = it->second.back();  // the most recently freed: likeliest still in cache
       it->second.pop_back();
       if (it->second.empty()) idle_.erase(it);
       idle_order_.remove(block);
-      stats_.idle_bytes -= static_cast<int64_t>(size);
+      stats_.idle_bytes -= static_cast<int64_t>(block->bytes);
       ++stats_.hits;
     } else {
       ++stats_.misses;
     }
-    stats_.live_bytes += static_cast<int64_t>(size);
+    const size_t held = block != nullptr ? block->bytes : size;
+    stats_.live_bytes += static_cast<int64_t>(held);
     if (stats_.live_bytes > stats_.peak_live_bytes) stats_.peak_live_bytes = stats_.live_bytes;
   }
   if (block == nullptr) {

@@ -43,6 +43,8 @@ class CpuBufferPool : public c10::Allocator {
   static constexpr size_t kMinPooledBytes = size_t{1} << 20;  // 1 MiB
   static constexpr size_t kAlignment = 64;                    // what c10's allocator gives
   static constexpr int64_t kIdleBoundFactor = 4;
+  // An idle block up to 1/kBestFitSlack larger than the request's class may serve it.
+  static constexpr size_t kBestFitSlack = 2;
 
   struct Stats {
     uint64_t hits = 0;         // pooled allocations served from an idle block

@@ -59,7 +59,8 @@ GeluFeedForward GeluFeedForward::load(const Weights& weights, const std::string&
 }
 
 at::Tensor GeluFeedForward::operator()(const at::Tensor& x) const {
-  return proj_out(at::gelu(proj_in(x), "tanh"));
+  at::Tensor hidden = proj_in(x);
+  return proj_out(at::gelu_(hidden, "tanh"));
 }
 
 FluxDoubleBlock::FluxDoubleBlock(const FluxBlockShape& shape, const Weights& weights)
@@ -140,7 +141,8 @@ at::Tensor FluxSingleBlock::forward(const at::Tensor& hidden, const at::Tensor& 
   // Chunk order of AdaLayerNormZeroSingle: shift, scale, gate.
   const std::vector<at::Tensor> mod = norm_modulation_(temb);
   const at::Tensor norm_hidden = modulate(norm_, hidden, mod[0], mod[1]);
-  const at::Tensor mlp = at::gelu(proj_mlp_(norm_hidden), "tanh");
+  at::Tensor mlp = proj_mlp_(norm_hidden);
+  at::gelu_(mlp, "tanh");
 
   const at::Tensor q = apply_rope(norm_q_(split_heads(to_q_(norm_hidden), shape_)), rope);
   const at::Tensor k = apply_rope(norm_k_(split_heads(to_k_(norm_hidden), shape_)), rope);

@@ -82,6 +82,24 @@ at::Tensor Conv2d::operator()(const at::Tensor& x) const {
   return at::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
 }
 
+at::Tensor& activate_(Activation activation, at::Tensor& x) {
+  switch (activation) {
+    case Activation::kSilu:
+      return at::silu_(x);
+    case Activation::kRelu:
+      return at::relu_(x);
+    case Activation::kGelu:
+      return at::gelu_(x);
+    case Activation::kGeluTanh:
+      return at::gelu_(x, "tanh");
+    case Activation::kQuickGelu:
+    case Activation::kGeluNew:
+      break;
+  }
+  x = activate(activation, x);
+  return x;
+}
+
 Activation parse_activation(const std::string& name, const std::string& file,
                             const std::string& key) {
   if (name == "quick_gelu") return Activation::kQuickGelu;

@@ -88,6 +88,9 @@ enum class Activation {
 Activation parse_activation(const std::string& name, const std::string& file,
                             const std::string& key);
 at::Tensor activate(Activation activation, const at::Tensor& x);
+// The same computed in place on `x` (a tensor the caller owns and no longer needs), saving an
+// activation-sized buffer; returns `x`.
+at::Tensor& activate_(Activation activation, at::Tensor& x);
 
 }  // namespace flx::flux
 

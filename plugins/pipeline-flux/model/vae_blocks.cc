@@ -21,10 +21,13 @@ VaeResnetBlock::VaeResnetBlock(const Weights& weights, int64_t in_channels, int6
 }
 
 at::Tensor VaeResnetBlock::forward(const at::Tensor& x) const {
-  at::Tensor h = conv1_(activate(activation_, norm1_(x)));
-  h = conv2_(activate(activation_, norm2_(h)));
-  const at::Tensor shortcut = conv_shortcut_ ? (*conv_shortcut_)(x) : x;
-  return shortcut + h;
+  // Activations and the residual add run in place on tensors made here, so a block holds one
+  // feature map fewer at a time (the VAE's activations dominate its memory at large sizes).
+  at::Tensor h = norm1_(x);
+  h = conv1_(activate_(activation_, h));
+  h = norm2_(h);
+  h = conv2_(activate_(activation_, h));
+  return h.add_(conv_shortcut_ ? (*conv_shortcut_)(x) : x);
 }
 
 VaeAttention::VaeAttention(const Weights& weights, int64_t channels,
