@@ -4,21 +4,20 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
-#include <climits>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
-#include <sstream>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include "bench_options.h"
 #include "bench_report.h"
+#include "cli/cli.h"
+#include "config/environment.h"
 #include "image_encoder.h"
 #include "io/clip_tokenizer.h"
 #include "isolated_t5_tokenizer.h"
@@ -31,13 +30,6 @@
 #include "process_usage.h"
 #include "t5_tokenizer_module.h"
 
-#ifndef FLX_DEFAULT_PLUGIN_DIR
-#define FLX_DEFAULT_PLUGIN_DIR "/usr/local/lib/fluxserve/plugins"
-#endif
-#ifndef FLX_PLUGIN_INSTALL_SUBDIR
-#define FLX_PLUGIN_INSTALL_SUBDIR "lib/fluxserve/plugins"
-#endif
-
 namespace flx::bench {
 namespace {
 
@@ -47,34 +39,16 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string executable_dir() {
-  char buffer[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-  if (n <= 0) return ".";
-  const std::string path(buffer, static_cast<size_t>(n));
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
 bool is_file(const std::string& path) {
   struct stat info {};
   return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
 }
 
-// The folder holding the T5 tokenizer module, searched like the server searches plugins:
-// $FLUX_PLUGIN_PATH, then next to this executable's build or install tree.
+// The folder holding the T5 tokenizer module: the first of the server's plugin search path
+// ($FLUX_PLUGIN_PATH, then next to this executable's build or install tree) that has it.
 std::string t5_module_dir() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("FLUX_PLUGIN_PATH")) {
-    std::stringstream list(env);
-    for (std::string item; std::getline(list, item, ':');) {
-      if (!item.empty()) candidates.push_back(item);
-    }
-  }
-  const std::string exe = executable_dir();
-  candidates.push_back(exe + "/../plugins");
-  candidates.push_back(exe + "/../" FLX_PLUGIN_INSTALL_SUBDIR);
-  candidates.push_back(FLX_DEFAULT_PLUGIN_DIR);
+  const std::vector<std::string> candidates =
+      PluginSearchPaths(Environment::FromProcess(), /*configured=*/{});
   for (const std::string& dir : candidates) {
     if (is_file(dir + "/" FLX_T5_TOKENIZER_MODULE)) return dir;
   }

@@ -47,7 +47,9 @@ std::vector<at::Tensor> AdaptiveModulation::operator()(const at::Tensor& temb) c
 
 at::Tensor modulate(const LayerNorm& norm, const at::Tensor& x, const at::Tensor& shift,
                     const at::Tensor& scale) {
-  return norm(x) * (scale.unsqueeze(1) + 1) + shift.unsqueeze(1);
+  // norm(x) * (1 + scale) + shift, in place on the norm's output.
+  at::Tensor normed = norm(x);
+  return normed.mul_((scale + 1).unsqueeze(1)).add_(shift.unsqueeze(1));
 }
 
 GeluFeedForward GeluFeedForward::load(const Weights& weights, const std::string& name, int64_t dim,
@@ -111,12 +113,13 @@ void FluxDoubleBlock::forward(at::Tensor& hidden, at::Tensor& context, const at:
   const at::Tensor context_attn = to_add_out_(joint.slice(1, 0, text_length));
   const at::Tensor hidden_attn = to_out_(joint.slice(1, text_length));
 
-  hidden = hidden + img_mod[2].unsqueeze(1) * hidden_attn;
-  hidden = hidden + img_mod[5].unsqueeze(1) * ff_(modulate(norm_, hidden, img_mod[3], img_mod[4]));
+  // Gated residual adds in place: `hidden` and `context` belong to the transformer's forward.
+  hidden.addcmul_(img_mod[2].unsqueeze(1), hidden_attn);
+  hidden.addcmul_(img_mod[5].unsqueeze(1), ff_(modulate(norm_, hidden, img_mod[3], img_mod[4])));
 
-  context = context + txt_mod[2].unsqueeze(1) * context_attn;
-  context = context +
-            txt_mod[5].unsqueeze(1) * ff_context_(modulate(norm_, context, txt_mod[3], txt_mod[4]));
+  context.addcmul_(txt_mod[2].unsqueeze(1), context_attn);
+  context.addcmul_(txt_mod[5].unsqueeze(1),
+                   ff_context_(modulate(norm_, context, txt_mod[3], txt_mod[4])));
   context = clip_float16(context);
 }
 
@@ -150,8 +153,10 @@ at::Tensor FluxSingleBlock::forward(const at::Tensor& hidden, const at::Tensor& 
   const at::Tensor attn =
       merge_heads(flux::attention(q, k, v, attention), shape_).to(q.scalar_type());
 
-  const at::Tensor update = mod[2].unsqueeze(1) * proj_out_(at::cat({attn, mlp}, 2));
-  return clip_float16(hidden + update);
+  // hidden + gate * proj_out([attn, mlp]), in place on the projection's output.
+  at::Tensor out = proj_out_(at::cat({attn, mlp}, 2));
+  out.mul_(mod[2].unsqueeze(1)).add_(hidden);
+  return clip_float16(out);
 }
 
 }  // namespace flx::flux

@@ -43,7 +43,11 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope) {
   const at::Tensor rotated = at::stack({-imag, real}, -1).flatten(3);
   const at::Tensor cos = rope.cos.unsqueeze(0).unsqueeze(0);
   const at::Tensor sin = rope.sin.unsqueeze(0).unsqueeze(0);
-  return (x.to(at::kFloat) * cos + rotated.to(at::kFloat) * sin).to(x.scalar_type());
+  // x * cos + rotated * sin, computed into one float32 buffer (a fresh copy of x, or x's
+  // float32 conversion) instead of three.
+  at::Tensor out = x.scalar_type() == at::kFloat ? x.clone() : x.to(at::kFloat);
+  out.mul_(cos).addcmul_(rotated.to(at::kFloat), sin);
+  return out.to(x.scalar_type());
 }
 
 }  // namespace flx::flux
