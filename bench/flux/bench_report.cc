@@ -1,5 +1,6 @@
 #include "bench_report.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
 #include <algorithm>
@@ -51,6 +52,14 @@ BenchReport summarize(const BenchSetup& setup, const std::vector<RunSample>& sam
     steps.insert(steps.end(), sample.step_seconds.begin(), sample.step_seconds.end());
   }
   report.step_seconds = median(steps);
+  for (size_t i = 0;; ++i) {
+    std::vector<double> values;
+    for (const RunSample& sample : samples) {
+      if (i < sample.step_seconds.size()) values.push_back(sample.step_seconds[i]);
+    }
+    if (values.empty()) break;
+    report.each_step_seconds.push_back(median(values));
+  }
   report.denoise_seconds = median_of(samples, [](const RunSample& s) { return s.denoise_seconds; });
   report.vae_decode_seconds =
       median_of(samples, [](const RunSample& s) { return s.vae_decode_seconds; });
@@ -90,6 +99,9 @@ std::string report_json(const BenchReport& r) {
   object.set("tokenize_seconds", r.tokenize_seconds);
   object.set("text_encode_seconds", r.text_encode_seconds);
   object.set("step_seconds", r.step_seconds);
+  Poco::JSON::Array::Ptr each = new Poco::JSON::Array;
+  for (double seconds : r.each_step_seconds) each->add(seconds);
+  object.set("each_step_seconds", each);
   object.set("denoise_seconds", r.denoise_seconds);
   object.set("vae_decode_seconds", r.vae_decode_seconds);
   object.set("png_encode_seconds", r.png_encode_seconds);
@@ -129,7 +141,11 @@ std::string report_table(const BenchReport& r) {
   out << line("load", "%.3f s", s.load_seconds);
   out << line("tokenize", "%.4f s", r.tokenize_seconds);
   out << line("text encode", "%.3f s", r.text_encode_seconds);
-  out << line("denoise step", "%.3f s", r.step_seconds);
+  out << line("denoise step (median)", "%.3f s", r.step_seconds);
+  for (size_t i = 0; i < r.each_step_seconds.size(); ++i) {
+    const std::string label = "  step " + std::to_string(i + 1);
+    out << line(label.c_str(), "%.3f s", r.each_step_seconds[i]);
+  }
   out << line("denoise (all steps)", "%.3f s", r.denoise_seconds);
   out << line("VAE decode", "%.3f s", r.vae_decode_seconds);
   out << line("PNG encode", "%.4f s", r.png_encode_seconds);

@@ -58,6 +58,7 @@ struct BenchReport {
   double tokenize_seconds = 0;
   double text_encode_seconds = 0;
   double step_seconds = 0;
+  std::vector<double> each_step_seconds;  // step i's median over the runs
   double denoise_seconds = 0;
   double vae_decode_seconds = 0;
   double png_encode_seconds = 0;
@@ -82,7 +83,7 @@ BenchReport summarize(const BenchSetup& setup, const std::vector<RunSample>& sam
 
 // One JSON object; keys: model, device, dtype, threads, blas, width, height, steps,
 // image_tokens, text_tokens, runs, warmup_runs, load_seconds, tokenize_seconds,
-// text_encode_seconds, step_seconds, denoise_seconds, vae_decode_seconds, png_encode_seconds,
+// text_encode_seconds, step_seconds, each_step_seconds (array), denoise_seconds, vae_decode_seconds, png_encode_seconds,
 // total_seconds, transformer_step_gflop, transformer_gflops, vae_decode_gflop,
 // vae_decode_gflops, roof_shape, roof_gflops, roof_ratio, vae_roof_ratio, peak_rss_bytes,
 // weights_bytes, peak_rss_to_weights, minor_faults, major_faults, vae_decode_minor_faults,

@@ -1,6 +1,7 @@
 // `fluxserve bench` medians, rates, ratios and JSON keys (bench_report.h).
 #include "bench_report.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
@@ -51,6 +52,9 @@ TEST(BenchReportTest, RatesAndRatiosComeFromTheMedians) {
   EXPECT_EQ(r.runs, 3);
   EXPECT_DOUBLE_EQ(r.text_encode_seconds, 0.5);
   EXPECT_DOUBLE_EQ(r.step_seconds, 2.2);
+  ASSERT_EQ(r.each_step_seconds.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.each_step_seconds[0], 2);    // {2, 3, 2}
+  EXPECT_DOUBLE_EQ(r.each_step_seconds[1], 2.2);  // {2.2, 3.3, 2.2}
   EXPECT_DOUBLE_EQ(r.vae_decode_seconds, 4);
   EXPECT_DOUBLE_EQ(r.total_seconds, 8.711);
   EXPECT_DOUBLE_EQ(r.minor_faults, 1000);
@@ -77,6 +81,8 @@ TEST(BenchReportTest, JsonCarriesTheDocumentedKeys) {
     EXPECT_TRUE(json->has(key)) << key;
   }
   EXPECT_DOUBLE_EQ(json->getValue<double>("roof_ratio"), r.roof_ratio);
+  ASSERT_FALSE(json->getArray("each_step_seconds").isNull());
+  EXPECT_EQ(json->getArray("each_step_seconds")->size(), 2u);
   EXPECT_EQ(json->getValue<std::string>("dtype"), "float32");
   EXPECT_EQ(json->getValue<int>("threads"), 2);
   EXPECT_EQ(json->getValue<int64_t>("peak_rss_bytes"), 6'000'000'000);
@@ -85,6 +91,7 @@ TEST(BenchReportTest, JsonCarriesTheDocumentedKeys) {
 TEST(BenchReportTest, TableShowsTheRatios) {
   const std::string table = report_table(summarize(MachineSetup(), {Sample(1)}));
   EXPECT_NE(table.find("transformer / roof"), std::string::npos) << table;
+  EXPECT_NE(table.find("step 2 "), std::string::npos) << "each step is listed: " << table;
   // One run: steps {2, 2.2} -> 2.1 s, 200 GFLOP / 2.1 s = 95.2 GFLOP/s, / 125 = 0.76.
   EXPECT_NE(table.find("0.76"), std::string::npos) << table;
   EXPECT_NE(table.find("VAE / roof                   0.60"), std::string::npos) << table;
