@@ -16,9 +16,11 @@ std::atomic<CpuBufferPool*> g_installed{nullptr};
 // Above the allocator priority c10 registers its default CPU allocator with.
 constexpr uint8_t kPoolPriority = 1;
 
-// A header and `bytes` of data, or nullptr.
+// A header and `bytes` of data, or nullptr. aligned_alloc wants a multiple of the alignment.
 void* allocate_with_header(size_t bytes) {
-  return std::aligned_alloc(CpuBufferPool::kAlignment, CpuBufferPool::kAlignment + bytes);
+  constexpr size_t kAlign = CpuBufferPool::kAlignment;
+  const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  return std::aligned_alloc(kAlign, kAlign + rounded);
 }
 
 }  // namespace
