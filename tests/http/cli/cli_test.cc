@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "support/temp_dir.h"
+
 extern char** environ;
 
 namespace {
@@ -30,26 +32,7 @@ std::string Env(const char* name) {
 
 std::string Binary() { return Env("FLX_BIN_DIR") + "/fluxserve"; }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fluxserve-cli-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
+using flx::test::TempDir;
 
 struct Child {
   pid_t pid = -1;
@@ -178,8 +161,8 @@ TEST(CliTest, VersionAndHelp) {
 TEST(CliTest, ServeUsesDotEnvFlagOverEnvOverYamlAndStopsOnSigterm) {
   TempDir dir;
   // The YAML's listen address is unusable: the server only starts if something overrides it.
-  dir.Write("graph.yaml", TestGraph("unusable.invalid:1"));
-  dir.Write(".env", "DELAY_FROM_DOTENV=0\n");
+  dir.write("graph.yaml", TestGraph("unusable.invalid:1"));
+  dir.write(".env", "DELAY_FROM_DOTENV=0\n");
   Child child;
   int port = StartServe(dir, {"--listen", "127.0.0.1:0"}, {"FLUX_LISTEN=also.unusable.invalid:1"},
                         &child);
@@ -194,7 +177,7 @@ TEST(CliTest, ServeUsesDotEnvFlagOverEnvOverYamlAndStopsOnSigterm) {
 
 TEST(CliTest, FluxListenWinsOverYaml) {
   TempDir dir;
-  dir.Write("graph.yaml", TestGraph("unusable.invalid:1"));
+  dir.write("graph.yaml", TestGraph("unusable.invalid:1"));
   Child child;
   int port = StartServe(dir, {}, {"FLUX_LISTEN=127.0.0.1:0", "DELAY_FROM_DOTENV=0"}, &child);
   ASSERT_GT(port, 0);
@@ -205,7 +188,7 @@ TEST(CliTest, FluxListenWinsOverYaml) {
 
 TEST(CliTest, ServeRefusesABadConfigWithLocatedErrors) {
   TempDir dir;
-  dir.Write("graph.yaml", "version: 1\nstages: []\nmodels: {}\nbogus: 1\n");
+  dir.write("graph.yaml", "version: 1\nstages: []\nmodels: {}\nbogus: 1\n");
   auto [code, out] = RunToEnd({Binary(), "serve", "--config", dir.path() + "/graph.yaml"});
   EXPECT_EQ(code, 1);
   EXPECT_NE(out.find("graph.yaml:4:1"), std::string::npos) << out;
@@ -213,7 +196,7 @@ TEST(CliTest, ServeRefusesABadConfigWithLocatedErrors) {
 
 TEST(CliTest, CheckConfigExitCodes) {
   TempDir dir;
-  dir.Write("good.yaml", TestGraph("127.0.0.1:0"));
+  dir.write("good.yaml", TestGraph("127.0.0.1:0"));
   auto [ok, ok_out] = RunToEnd({Binary(), "check-config", dir.path() + "/good.yaml"},
                           {"DELAY_FROM_DOTENV=5"});
   EXPECT_EQ(ok, 0) << ok_out;
@@ -221,13 +204,13 @@ TEST(CliTest, CheckConfigExitCodes) {
 
   // Passes the schema, fails at plugin create: only the last layers find this.
   std::string bad_create = TestGraph("127.0.0.1:0");
-  dir.Write("bad_create.yaml", bad_create);
+  dir.write("bad_create.yaml", bad_create);
   auto [bc, bc_out] = RunToEnd({Binary(), "check-config", dir.path() + "/bad_create.yaml"},
                           {"DELAY_FROM_DOTENV=-5"});
   EXPECT_EQ(bc, 1) << bc_out;
   EXPECT_NE(bc_out.find("delay_ms"), std::string::npos) << bc_out;
 
-  dir.Write("bad_plugin.yaml",
+  dir.write("bad_plugin.yaml",
             "version: 1\nstages:\n  - {id: p, kind: pipeline, library: no_such_lib, type: x}\n"
             "models: {m: [p]}\n");
   auto [bp, bp_out] = RunToEnd({Binary(), "check-config", dir.path() + "/bad_plugin.yaml"});

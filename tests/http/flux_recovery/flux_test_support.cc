@@ -13,16 +13,6 @@ namespace flx::test {
 
 namespace fs = std::filesystem;
 
-TempDir::TempDir() {
-  std::string pattern = (fs::temp_directory_path() / "flux-recovery-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  if (!path_.empty()) fs::remove_all(path_, ignored);
-}
-
 std::string BuildProgram(const std::string& name) {
   const char* dir = std::getenv("FLX_BIN_DIR");
   return dir != nullptr ? std::string(dir) + "/" + name : "";

@@ -10,22 +10,12 @@
 #include <memory>
 #include <string>
 
+#include "support/temp_dir.h"
+
 namespace flx::test {
 
 // A fresh directory under the system temp dir, removed with everything in it on destruction;
 // path() is "" when it could not be made.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // $FLX_BIN_DIR/<name>, or "" when FLX_BIN_DIR is unset (the test is not run through ctest).
 std::string BuildProgram(const std::string& name);
 

@@ -24,6 +24,7 @@
 #include "generation_service.h"
 #include "stage_graph.h"
 #include "support/golden.h"
+#include "support/temp_dir.h"
 
 namespace flx {
 namespace {
@@ -58,21 +59,7 @@ struct RunResult {
   }
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "flux-plugin-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 std::string PluginDir() {
   const char* dir = std::getenv("FLX_PLUGIN_DIR");
