@@ -60,7 +60,11 @@ class CpuBufferPool : public c10::Allocator {
   CpuBufferPool& operator=(const CpuBufferPool&) = delete;
 
   // The process's pool, installed as libtorch's CPU allocator on the first call (thread-safe;
-  // never destroyed, since tensors may outlive static destructors).
+  // never destroyed, since tensors may outlive static destructors). Install it before any
+  // libtorch work: memory taken with raw_allocate from the previous allocator and given back
+  // with raw_deallocate afterwards would reach this pool's deleter without a header (tensors
+  // are safe either way: each carries its own deleter). The flux stage installs it when it
+  // is created, before it loads or computes anything.
   static CpuBufferPool& install();
   // The installed pool, or nullptr when install() was never called.
   static CpuBufferPool* installed();
