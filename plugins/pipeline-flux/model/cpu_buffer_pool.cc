@@ -67,7 +67,7 @@ c10::DataPtr CpuBufferPool::allocate(size_t bytes) const {
       block = it->second.back();  // the most recently freed: likeliest still in cache
       it->second.pop_back();
       if (it->second.empty()) idle_.erase(it);
-      idle_order_.remove(block);
+      idle_order_.erase(block->in_order);
       stats_.idle_bytes -= static_cast<int64_t>(block->bytes);
       ++stats_.hits;
     } else {
@@ -92,7 +92,7 @@ c10::DataPtr CpuBufferPool::allocate(size_t bytes) const {
       TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ",
                   bytes, " bytes.");
     }
-    block = new (memory) Block{this, size, pooled};
+    block = new (memory) Block{this, size, pooled, {}, {}};
   }
   void* data = data_of(block);
   return c10::DataPtr(data, data, &CpuBufferPool::deallocate, c10::Device(c10::kCPU));
@@ -121,14 +121,15 @@ void CpuBufferPool::give_back(Block* block) const {
       Block* oldest = idle_order_.front();
       idle_order_.pop_front();
       auto it = idle_.find(oldest->bytes);
-      it->second.remove(oldest);
+      it->second.erase(oldest->in_class);
       if (it->second.empty()) idle_.erase(it);
       stats_.idle_bytes -= static_cast<int64_t>(oldest->bytes);
       to_free.push_back(oldest);
     }
     if (stats_.idle_bytes + bytes <= bound) {
-      idle_[block->bytes].push_back(block);
-      idle_order_.push_back(block);
+      std::list<Block*>& same_class = idle_[block->bytes];
+      block->in_class = same_class.insert(same_class.end(), block);
+      block->in_order = idle_order_.insert(idle_order_.end(), block);
       stats_.idle_bytes += bytes;
     } else {
       to_free.push_back(block);

@@ -85,6 +85,10 @@ class CpuBufferPool : public c10::Allocator {
     const CpuBufferPool* pool;
     size_t bytes;  // the size class (pooled) or the requested size
     bool pooled;
+    // While idle: its places in idle_[bytes] and in idle_order_, so taking it out of either
+    // is constant time on the allocation path.
+    std::list<Block*>::iterator in_class;
+    std::list<Block*>::iterator in_order;
   };
   static_assert(sizeof(Block) <= kAlignment, "the header must fit in front of the data");
   static void* data_of(Block* block);
