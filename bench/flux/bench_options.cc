@@ -1,9 +1,13 @@
 #include "bench_options.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
-#include <type_traits>
+#include <functional>
+#include <utility>
+
+#include "cli/cli.h"
 
 namespace flx::bench {
 
@@ -63,82 +67,69 @@ std::optional<BenchOptions> parse_bench_options(const std::vector<std::string>& 
     *error = message;
     return std::nullopt;
   };
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> inline_value;
-    if (const size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      inline_value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    if (flag == "--help" || flag == "-h") {
+  struct IntegerFlag {
+    const char* name;
+    int64_t low, high;
+    std::function<void(int64_t)> store;
+  };
+  const std::vector<IntegerFlag> integers = {
+      {"--width", 16, 8192, [&](int64_t v) { options.width = v; }},
+      {"--height", 16, 8192, [&](int64_t v) { options.height = v; }},
+      {"--steps", 1, 1000, [&](int64_t v) { options.steps = static_cast<int>(v); }},
+      {"--runs", 1, 1000, [&](int64_t v) { options.runs = static_cast<int>(v); }},
+      {"--warmup", 0, 1000, [&](int64_t v) { options.warmup = static_cast<int>(v); }},
+      {"--max-sequence-length", 1, 512,
+       [&](int64_t v) { options.max_sequence_length = static_cast<int>(v); }},
+      {"--seed", 0, INT64_MAX, [&](int64_t v) { options.seed = static_cast<uint64_t>(v); }},
+      {"--roof-repeats", 1, 100, [&](int64_t v) { options.roof_repeats = static_cast<int>(v); }},
+  };
+  const std::vector<std::pair<const char*, std::string*>> texts = {
+      {"--model", &options.model},         {"--device", &options.device},
+      {"--dtype", &options.dtype},         {"--threads", &options.threads},
+      {"--prompt", &options.prompt},       {"--attention-slicing", &options.attention_slicing},
+  };
+
+  FlagParser flags(args);
+  while (flags.Next()) {
+    if (flags.Is("--help") || flags.Is("-h")) {
       options.help = true;
       return options;
     }
-    if (flag == "--json") {
+    if (flags.Is("--json")) {
       options.json = true;
       continue;
     }
-    if (flag.rfind("--", 0) != 0) return fail("unexpected argument \"" + flag + "\"");
-    std::string value;
-    if (inline_value) {
-      value = *inline_value;
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return fail(flag + " needs a value");
+    if (flags.IsPositional()) return fail("unexpected argument \"" + flags.token() + "\"");
+    const std::string flag = flags.token();
+    auto text = std::find_if(texts.begin(), texts.end(),
+                             [&](const auto& entry) { return flags.Is(entry.first); });
+    auto integer = std::find_if(integers.begin(), integers.end(),
+                                [&](const IntegerFlag& entry) { return flags.Is(entry.name); });
+    if (text == texts.end() && integer == integers.end() && !flags.Is("--roof") &&
+        !flags.Is("--buffer-pool")) {
+      return fail("unknown option " + flag);
     }
-    auto integer = [&](int64_t low, int64_t high, auto* out) -> bool {
+    const std::string value = flags.Value();
+    if (!flags.error().empty()) return fail(flags.error());
+    if (text != texts.end()) {
+      *text->second = value;
+    } else if (integer != integers.end()) {
       int64_t parsed = 0;
-      if (!parse_integer(value, low, high, &parsed)) {
-        *error = flag + " must be an integer from " + std::to_string(low) + " to " +
-                 std::to_string(high) + ", got \"" + value + "\"";
-        return false;
+      if (!parse_integer(value, integer->low, integer->high, &parsed)) {
+        return fail(flag + " must be an integer from " + std::to_string(integer->low) + " to " +
+                    std::to_string(integer->high) + ", got \"" + value + "\"");
       }
-      *out = static_cast<std::remove_pointer_t<decltype(out)>>(parsed);
-      return true;
-    };
-    bool ok = true;
-    if (flag == "--model") {
-      options.model = value;
-    } else if (flag == "--width") {
-      ok = integer(16, 8192, &options.width);
-    } else if (flag == "--height") {
-      ok = integer(16, 8192, &options.height);
-    } else if (flag == "--steps") {
-      ok = integer(1, 1000, &options.steps);
-    } else if (flag == "--runs") {
-      ok = integer(1, 1000, &options.runs);
-    } else if (flag == "--warmup") {
-      ok = integer(0, 1000, &options.warmup);
-    } else if (flag == "--device") {
-      options.device = value;
-    } else if (flag == "--dtype") {
-      options.dtype = value;
-    } else if (flag == "--threads") {
-      options.threads = value;
-    } else if (flag == "--max-sequence-length") {
-      ok = integer(1, 512, &options.max_sequence_length);
-    } else if (flag == "--prompt") {
-      options.prompt = value;
-    } else if (flag == "--seed") {
-      ok = integer(0, INT64_MAX, &options.seed);
-    } else if (flag == "--attention-slicing") {
-      options.attention_slicing = value;
-    } else if (flag == "--roof") {
+      integer->store(parsed);
+    } else if (flags.Is("--roof")) {
       if (!parse_shape(value, &options.roof_m, &options.roof_k, &options.roof_n)) {
         return fail("--roof must be MxKxN with sides from 1 to 65536, got \"" + value + "\"");
       }
-    } else if (flag == "--buffer-pool") {
+    } else {
       if (value != "on" && value != "off") {
         return fail("--buffer-pool must be on or off, got \"" + value + "\"");
       }
       options.buffer_pool = value == "on";
-    } else if (flag == "--roof-repeats") {
-      ok = integer(1, 100, &options.roof_repeats);
-    } else {
-      return fail("unknown option " + flag);
     }
-    if (!ok) return std::nullopt;
   }
   if (options.model.empty()) return fail("--model is required");
   return options;

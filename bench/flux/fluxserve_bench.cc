@@ -4,7 +4,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +11,7 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_options.h"
@@ -19,8 +19,7 @@
 #include "cli/cli.h"
 #include "config/environment.h"
 #include "image_encoder.h"
-#include "io/clip_tokenizer.h"
-#include "isolated_t5_tokenizer.h"
+#include "io/files.h"
 #include "model/attention.h"
 #include "model/cpu_buffer_pool.h"
 #include "model/device_selection.h"
@@ -28,6 +27,7 @@
 #include "model/flux_pipeline.h"
 #include "model/matmul_roof.h"
 #include "process_usage.h"
+#include "prompt_tokenizers.h"
 #include "t5_tokenizer_module.h"
 
 namespace flx::bench {
@@ -39,18 +39,13 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-bool is_file(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
-}
-
 // The folder holding the T5 tokenizer module: the first of the server's plugin search path
 // ($FLUX_PLUGIN_PATH, then next to this executable's build or install tree) that has it.
 std::string t5_module_dir() {
   const std::vector<std::string> candidates =
       PluginSearchPaths(Environment::FromProcess(), /*configured=*/{});
   for (const std::string& dir : candidates) {
-    if (is_file(dir + "/" FLX_T5_TOKENIZER_MODULE)) return dir;
+    if (flux::is_regular_file(dir + "/" FLX_T5_TOKENIZER_MODULE)) return dir;
   }
   std::string searched;
   for (const std::string& dir : candidates) searched += "\n  " + dir;
@@ -58,25 +53,18 @@ std::string t5_module_dir() {
                            " (set FLUX_PLUGIN_PATH); searched:" + searched);
 }
 
-std::vector<int64_t> widen(const std::vector<int32_t>& ids) {
-  return std::vector<int64_t>(ids.begin(), ids.end());
-}
-
-struct Tokenizers {
-  flux::ClipTokenizer clip;
-  flux::IsolatedT5Tokenizer t5;
-};
-
-RunSample run_once(const flux::FluxPipeline& pipeline, const Tokenizers& tokenizers,
+RunSample run_once(const flux::FluxPipeline& pipeline, const flux::PromptTokenizers& tokenizers,
                    const BenchOptions& options, const flux::AttentionOptions& attention) {
   RunSample sample;
   const ProcessUsage before = ProcessUsage::now();
   const Clock::time_point start = Clock::now();
   flux::GenerateParams params;
-  params.clip_ids = widen(tokenizers.clip.encode(
-      options.prompt, static_cast<size_t>(pipeline.clip().config().max_position_embeddings)));
-  params.t5_ids = widen(
-      tokenizers.t5.encode(options.prompt, static_cast<size_t>(options.max_sequence_length)));
+  flux::PromptIds ids = tokenizers.encode(
+      options.prompt, options.prompt,
+      static_cast<size_t>(pipeline.clip().config().max_position_embeddings),
+      static_cast<size_t>(options.max_sequence_length));
+  params.clip_ids = std::move(ids.clip);
+  params.t5_ids = std::move(ids.t5);
   sample.tokenize_seconds = seconds_since(start);
   params.width = options.width;
   params.height = options.height;
@@ -136,9 +124,8 @@ int run(const BenchOptions& options) {
   flux::FluxPipelineOptions pipeline_options;
   pipeline_options.text_cache_size = 0;  // time the text encoders on every run
   const flux::FluxPipeline pipeline(options.model, choice.dtype, choice.device, pipeline_options);
-  const Tokenizers tokenizers{
-      flux::ClipTokenizer::load(options.model + "/tokenizer"),
-      flux::IsolatedT5Tokenizer::load(options.model + "/tokenizer_2", t5_module_dir())};
+  const flux::PromptTokenizers tokenizers = flux::PromptTokenizers::load(
+      options.model + "/tokenizer", options.model + "/tokenizer_2", t5_module_dir());
   BenchSetup setup;
   setup.load_seconds = seconds_since(load_start);
 

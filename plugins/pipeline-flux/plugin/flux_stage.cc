@@ -15,8 +15,6 @@
 
 #include "device_memory.h"
 #include "exception_mapping.h"
-#include "io/clip_tokenizer.h"
-#include "isolated_t5_tokenizer.h"
 #include "model/autoencoder_kl.h"
 #include "model/cpu_buffer_pool.h"
 #include "model/flux_pipeline.h"
@@ -24,6 +22,7 @@
 #include "model/json_config.h"
 #include "model/matmul_roof.h"
 #include "model/prompt_cache.h"
+#include "prompt_tokenizers.h"
 #include "variant_cache.h"
 
 namespace flx::flux {
@@ -55,10 +54,6 @@ std::string format_number(double value) {
   return text;
 }
 
-std::vector<int64_t> widen(const std::vector<int32_t>& ids) {
-  return std::vector<int64_t>(ids.begin(), ids.end());
-}
-
 // The pipeline reports the text encoders as one phase; the ABI's events call it text_encode.
 const char* event_phase_name(const std::string& phase) {
   return phase == "encode_prompt" ? "text_encode" : phase.c_str();
@@ -66,15 +61,16 @@ const char* event_phase_name(const std::string& phase) {
 
 }  // namespace
 
-struct FluxStage::Tokenizers {
-  std::unique_ptr<ClipTokenizer> clip;
-  std::unique_ptr<IsolatedT5Tokenizer> t5;
-};
-
 struct FluxStage::Loaded {
   explicit Loaded(size_t capacity) : pipelines(capacity) {}
-  std::shared_ptr<const Tokenizers> tokenizers;
+  std::shared_ptr<const PromptTokenizers> tokenizers;  // loaded with the first copy
   VariantCache<Variant, FluxPipeline> pipelines;
+
+  // The copy for `variant` with the tokenizers, or an empty Model. Hold the state mutex.
+  Model find(const Variant& variant) {
+    std::shared_ptr<const FluxPipeline> pipeline = pipelines.find(variant);
+    return pipeline ? Model{std::move(pipeline), tokenizers} : Model{};
+  }
 };
 
 FluxStage::FluxStage(const flx::StageContext& context)
@@ -215,20 +211,15 @@ FluxStage::Variant FluxStage::choose_variant(const ResolvedRequest& r, const flx
 FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call* call) {
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    if (loaded_->tokenizers) {
-      if (auto pipeline = loaded_->pipelines.find(variant)) return {pipeline, loaded_->tokenizers};
-    }
+    if (Model model = loaded_->find(variant); model.pipeline) return model;
   }
   std::lock_guard<std::mutex> loading(load_mutex_);
   std::vector<Variant> dropped;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    if (loaded_->tokenizers) {
-      if (auto pipeline = loaded_->pipelines.find(variant)) return {pipeline, loaded_->tokenizers};
-    }
+    if (Model model = loaded_->find(variant); model.pipeline) return model;
     // On an accelerator the copy about to load needs the memory the others hold.
-    const bool exclusive = !settings_.device.device.is_cpu();
-    if (!loaded_->pipelines.peek(variant)) dropped = loaded_->pipelines.make_room(exclusive);
+    dropped = loaded_->pipelines.make_room(/*exclusive=*/!settings_.device.device.is_cpu());
   }
   for (const Variant& gone : dropped) {
     host_.info(std::string("dropped the ") + gone.dtype_name + "/" +
@@ -238,7 +229,7 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
   }
   const Clock::time_point start = Clock::now();
   std::shared_ptr<const FluxPipeline> pipeline;
-  std::shared_ptr<const Tokenizers> tokenizers;
+  std::shared_ptr<const PromptTokenizers> tokenizers;
   int64_t bytes = 0;
   try {
     FluxPipelineOptions pipeline_options;
@@ -255,12 +246,8 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
   }
   if (!tokenizers) {
     try {
-      auto loaded = std::make_shared<Tokenizers>();
-      loaded->clip =
-          std::make_unique<ClipTokenizer>(ClipTokenizer::load(paths_.component_dir("tokenizer")));
-      loaded->t5 = std::make_unique<IsolatedT5Tokenizer>(
-          IsolatedT5Tokenizer::load(paths_.component_dir("tokenizer_2")));
-      tokenizers = std::move(loaded);
+      tokenizers = std::make_shared<const PromptTokenizers>(PromptTokenizers::load(
+          paths_.component_dir("tokenizer"), paths_.component_dir("tokenizer_2")));
     } catch (...) {
       rethrow_as_flx_error("loading the tokenizers of " + options_.model);
     }
@@ -303,11 +290,12 @@ void FluxStage::warm_up(const Model& model) {
   try {
     c10::InferenceMode guard;
     GenerateParams params;
-    params.clip_ids = widen(model.tokenizers->clip->encode(
-        kWarmupPrompt, model.pipeline->clip().config().max_position_embeddings));
-    params.t5_ids =
-        widen(model.tokenizers->t5->encode(
-            kWarmupPrompt, std::min(kWarmupTextTokens, defaults_.max_sequence_length)));
+    PromptIds ids = model.tokenizers->encode(
+        kWarmupPrompt, kWarmupPrompt,
+        static_cast<size_t>(model.pipeline->clip().config().max_position_embeddings),
+        static_cast<size_t>(std::min(kWarmupTextTokens, defaults_.max_sequence_length)));
+    params.clip_ids = std::move(ids.clip);
+    params.t5_ids = std::move(ids.t5);
     params.width = side;
     params.height = side;
     params.steps = 1;
@@ -354,9 +342,12 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
     c10::InferenceMode guard;
     const Clock::time_point start = Clock::now();
     GenerateParams params;
-    params.clip_ids = widen(model.tokenizers->clip->encode(
-        r.prompt, model.pipeline->clip().config().max_position_embeddings));
-    params.t5_ids = widen(model.tokenizers->t5->encode(r.prompt_2, r.max_sequence_length));
+    PromptIds ids = model.tokenizers->encode(
+        r.prompt, r.prompt_2,
+        static_cast<size_t>(model.pipeline->clip().config().max_position_embeddings),
+        static_cast<size_t>(r.max_sequence_length));
+    params.clip_ids = std::move(ids.clip);
+    params.t5_ids = std::move(ids.t5);
     host_.emit_phase(call, "tokenize", seconds_since(start));
     params.width = r.width;
     params.height = r.height;

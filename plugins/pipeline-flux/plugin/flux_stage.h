@@ -59,9 +59,8 @@
 
 namespace flx::flux {
 
-class ClipTokenizer;
 class FluxPipeline;
-class IsolatedT5Tokenizer;
+class PromptTokenizers;
 
 class FluxStage : public flx::Pipeline {
  public:
@@ -73,7 +72,6 @@ class FluxStage : public flx::Pipeline {
   std::string describe() override;
 
  private:
-  struct Tokenizers;
   struct Loaded;
   // How a copy of the model was loaded: the compute dtype and the offload mode.
   struct Variant {
@@ -87,7 +85,7 @@ class FluxStage : public flx::Pipeline {
   // A loaded copy and the tokenizers, held by a call for its duration.
   struct Model {
     std::shared_ptr<const FluxPipeline> pipeline;
-    std::shared_ptr<const Tokenizers> tokenizers;
+    std::shared_ptr<const PromptTokenizers> tokenizers;
   };
 
   // The variant the stage's config names.
