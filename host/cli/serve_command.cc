@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "config/diagnostics.h"
+#include "config/scalar.h"
 #include "http/http_server.h"
 #include "logging.h"
 #include "stage_graph.h"
@@ -98,9 +99,15 @@ int ServeCommand(const std::vector<std::string>& args) {
 
   LogSettings log_settings;
   log_settings.level = env.Get("FLUX_LOG_LEVEL").value_or(graph_config.logging.level);
-  auto structured = env.Get("FLUX_STRUCTURED_LOGS");
-  log_settings.json = structured ? (*structured == "1" || *structured == "true")
-                                 : graph_config.logging.format == "json";
+  log_settings.json = graph_config.logging.format == "json";
+  if (auto structured = env.Get("FLUX_STRUCTURED_LOGS"); structured && !structured->empty()) {
+    StatusOr<bool> json = ParseBoolean(*structured);
+    if (!json.ok()) {
+      std::cerr << "fluxserve: FLUX_STRUCTURED_LOGS: " << json.status().message() << "\n";
+      return 1;
+    }
+    log_settings.json = *json;
+  }
   Status logging = ConfigureLogging(log_settings);
   if (!logging.ok()) {
     std::cerr << "fluxserve: FLUX_LOG_LEVEL: " << logging.message() << "\n";
@@ -130,6 +137,8 @@ int ServeCommand(const std::vector<std::string>& args) {
   options.threads = graph_config.server.threads;
   options.max_queued_connections = graph_config.server.max_queued_connections;
   options.shutdown_grace_s = graph_config.server.shutdown_grace_s;
+  options.header_timeout_s = graph_config.server.header_timeout_s;
+  options.body_timeout_s = graph_config.server.body_timeout_s;
   options.output_dir = graph_config.server.output_dir;
   options.public_base_url = graph_config.server.public_base_url;
   options.api_keys = graph_config.server.api_keys;

@@ -237,7 +237,7 @@ flx_error* ConfigGetBool(const flx_config* config, const char* key, int* found, 
     if (flx_error* error = Lookup(config, key, found, &value)) return error;
     if (value == nullptr) return nullptr;
     if (value->type != Type::kScalar) {
-      return TypeError(value, "a boolean (true/false, yes/no, on/off)");
+      return TypeError(value, "a boolean (true/false, yes/no, on/off, 1/0)");
     }
     StatusOr<bool> parsed = ParseBoolean(value->scalar);
     if (!parsed.ok()) return ErrorAt(value, FLX_INVALID_ARGUMENT, parsed.status().message());

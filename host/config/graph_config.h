@@ -38,6 +38,10 @@ struct ServerConfig {
   int threads = 64;                       // HTTP worker threads, >= 1
   int max_queued_connections = 256;       // >= 1
   double shutdown_grace_s = 30;           // >= 0
+  // Whole-message read deadlines (not per read): a client that trickles its request line and
+  // headers, or its body, past them gets 408 and the connection closes (slowloris).
+  double header_timeout_s = 10;  // > 0
+  double body_timeout_s = 30;    // > 0
   std::string public_base_url;     // "" = derive image URLs from the Host header; no trailing '/'
   // Bearer tokens accepted on /v1/ routes; empty = no authentication. FLUX_API_KEYS
   // (comma-separated) adds more at `serve` time.

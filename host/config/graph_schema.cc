@@ -19,7 +19,7 @@ const std::vector<std::string> kTopLevelKeys = {"version", "server",    "plugin_
                                                 "models",  "observers", "logging"};
 const std::vector<std::string> kServerKeys = {
     "listen",           "output_dir",     "max_body_bytes", "threads", "max_queued_connections",
-    "shutdown_grace_s", "public_base_url", "api_keys"};
+    "shutdown_grace_s", "public_base_url", "api_keys", "header_timeout_s", "body_timeout_s"};
 const std::vector<std::string> kStageKeys = {"id", "kind", "library", "type", "config"};
 const std::vector<std::string> kLoggingKeys = {"format", "level"};
 const std::vector<std::string> kKinds = {"scheduler", "pipeline", "recovery", "metrics"};
@@ -172,6 +172,12 @@ class GraphChecker {
     }
     if (YAML::Node n = server["shutdown_grace_s"]) {
       if (auto v = reader_.Number(n, "server.shutdown_grace_s", 0)) out.shutdown_grace_s = *v;
+    }
+    if (YAML::Node n = server["header_timeout_s"]) {
+      if (auto v = reader_.Number(n, "server.header_timeout_s", 0.001)) out.header_timeout_s = *v;
+    }
+    if (YAML::Node n = server["body_timeout_s"]) {
+      if (auto v = reader_.Number(n, "server.body_timeout_s", 0.001)) out.body_timeout_s = *v;
     }
     if (YAML::Node n = server["api_keys"]) CheckApiKeys(n);
     if (YAML::Node n = server["public_base_url"]) {

@@ -91,16 +91,17 @@ StatusOr<double> ParseNumber(const std::string& text) {
 
 StatusOr<bool> ParseBoolean(const std::string& text) {
   static const char* const kTrue[] = {"true", "True", "TRUE", "yes", "Yes",
-                                      "YES",  "on",   "On",   "ON"};
+                                      "YES",  "on",   "On",   "ON",  "1"};
   static const char* const kFalse[] = {"false", "False", "FALSE", "no", "No",
-                                       "NO",    "off",   "Off",   "OFF"};
+                                       "NO",    "off",   "Off",   "OFF", "0"};
   for (const char* t : kTrue) {
     if (text == t) return true;
   }
   for (const char* f : kFalse) {
     if (text == f) return false;
   }
-  return InvalidArgument("expected a boolean (true/false, yes/no, on/off), got '" + text + "'");
+  return InvalidArgument("expected a boolean (true/false, yes/no, on/off, 1/0), got '" + text +
+                         "'");
 }
 
 }  // namespace flx

@@ -20,7 +20,8 @@ StatusOr<int64_t> ParseInteger(const std::string& text);
 // are rejected, as are values that overflow a double.
 StatusOr<double> ParseNumber(const std::string& text);
 
-// A boolean: true/false, yes/no, on/off, each lower-case, Capitalised or UPPER-CASE.
+// A boolean: true/false, yes/no, on/off, each lower-case, Capitalised or UPPER-CASE, or 1/0
+// (what environment variables usually say), in YAML and in the environment alike.
 StatusOr<bool> ParseBoolean(const std::string& text);
 
 }  // namespace flx

@@ -124,7 +124,9 @@ ApiError FromGenerationError(const GenerationError& error) {
 }
 
 void SendApiError(Poco::Net::HTTPServerResponse& response, const ApiError& error) {
-  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(error.http_status));
+  // setStatus() alone keeps the default reason "OK" ("HTTP/1.1 404 OK"); the standard reason
+  // goes with the code, and 499, which no standard defines, gets nginx's.
+  response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(error.http_status));
   if (error.http_status == 499) response.setReason("Client Closed Request");
   for (const auto& [k, v] : error.headers) response.set(k, v);
   response.setContentType("application/json");

@@ -4,6 +4,8 @@
 #include <Poco/JSON/Parser.h>
 
 #include <cmath>
+
+#include "http/integer_range_scan.h"
 #include <limits>
 
 namespace flx {
@@ -98,7 +100,34 @@ std::optional<std::pair<uint64_t, uint64_t>> ParseSize(const std::string& s) {
 
 }  // namespace
 
+// The integer fields and their ranges, for literals the JSON parser would wrap.
+static std::optional<ApiError> CheckIntegerLiterals(const std::string& body) {
+  struct Field {
+    const char* key;
+    uint64_t hi;
+  };
+  static const Field kFields[] = {
+      {"n", RequestLimits::kMaxImages},
+      {"width", RequestLimits::kMaxSide},
+      {"height", RequestLimits::kMaxSide},
+      {"steps", RequestLimits::kMaxSteps},
+      {"max_sequence_length", RequestLimits::kMaxSequenceLength},
+      {"seed", std::numeric_limits<uint64_t>::max()},
+  };
+  for (const std::string& key : KeysWithOutOfRangeIntegers(body)) {
+    for (const Field& f : kFields) {
+      if (key != f.key) continue;
+      const uint64_t lo = key == "seed" ? 0 : 1;
+      return BadRequest("'" + key + "' must be between " + std::to_string(lo) + " and " +
+                            std::to_string(f.hi) + ", got a number outside the 64-bit range",
+                        key);
+    }
+  }
+  return std::nullopt;
+}
+
 std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body) {
+  if (auto e = CheckIntegerLiterals(body)) return *e;
   Poco::JSON::Object::Ptr obj;
   try {
     Poco::JSON::Parser parser;

@@ -8,6 +8,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
 #include <poll.h>
@@ -103,9 +104,56 @@ std::string DescribeStage(const StageInstance* stage) {
   return CheckedJsonObject(buffer.data, "stage '" + stage->id + "' describe()");
 }
 
-// Reads the request body, refusing more than `limit` bytes. Returns false after sending 413.
+int SocketOf(HTTPServerRequest& request) {
+  return static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket().impl()->sockfd();
+}
+
+// Why a request's framing rules out reading its body: no length and no chunked encoding
+// (411: the body would run until the client closes), or a negative length (400).
+std::optional<ApiError> BodyFramingError(const HTTPServerRequest& request) {
+  if (request.getChunkedTransferEncoding()) return std::nullopt;
+  if (!request.hasContentLength()) {
+    ApiError e;
+    e.http_status = 411;
+    e.type = "invalid_request_error";
+    e.code = "length_required";
+    e.message = "a request body needs a Content-Length header or chunked Transfer-Encoding";
+    return e;
+  }
+  if (request.getContentLength64() < 0) {
+    return BadRequest("the Content-Length header is negative", "", "invalid_content_length");
+  }
+  return std::nullopt;
+}
+
+// Reads the request body, refusing more than `limit` bytes (413), bodies without framing
+// (411) and bodies that take longer than `timeout_s` as a whole (408). Returns false after
+// sending the error; `error_code` gets its code.
 bool ReadBody(HTTPServerRequest& request, HTTPServerResponse& response, uint64_t limit,
-              std::string* body) {
+              ReadDeadlines& deadlines, double timeout_s, std::string* body,
+              std::string* error_code) {
+  if (auto framing = BodyFramingError(request)) {
+    response.setKeepAlive(false);
+    *error_code = framing->code;
+    SendApiError(response, *framing);
+    return false;
+  }
+  ReadDeadlines::Guard deadline = deadlines.Arm(SocketOf(request), timeout_s);
+  auto timed_out = [&] {
+    ApiError e;
+    e.http_status = 408;
+    e.type = "invalid_request_error";
+    e.code = "request_timeout";
+    char message[128];
+    std::snprintf(message, sizeof(message),
+                  "the request body did not arrive within %.3g s (server.body_timeout_s)",
+                  timeout_s);
+    e.message = message;
+    response.setKeepAlive(false);
+    *error_code = e.code;
+    SendApiError(response, e);
+    return false;
+  };
   auto too_large = [&](const std::string& size) {
     ApiError e;
     e.http_status = 413;
@@ -114,6 +162,7 @@ bool ReadBody(HTTPServerRequest& request, HTTPServerResponse& response, uint64_t
     e.message = "request body of " + size + " exceeds the limit of " + std::to_string(limit) +
                 " bytes (server.max_body_bytes)";
     response.setKeepAlive(false);  // the unread rest of the body would poison the connection
+    *error_code = e.code;
     SendApiError(response, e);
     return false;
   };
@@ -139,17 +188,36 @@ bool ReadBody(HTTPServerRequest& request, HTTPServerResponse& response, uint64_t
   }
   body->clear();
   char chunk[16384];
-  while (in) {
-    in.read(chunk, sizeof(chunk));
-    std::streamsize got = in.gcount();
-    if (got <= 0) break;
-    if (body->size() + size_t(got) > limit) {
-      drain();
-      return too_large("more than " + std::to_string(limit) + " bytes");
+  try {
+    while (in) {
+      in.read(chunk, sizeof(chunk));
+      std::streamsize got = in.gcount();
+      if (got <= 0) break;
+      if (body->size() + size_t(got) > limit) {
+        drain();
+        return too_large("more than " + std::to_string(limit) + " bytes");
+      }
+      body->append(chunk, size_t(got));
     }
-    body->append(chunk, size_t(got));
+  } catch (const Poco::Exception&) {
+    // A chunked stream cut short by the deadline (or a malformed chunk header).
+    if (!deadline.expired()) throw;
   }
+  if (deadline.Disarm()) return timed_out();
   return true;
+}
+
+// The credentials of an "Authorization: Bearer <token>" header; the scheme is
+// case-insensitive (RFC 9110 section 11.1) and may be followed by several spaces.
+std::optional<std::string> BearerToken(const std::string& header) {
+  constexpr size_t kScheme = 6;  // "Bearer"
+  if (header.size() <= kScheme + 1 || Poco::icompare(header.substr(0, kScheme), "bearer") != 0 ||
+      header[kScheme] != ' ') {
+    return std::nullopt;
+  }
+  const size_t token = header.find_first_not_of(' ', kScheme);
+  if (token == std::string::npos) return std::nullopt;
+  return header.substr(token);
 }
 
 class RequestHandler : public Poco::Net::HTTPRequestHandler {
@@ -247,14 +315,12 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     const auto& keys = state_->options.api_keys;
     if (keys.empty()) return true;
     std::string header = request.get("Authorization", "");
-    const std::string prefix = "Bearer ";
     bool ok = false;
-    if (header.size() > prefix.size() && header.compare(0, prefix.size(), prefix) == 0) {
-      std::string token = header.substr(prefix.size());
+    if (auto token = BearerToken(header)) {
       for (const std::string& key : keys) {
-        unsigned char diff = token.size() == key.size() ? 0 : 1;
+        unsigned char diff = token->size() == key.size() ? 0 : 1;
         for (size_t i = 0; i < key.size(); ++i) {
-          diff |= static_cast<unsigned char>(key[i] ^ (i < token.size() ? token[i] : 0));
+          diff |= static_cast<unsigned char>(key[i] ^ (i < token->size() ? (*token)[i] : 0));
         }
         ok |= diff == 0;
       }
@@ -300,6 +366,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       return Ready(response);
     }
     if (get && ServeFromObservers(response, path)) return;
+    if (!get && ObserversServe(path)) return MethodNotAllowed(response, method, "GET");
     SendApiError(response, NotFoundError("no route for " + method + " " + path));
   }
 
@@ -315,6 +382,20 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     e.code = "not_ready";
     e.message = why;
     SendApiError(response, e);
+  }
+
+  // Whether an observer serves GET `path` (for the 405 of another method): asks each, as a
+  // GET would, and throws the answer away.
+  bool ObserversServe(const std::string& path) {
+    for (StageInstance* o : state_->graph->observers()) {
+      const flx_metrics_iface* m = o->metrics();
+      if (m->http_get == nullptr) continue;
+      flx_buffer body;
+      const char* content_type = nullptr;
+      Status st = ConsumeError(m->http_get(o->self, path.c_str(), &body, &content_type));
+      if (st.code() != FLX_NOT_FOUND) return true;
+    }
+    return false;
   }
 
   bool ServeFromObservers(HTTPServerResponse& response, const std::string& path) {
@@ -458,8 +539,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       return Fail(response, e);
     }
     std::string body;
-    if (!ReadBody(request, response, state_->options.max_body_bytes, &body)) {
-      error_code_ = "request_too_large";
+    if (!ReadBody(request, response, state_->options.max_body_bytes, state_->deadlines,
+                  state_->options.body_timeout_s, &body, &error_code_)) {
       return;
     }
     auto parsed = ParseImagesRequest(body);
@@ -483,7 +564,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     flx_call call;
     call.request_id = request_id_;
     call.model = chain->id;
-    int fd = static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket().impl()->sockfd();
+    int fd = SocketOf(request);
     call.peer_gone = [fd] {
       // Readable with nothing to read means the peer closed its side.
       pollfd p{fd, POLLIN, 0};
@@ -598,7 +679,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     const auto& first = output->images.front();
     w.Key("size").String(std::to_string(first.width) + "x" + std::to_string(first.height));
     w.Key("parameters").BeginObject();
-    for (const auto& [k, v] : output->params) w.Key(k).String(v);
+    for (const auto& [k, v] : output->params) w.Key(k).Scalar(v);
     w.Key("seed").UInt(r.input.seed);
     w.Key("n").UInt(r.input.n);
     w.EndObject();

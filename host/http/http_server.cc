@@ -1,6 +1,6 @@
 #include "http/http_server.h"
 
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/TCPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "http/handlers.h"
+#include "http/http_connection.h"
 #include "logging.h"
 
 namespace flx {
@@ -63,21 +64,23 @@ Status HttpServer::Start() {
   const ServerOptions& o = state_->options;
   try {
     Poco::Net::SocketAddress address(o.host, o.port);
-    Poco::Net::ServerSocket socket(address, /*backlog=*/o.max_queued_connections);
-    auto* params = new Poco::Net::HTTPServerParams;
+    socket_ = Poco::Net::ServerSocket(address, /*backlog=*/o.max_queued_connections);
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(o.threads);
     params->setMaxQueued(o.max_queued_connections);
     params->setKeepAlive(true);
     params->setMaxKeepAliveRequests(1000);
     params->setKeepAliveTimeout(Poco::Timespan(10, 0));
+    // Each read; whole requests are bounded by header_timeout_s and body_timeout_s.
     params->setTimeout(Poco::Timespan(60, 0));
     params->setServerName("fluxserve");
     // A pool of our own: Poco's default pool has 16 threads, fewer than a queue can hold.
     pool_ = std::make_unique<Poco::ThreadPool>(2, o.threads + 4, 60);
-    server_ =
-        std::make_unique<Poco::Net::HTTPServer>(NewRouter(state_.get()), *pool_, socket, params);
+    Poco::Net::HTTPRequestHandlerFactory::Ptr router(NewRouter(state_.get()));
+    server_ = std::make_unique<Poco::Net::TCPServer>(
+        new HttpConnectionFactory(state_.get(), params, router), *pool_, socket_, params);
     server_->start();
-    port_ = socket.address().port();
+    port_ = socket_.address().port();
   } catch (const Poco::Exception& e) {
     return FailedPrecondition("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
                               e.displayText());
@@ -92,8 +95,10 @@ void HttpServer::Shutdown() {
   state_->shutting_down.store(true);
   state_->logger->info("shutting down: refusing new requests, waiting up to {:.0f} s for those "
                        "in flight", state_->options.shutdown_grace_s);
-  // Stop accepting connections; requests already inside handlers go on.
+  // Stop accepting and close the listener, so new connections are refused instead of waiting
+  // in the backlog for an accept that never comes; requests already inside handlers go on.
   server_->stop();
+  socket_.close();
   if (!state_->WaitIdle(state_->options.shutdown_grace_s)) {
     state_->logger->warn("grace period over: cancelling the requests still running");
     state_->CancelAll();
@@ -101,7 +106,6 @@ void HttpServer::Shutdown() {
       state_->logger->error("requests still running 30 s after cancellation; stopping anyway");
     }
   }
-  server_->stopAll(true);
   server_.reset();
   pool_->joinAll();
   state_->logger->info("HTTP server stopped");

@@ -8,10 +8,12 @@
 #include "stage_graph.h"
 #include "status.h"
 
+#include <Poco/Net/ServerSocket.h>
+
 namespace Poco {
 class ThreadPool;
 namespace Net {
-class HTTPServer;
+class TCPServer;
 }
 }  // namespace Poco
 
@@ -28,8 +30,9 @@ class HttpServer {
   Status Start();
   // The bound port (useful with port 0).
   uint16_t port() const { return port_; }
-  // Graceful stop: refuse new work (503), let running requests finish for up to
-  // shutdown_grace_s, then cancel what is left, wait for it to answer, stop the listener.
+  // Graceful stop: close the listening socket (new connections are refused at once), answer
+  // new requests on open connections with 503, let running requests finish for up to
+  // shutdown_grace_s, then cancel what is left and wait for it to answer.
   void Shutdown();
 
   ServerState& state() { return *state_; }
@@ -37,7 +40,8 @@ class HttpServer {
  private:
   std::unique_ptr<ServerState> state_;
   std::unique_ptr<Poco::ThreadPool> pool_;  // outlives server_
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
+  Poco::Net::ServerSocket socket_;  // the listener; closed first on shutdown
   uint16_t port_ = 0;
 };
 

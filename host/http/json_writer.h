@@ -25,6 +25,10 @@ class JsonWriter {
   JsonWriter& Number(double value);
   JsonWriter& Bool(bool value);
   JsonWriter& Null();
+  // `text` as a JSON number when it is one by JSON's grammar ("4", "-0.5", "1e-3"), as a
+  // boolean when it is "true" or "false", else as a string: for plugin values that cross the
+  // ABI as text but mean numbers.
+  JsonWriter& Scalar(std::string_view text);
   // A value that is already valid JSON text.
   JsonWriter& Raw(std::string_view json);
   // Reserves room for `n` more bytes (e.g. before a big base64 string).
@@ -43,6 +47,9 @@ class JsonWriter {
   std::vector<bool> has_items_;
   bool after_key_ = false;
 };
+
+// Whether `text` is a number by JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view text);
 
 // Standard base64 (RFC 4648) without line breaks.
 std::string Base64Encode(std::string_view bytes);

@@ -16,6 +16,7 @@
 
 #include "generation_service.h"
 #include "host_api.h"
+#include "http/read_deadlines.h"
 #include "output_store.h"
 #include "stage_graph.h"
 
@@ -28,6 +29,8 @@ struct ServerOptions {
   int threads = 64;
   int max_queued_connections = 256;
   double shutdown_grace_s = 30;
+  double header_timeout_s = 10;  // request line + headers, whole
+  double body_timeout_s = 30;    // request body, whole
   std::string output_dir = "./outputs";
   std::string public_base_url;  // "" = http://<Host header>
   std::vector<std::string> api_keys;  // non-empty: /v1/ routes need "Authorization: Bearer KEY"
@@ -44,6 +47,8 @@ class ServerState {
   int64_t started_unix;
   std::shared_ptr<spdlog::logger> logger;
   std::atomic<bool> shutting_down{false};
+  // Whole-message read deadlines of every connection (header_timeout_s, body_timeout_s).
+  ReadDeadlines deadlines;
 
   // A fresh seed for requests that give none: below 2^53 so every JSON client reads it exactly.
   uint64_t DrawSeed();

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -140,8 +141,11 @@ std::string resolved_library_of(const char* symbol) {
 }
 
 std::string cpu_bf16_features(const HardwareInfo& hardware) {
-  if (hardware.cpu_avx512_bf16 && hardware.cpu_amx_bf16) return "avx512_bf16 and amx_bf16";
-  return hardware.cpu_avx512_bf16 ? "avx512_bf16" : "amx_bf16";
+  std::string features = hardware.cpu_avx512_bf16 && hardware.cpu_amx_bf16
+                             ? "avx512_bf16 and amx_bf16"
+                             : (hardware.cpu_avx512_bf16 ? "avx512_bf16" : "amx_bf16");
+  if (hardware.cpu_features_source != "cpuid") features += " (" + hardware.cpu_features_source + ")";
+  return features;
 }
 
 // The device setting resolved; fills device, device_name and device_reason.
@@ -225,7 +229,11 @@ void resolve_dtype(const std::string& setting, const HardwareInfo& hardware, Dev
       choice.dtype_reason = "cpu: " + cpu_bf16_features(hardware) + " present -> bfloat16";
     } else {
       choice.dtype = c10::kFloat;
-      choice.dtype_reason = "cpu: no avx512_bf16 or amx_bf16 -> float32";
+      choice.dtype_reason = "cpu: no avx512_bf16 or amx_bf16" +
+                            (hardware.cpu_features_source != "cpuid"
+                                 ? " (" + hardware.cpu_features_source + ")"
+                                 : std::string()) +
+                            " -> float32";
     }
   } else {
     if (value == "float32" || value == "fp32" || value == "float") {
@@ -312,6 +320,30 @@ std::string first_missing_kernel(c10::ScalarType dtype, c10::Device device) {
   return "";
 }
 
+void apply_cpu_features_override(const char* value, HardwareInfo& hardware) {
+  if (value == nullptr || *value == '\0') return;
+  bool avx512_bf16 = false, amx_bf16 = false;
+  const std::string text = normalized(value);
+  if (text != "none") {
+    std::stringstream list(text);
+    std::string feature;
+    while (std::getline(list, feature, ',')) {
+      if (feature == "avx512_bf16") {
+        avx512_bf16 = true;
+      } else if (feature == "amx_bf16") {
+        amx_bf16 = true;
+      } else {
+        throw std::invalid_argument(std::string(kCpuFeaturesEnv) + "='" + value +
+                                    "': expected none or a comma-separated list of "
+                                    "avx512_bf16, amx_bf16");
+      }
+    }
+  }
+  hardware.cpu_avx512_bf16 = avx512_bf16;
+  hardware.cpu_amx_bf16 = amx_bf16;
+  hardware.cpu_features_source = std::string(kCpuFeaturesEnv) + "=" + value;
+}
+
 HardwareInfo detect_hardware() {
   HardwareInfo hardware;
   hardware.cuda_built = c10::impl::hasDeviceGuardImpl(c10::kCUDA);
@@ -321,6 +353,7 @@ HardwareInfo detect_hardware() {
   hardware.cuda_bf16 = detect_cuda_bf16(hardware.cuda_device_count);
   hardware.mps_available = at::hasMPS();
   detect_cpu_bf16(hardware);
+  apply_cpu_features_override(std::getenv(kCpuFeaturesEnv), hardware);
   hardware.cpu_float16_kernels = first_missing_kernel(c10::kHalf, c10::kCPU).empty();
   const std::vector<int> cpus = allowed_cpus();
   hardware.logical_cpus = static_cast<int>(cpus.size());

@@ -33,6 +33,9 @@ struct HardwareInfo {
   // state (XCR0).
   bool cpu_avx512_bf16 = false;
   bool cpu_amx_bf16 = false;
+  // Where the two flags above come from: "cpuid", or "FLX_CPU_FEATURES" when that variable
+  // replaced what CPUID says (see apply_cpu_features_override()).
+  std::string cpu_features_source = "cpuid";
   // This libtorch has CPU kernels for every op the networks run in float16 (1.13 lacks a
   // float16 layer norm on the CPU, so this is false there).
   bool cpu_float16_kernels = false;
@@ -42,12 +45,23 @@ struct HardwareInfo {
   int logical_cpus = 1;
 };
 
-// Probes this machine: CPUID and XGETBV for the CPU features, libtorch for CUDA (device count;
+// Probes this machine: CPUID and XGETBV for the CPU features (then FLX_CPU_FEATURES, above), libtorch for CUDA (device count;
 // per-device compute capability through the CUDA driver library, which is absent on
 // CPU-only machines) and MPS (at::hasMPS()), a one-element float16 layer norm for the CPU
 // float16 kernels, and the process's CPU affinity with
 // /sys/devices/system/cpu/cpu<N>/topology for the core counts.
 HardwareInfo detect_hardware();
+
+// The variable that replaces the CPU's bfloat16 features CPUID reports, so the dtype a
+// machine with (or without) avx512_bf16 / amx_bf16 would get can be chosen and tested on any
+// x86 CPU. Its value is "none" or a comma-separated subset of "avx512_bf16" and "amx_bf16";
+// unset or empty leaves CPUID's answer. It only changes what `dtype: auto` picks (and the
+// reason logged); the kernels libtorch runs are whatever this CPU has.
+constexpr const char* kCpuFeaturesEnv = "FLX_CPU_FEATURES";
+
+// Applies a FLX_CPU_FEATURES value to `hardware` (nullptr or "" leaves it untouched). Throws
+// std::invalid_argument naming the variable and the value for anything else.
+void apply_cpu_features_override(const char* value, HardwareInfo& hardware);
 
 // The physical cores among `logical_cpus` according to a sysfs tree laid out like
 // /sys/devices/system/cpu (cpu<N>/topology/physical_package_id and core_id): the number of

@@ -264,8 +264,8 @@ TEST(CliTest, GenerateWritesThePngAndDumpsTheGoldenTensors) {
   auto [code, out] = RunToEnd(
       {Binary(), "generate", "--model", golden, "--prompt",
        "a photo of a cat holding a sign that says hello world", "--width", "64", "--height", "64",
-       "--steps", "4", "--seed", "0", "--out", dir.path() + "/cat.png", "--dump",
-       dir.path() + "/dump"},
+       "--steps", "4", "--seed", "0", "--dtype", "float32", "--out", dir.path() + "/cat.png",
+       "--dump", dir.path() + "/dump"},
       {"FLUX_PLUGIN_PATH=" + Env("FLX_PLUGIN_DIR")});
   ASSERT_EQ(code, 0) << out;
   std::string png = ReadFile(dir.path() + "/cat.png");
@@ -288,6 +288,32 @@ TEST(CliTest, GenerateWritesThePngAndDumpsTheGoldenTensors) {
             ReadFile(golden + "/cases/cat-64x64-4steps/t5_input_ids.bin"));
   EXPECT_EQ(ReadFile(dir.path() + "/dump/initial_latents.bin"),
             ReadFile(golden + "/cases/cat-64x64-4steps/initial_latents.bin"));
+}
+
+// The bfloat16 path through the CLI, whatever this CPU has: the dump holds diffusers'
+// bfloat16 noise (drawn in bfloat16 from the seeded generator) bit for bit.
+TEST(CliTest, GenerateInBfloat16DrawsTheBfloat16Noise) {
+  if (!fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
+    GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch)";
+  }
+  std::string golden = Env("FLX_GOLDEN_DIR");
+  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  const std::string reference = golden + "/tiny-flux-bf16/cat-64x64-4steps";
+  if (!fs::exists(reference + "/initial_latents.bin")) {
+    GTEST_SKIP() << "bfloat16 golden case not found at " << reference;
+  }
+  TempDir dir;
+  auto [code, out] = RunToEnd(
+      {Binary(), "generate", "--model", golden + "/tiny-flux", "--prompt",
+       "a photo of a cat holding a sign that says hello world", "--width", "64", "--height", "64",
+       "--steps", "1", "--seed", "0", "--dtype", "bfloat16", "--out", dir.path() + "/cat.png",
+       "--dump", dir.path() + "/dump"},
+      {"FLUX_PLUGIN_PATH=" + Env("FLX_PLUGIN_DIR")});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(ReadFile(dir.path() + "/dump/initial_latents.bin"),
+            ReadFile(reference + "/initial_latents.bin"));
+  EXPECT_EQ(ReadFile(dir.path() + "/dump/t5_input_ids.bin"),
+            ReadFile(reference + "/t5_input_ids.bin"));
 }
 
 }  // namespace

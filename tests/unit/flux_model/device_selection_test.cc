@@ -275,5 +275,49 @@ TEST(StartupSummary, PutsEveryResolvedValueAndReasonOnOneLine) {
             "cores), BLAS open (/usr/lib/libblas.so.3)");
 }
 
+// FLX_CPU_FEATURES stands in for CPUID so both dtype paths of `dtype: auto` are tested on any
+// x86 CPU, whatever this one has.
+TEST(CpuFeaturesOverride, ReplacesWhatCpuidSaid) {
+  HardwareInfo hardware;
+  hardware.cpu_avx512_bf16 = true;
+  apply_cpu_features_override("none", hardware);
+  EXPECT_FALSE(hardware.cpu_avx512_bf16);
+  EXPECT_FALSE(hardware.cpu_amx_bf16);
+  DeviceChoice choice = select_device_dtype("cpu", "auto", hardware);
+  EXPECT_EQ(choice.dtype_name, "float32");
+  EXPECT_EQ(choice.dtype_reason, "cpu: no avx512_bf16 or amx_bf16 (FLX_CPU_FEATURES=none) -> float32");
+
+  apply_cpu_features_override("avx512_bf16", hardware);
+  EXPECT_TRUE(hardware.cpu_avx512_bf16);
+  EXPECT_FALSE(hardware.cpu_amx_bf16);
+  choice = select_device_dtype("cpu", "auto", hardware);
+  EXPECT_EQ(choice.dtype_name, "bfloat16");
+  EXPECT_EQ(choice.dtype_reason, "cpu: avx512_bf16 (FLX_CPU_FEATURES=avx512_bf16) present -> bfloat16");
+
+  apply_cpu_features_override("AMX_BF16,avx512_bf16", hardware);
+  EXPECT_TRUE(hardware.cpu_avx512_bf16 && hardware.cpu_amx_bf16);
+}
+
+TEST(CpuFeaturesOverride, EmptyOrUnsetKeepsCpuid) {
+  HardwareInfo hardware;
+  hardware.cpu_amx_bf16 = true;
+  apply_cpu_features_override(nullptr, hardware);
+  apply_cpu_features_override("", hardware);
+  EXPECT_TRUE(hardware.cpu_amx_bf16);
+  EXPECT_EQ(hardware.cpu_features_source, "cpuid");
+}
+
+TEST(CpuFeaturesOverride, UnknownFeatureNamesTheVariable) {
+  HardwareInfo hardware;
+  try {
+    apply_cpu_features_override("avx512_bf16,sse9", hardware);
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("FLX_CPU_FEATURES='avx512_bf16,sse9'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(hardware.cpu_features_source, "cpuid") << "a bad value changes nothing";
+}
+
 }  // namespace
 }  // namespace flx::flux

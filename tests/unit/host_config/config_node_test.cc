@@ -130,10 +130,10 @@ TEST_F(ConfigNodeTest, TypeErrorsNameFileLineColumnAndPath) {
       {Message(ConfigGetDouble(root_, "name", &found, &d)),
        "t.yaml:1:7: stages[1].config.name: expected a number, got 'demo'"},
       {Message(ConfigGetBool(root_, "count", &found, &b)),
-       "t.yaml:2:8: stages[1].config.count: expected a boolean (true/false, yes/no, on/off), "
+       "t.yaml:2:8: stages[1].config.count: expected a boolean (true/false, yes/no, on/off, 1/0), "
        "got '32'"},
       {Message(ConfigGetBool(root_, "list", &found, &b)),
-       "t.yaml:12:7: stages[1].config.list: expected a boolean (true/false, yes/no, on/off), "
+       "t.yaml:12:7: stages[1].config.list: expected a boolean (true/false, yes/no, on/off, 1/0), "
        "got a sequence"},
       {Message(ConfigGetString(root_, "list", &found, &s)),
        "t.yaml:12:7: stages[1].config.list: expected a string, got a sequence"},

@@ -86,13 +86,13 @@ TEST(ParseNumberTest, Rejects) {
   EXPECT_EQ(huge.status().message(), "number '1e999' is out of range");
 }
 
-TEST(ParseBooleanTest, AcceptsYamlSpellings) {
-  for (const char* t : {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"}) {
+TEST(ParseBooleanTest, AcceptsYamlAndEnvironmentSpellings) {
+  for (const char* t : {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "1"}) {
     StatusOr<bool> v = ParseBoolean(t);
     ASSERT_TRUE(v.ok()) << t;
     EXPECT_TRUE(*v) << t;
   }
-  for (const char* f : {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"}) {
+  for (const char* f : {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "0"}) {
     StatusOr<bool> v = ParseBoolean(f);
     ASSERT_TRUE(v.ok()) << f;
     EXPECT_FALSE(*v) << f;
@@ -100,11 +100,12 @@ TEST(ParseBooleanTest, AcceptsYamlSpellings) {
 }
 
 TEST(ParseBooleanTest, Rejects) {
-  for (const char* text : {"", "1", "0", "y", "tRUE", "maybe"}) {
+  for (const char* text : {"", "2", "01", "y", "tRUE", "maybe"}) {
     StatusOr<bool> v = ParseBoolean(text);
     ASSERT_FALSE(v.ok()) << text;
     EXPECT_EQ(v.status().message(),
-              std::string("expected a boolean (true/false, yes/no, on/off), got '") + text + "'");
+              std::string("expected a boolean (true/false, yes/no, on/off, 1/0), got '") + text +
+                  "'");
   }
 }
 
