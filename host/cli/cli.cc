@@ -86,10 +86,11 @@ StatusOr<LoadedConfig> LoadConfigForCli(const std::string& config_path,
   if (!env_status.ok()) return env_status;
   Diagnostics diags;
   auto graph = LoadGraphConfig(config_path, out.env, &diags);
+  // A failed load's status lists every diagnostic, warnings included: print them once.
+  if (!graph.ok()) return graph.status();
   for (const auto& d : diags.list()) {
     if (d.severity == Diagnostic::Severity::kWarning) err << d.ToString() << "\n";
   }
-  if (!graph.ok()) return graph.status();
   out.graph = std::move(*graph);
 
   out.graph.plugin_paths = PluginSearchPaths(out.env, out.graph.plugin_paths);

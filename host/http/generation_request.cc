@@ -127,6 +127,12 @@ static std::optional<ApiError> CheckIntegerLiterals(const std::string& body) {
 }
 
 std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body) {
+  // Poco's parser answers a bare scalar such as `null` with "Attempt to set value on an empty
+  // stack"; anything that does not open an object is refused here in plain words.
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && body[first] != '{' && body[first] != '[') {
+    return BadRequest("the request body must be a JSON object", "", "invalid_json");
+  }
   if (auto e = CheckIntegerLiterals(body)) return *e;
   Poco::JSON::Object::Ptr obj;
   try {

@@ -186,6 +186,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadCase{"malformed_json", R"({"prompt": "x",)", ""},
         BadCase{"not_an_object", R"(["prompt"])", ""},
+        BadCase{"null_body", "null", ""},
+        BadCase{"number_body", " 42", ""},
         BadCase{"empty_body", "", ""},
         BadCase{"missing_prompt", R"({"n":1})", "prompt"},
         BadCase{"prompt_not_string", R"({"prompt":42})", "prompt"},

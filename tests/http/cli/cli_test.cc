@@ -222,6 +222,47 @@ TEST(CliTest, CheckConfigExitCodes) {
   EXPECT_EQ(missing, 1);
 }
 
+// A warning is printed once, also when the same file has errors (it used to come twice).
+TEST(CliTest, CheckConfigPrintsEachWarningOnce) {
+  TempDir dir;
+  dir.write("g.yaml", "version: 1\nstages:\n"
+                      "  - {id: p, kind: pipeline, library: flx_test_pipeline, type: test}\n"
+                      "  - {id: unused, kind: pipeline, library: flx_test_pipeline, type: test}\n"
+                      "models: {m: [p]}\nbogus: 1\n");
+  auto [code, out] = RunToEnd({Binary(), "check-config", dir.path() + "/g.yaml"});
+  EXPECT_EQ(code, 1);
+  const std::string warning = "stage 'unused' is not used by any model or observer";
+  const size_t first = out.find(warning);
+  ASSERT_NE(first, std::string::npos) << out;
+  EXPECT_EQ(out.find(warning, first + 1), std::string::npos) << out;
+  EXPECT_NE(out.find("g.yaml:6:1: error: unknown key 'bogus'"), std::string::npos) << out;
+}
+
+// Booleans from the environment take 1/0 as well as true/false, yes/no, on/off.
+TEST(CliTest, EnvironmentBooleansAcceptOneAndZero) {
+  bool have_flux = fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so");
+  if (!have_flux) GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch)";
+  TempDir dir;
+  auto [made, made_out] = RunToEnd({Binary(), "make-demo-model", dir.path() + "/demo"});
+  ASSERT_EQ(made, 0) << made_out;
+  const std::string config = Env("FLX_SOURCE_DIR") + "/configs/demo.yaml";
+  for (const char* value : {"1", "0", "yes", "off"}) {
+    auto [code, out] = RunToEnd({Binary(), "check-config", config},
+                                {"FLUX_MODEL=" + dir.path() + "/demo",
+                                 "FLUX_PLUGIN_PATH=" + Env("FLX_PLUGIN_DIR"),
+                                 std::string("FLUX_WARMUP_ENABLE=") + value});
+    EXPECT_EQ(code, 0) << value << ":\n" << out;
+  }
+  auto [bad, bad_out] = RunToEnd({Binary(), "check-config", config},
+                                 {"FLUX_MODEL=" + dir.path() + "/demo",
+                                  "FLUX_PLUGIN_PATH=" + Env("FLX_PLUGIN_DIR"),
+                                  "FLUX_WARMUP_ENABLE=2"});
+  EXPECT_EQ(bad, 1) << bad_out;
+  EXPECT_NE(bad_out.find("warmup: expected a boolean (true/false, yes/no, on/off, 1/0), got '2'"),
+            std::string::npos)
+      << bad_out;
+}
+
 TEST(CliTest, ShippedConfigsPassCheckConfig) {
   // configs/*.yaml name real models; a dry run only needs their paths to resolve, so point
   // FLUX_MODEL at the demo model when the flux plugin is built, and skip files whose plugins
