@@ -13,6 +13,8 @@
 #define FLX_HAVE_SDPA 1
 #endif
 
+#include "model/cancellation.h"
+
 namespace flx::flux {
 namespace {
 
@@ -137,6 +139,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
       const at::Tensor k_part = k.slice(0, b, b_end).slice(1, h, h_end);
       const at::Tensor v_part = v.slice(0, b, b_end).slice(1, h, h_end);
       for (int64_t i = 0; i < queries; i += slice.queries) {
+        cancellation_point("in attention");
         const int64_t i_end = std::min(queries, i + slice.queries);
         const at::Tensor part = whole_attention(
             q.slice(0, b, b_end).slice(1, h, h_end).slice(2, i, i_end), k_part, v_part);

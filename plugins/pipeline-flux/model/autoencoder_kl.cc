@@ -5,6 +5,7 @@
 #include <string>
 
 #include "io/tensor.h"
+#include "model/cancellation.h"
 
 namespace flx::flux {
 namespace {
@@ -119,8 +120,12 @@ VaeDecoder::VaeDecoder(const AutoencoderKLConfig& config, const Weights& weights
 }
 
 at::Tensor VaeDecoder::forward(const at::Tensor& latents, const AttentionOptions& attention) const {
+  cancellation_point("in the VAE decoder");
   at::Tensor h = mid_block_->forward(conv_in_(latents), attention);
-  for (const VaeUpBlock& block : up_blocks_) h = block.forward(h);
+  for (const VaeUpBlock& block : up_blocks_) {
+    cancellation_point("in the VAE decoder");
+    h = block.forward(h);
+  }
   return conv_out_(activate(activation_, conv_norm_out_(h)));
 }
 

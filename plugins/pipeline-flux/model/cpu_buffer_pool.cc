@@ -3,6 +3,9 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -116,16 +119,8 @@ void CpuBufferPool::give_back(Block* block) const {
     stats_.live_bytes -= bytes;
     // Idle memory stays within kIdleBoundFactor x the live high-water mark (see the header):
     // beyond that the oldest idle blocks go first.
-    const int64_t bound = kIdleBoundFactor * stats_.peak_live_bytes;
-    while (!idle_order_.empty() && stats_.idle_bytes + bytes > bound) {
-      Block* oldest = idle_order_.front();
-      idle_order_.pop_front();
-      auto it = idle_.find(oldest->bytes);
-      it->second.erase(oldest->in_class);
-      if (it->second.empty()) idle_.erase(it);
-      stats_.idle_bytes -= static_cast<int64_t>(oldest->bytes);
-      to_free.push_back(oldest);
-    }
+    const int64_t bound = std::min(kIdleBoundFactor * stats_.peak_live_bytes, idle_cap_);
+    evict_oldest_above(bound - bytes, &to_free);
     if (stats_.idle_bytes + bytes <= bound) {
       std::list<Block*>& same_class = idle_[block->bytes];
       block->in_class = same_class.insert(same_class.end(), block);
@@ -138,7 +133,51 @@ void CpuBufferPool::give_back(Block* block) const {
   for (Block* gone : to_free) std::free(gone);
 }
 
-int64_t CpuBufferPool::release_idle() { return free_idle(); }
+void CpuBufferPool::evict_oldest_above(int64_t limit, std::vector<Block*>* evicted) const {
+  while (!idle_order_.empty() && stats_.idle_bytes > limit) {
+    Block* oldest = idle_order_.front();
+    idle_order_.pop_front();
+    auto it = idle_.find(oldest->bytes);
+    it->second.erase(oldest->in_class);
+    if (it->second.empty()) idle_.erase(it);
+    stats_.idle_bytes -= static_cast<int64_t>(oldest->bytes);
+    evicted->push_back(oldest);
+  }
+}
+
+int64_t CpuBufferPool::release_idle() {
+  const int64_t freed = free_idle();
+  if (freed > 0) malloc_trim(0);
+  return freed;
+}
+
+void CpuBufferPool::set_idle_cap(int64_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_cap_ = std::min(idle_cap_, std::max<int64_t>(bytes, 0));
+  }
+  trim();
+}
+
+int64_t CpuBufferPool::idle_cap() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return idle_cap_;
+}
+
+int64_t CpuBufferPool::trim() {
+  std::vector<Block*> to_free;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    evict_oldest_above(idle_cap_, &to_free);
+  }
+  int64_t freed = 0;
+  for (Block* block : to_free) {
+    freed += static_cast<int64_t>(block->bytes);
+    std::free(block);
+  }
+  malloc_trim(0);
+  return freed;
+}
 
 int64_t CpuBufferPool::free_idle() const {
   std::list<Block*> to_free;

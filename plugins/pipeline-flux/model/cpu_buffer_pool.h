@@ -23,18 +23,23 @@
 // wide demo model at 256x256, 1.06 GB of distinct blocks for a 0.31 GB live peak (3.5x; the
 // VAE alone 2.2x). With a bound of 1x or 2x the oldest blocks were evicted and faulted in again
 // every image (74 misses, ~100 000 page faults per image); with 4x there are no misses after
-// the first image. release_idle() frees every idle block; the pipeline stage calls it when it
-// runs out of memory and for the empty_cache override.
+// the first image. An absolute cap (set_idle_cap(); the stage's buffer_pool_idle_max, by
+// default a quarter of its memory budget) bounds idle memory whatever the live peak was: one
+// huge request must not leave gigabytes idle behind it. release_idle() frees every idle
+// block; the pipeline stage calls it when it runs out of memory and for the empty_cache
+// override. Freed blocks go back to the system (trim() also returns what glibc's heap kept).
 #ifndef FLX_FLUX_MODEL_CPU_BUFFER_POOL_H_
 #define FLX_FLUX_MODEL_CPU_BUFFER_POOL_H_
 
 #include <c10/core/Allocator.h>
 
 #include <cstddef>
+#include <climits>
 #include <cstdint>
 #include <list>
 #include <map>
 #include <mutex>
+#include <vector>
 
 namespace flx::flux {
 
@@ -74,6 +79,13 @@ class CpuBufferPool : public c10::Allocator {
 
   // Frees every idle block; returns the bytes freed.
   int64_t release_idle();
+  // Caps idle memory at `bytes` from now on (the smallest cap asked for wins, since stages
+  // share the pool) and frees the oldest idle blocks above it.
+  void set_idle_cap(int64_t bytes);
+  int64_t idle_cap() const;
+  // Frees idle blocks above the cap and hands memory glibc's heap still holds back to the
+  // system (malloc_trim); the stage calls it after each request. Returns the bytes freed.
+  int64_t trim();
   Stats stats() const;
 
   // The size class `bytes` is rounded up to (bytes >= kMinPooledBytes).
@@ -95,6 +107,8 @@ class CpuBufferPool : public c10::Allocator {
   static Block* block_of(void* data);
   static void deallocate(void* data);
   void give_back(Block* block) const;
+  // Takes the oldest idle blocks out until idle memory is at most `limit`; hold mutex_.
+  void evict_oldest_above(int64_t limit, std::vector<Block*>* evicted) const;
   // release_idle() for allocate(), which is const in c10's interface.
   int64_t free_idle() const;
 
@@ -104,6 +118,7 @@ class CpuBufferPool : public c10::Allocator {
   mutable std::map<size_t, std::list<Block*>> idle_;
   mutable std::list<Block*> idle_order_;
   mutable Stats stats_;
+  int64_t idle_cap_ = INT64_MAX;  // guarded by mutex_
 };
 
 }  // namespace flx::flux

@@ -84,28 +84,35 @@ void detect_cpu_bf16(HardwareInfo& hardware) {
 
 // Compute capability majors through the CUDA driver library, loaded only when libtorch has
 // CUDA devices; the driver is what libtorch's CUDA backend runs on, so it is present then.
-std::vector<bool> detect_cuda_bf16(int device_count) {
-  std::vector<bool> bf16;
-  if (device_count <= 0) return bf16;
+// Fills cuda_bf16 and cuda_memory_bytes.
+void detect_cuda_devices(int device_count, HardwareInfo& hardware) {
+  std::vector<bool>& bf16 = hardware.cuda_bf16;
+  if (device_count <= 0) return;
   void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (driver == nullptr) return bf16;
+  if (driver == nullptr) return;
   using InitFn = int (*)(unsigned);
+  using TotalMemFn = int (*)(size_t*, int);
   using DeviceGetFn = int (*)(int*, int);
   using AttributeFn = int (*)(int*, int, int);
   constexpr int kComputeCapabilityMajor = 75;  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
   const auto init = reinterpret_cast<InitFn>(dlsym(driver, "cuInit"));
   const auto device_get = reinterpret_cast<DeviceGetFn>(dlsym(driver, "cuDeviceGet"));
   const auto attribute = reinterpret_cast<AttributeFn>(dlsym(driver, "cuDeviceGetAttribute"));
+  const auto total_mem = reinterpret_cast<TotalMemFn>(dlsym(driver, "cuDeviceTotalMem_v2"));
   if (init != nullptr && device_get != nullptr && attribute != nullptr && init(0) == 0) {
     for (int ordinal = 0; ordinal < device_count; ++ordinal) {
       int device = 0, major = 0;
       const bool known = device_get(&device, ordinal) == 0 &&
                          attribute(&major, kComputeCapabilityMajor, device) == 0;
       bf16.push_back(known && major >= 8);
+      size_t bytes = 0;
+      if (total_mem != nullptr && device_get(&device, ordinal) == 0 &&
+          total_mem(&bytes, device) == 0) {
+        hardware.cuda_memory_bytes.push_back(static_cast<int64_t>(bytes));
+      }
     }
   }
   dlclose(driver);
-  return bf16;
 }
 
 std::vector<int> allowed_cpus() {
@@ -350,7 +357,7 @@ HardwareInfo detect_hardware() {
   if (hardware.cuda_built) {
     hardware.cuda_device_count = static_cast<int>(torch::cuda::device_count());
   }
-  hardware.cuda_bf16 = detect_cuda_bf16(hardware.cuda_device_count);
+  detect_cuda_devices(hardware.cuda_device_count, hardware);
   hardware.mps_available = at::hasMPS();
   detect_cpu_bf16(hardware);
   apply_cpu_features_override(std::getenv(kCpuFeaturesEnv), hardware);

@@ -27,6 +27,8 @@ struct HardwareInfo {
   // torch.cuda.is_bf16_supported's rule). Shorter than cuda_device_count means unknown, which
   // counts as no.
   std::vector<bool> cuda_bf16;
+  // Per CUDA device, its total memory in bytes (cuDeviceTotalMem); shorter means unknown.
+  std::vector<int64_t> cuda_memory_bytes;
   // libtorch has a usable Metal (MPS) backend on this machine.
   bool mps_available = false;
   // CPUID says the CPU executes AVX512_BF16 / AMX-BF16 and the OS enabled their register

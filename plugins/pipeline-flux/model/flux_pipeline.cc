@@ -213,6 +213,7 @@ at::Tensor FluxPipeline::decode_unlocked(const at::Tensor& vae_input,
 std::vector<Image> FluxPipeline::generate(const GenerateParams& params,
                                           const GenerateCallbacks& callbacks) const {
   check_params(params);
+  const CancellationScope cancellation(callbacks.cancelled);
   const std::unique_lock<std::mutex> lock = offload_lock();
   c10::InferenceMode guard;
   const Clock::time_point start = Clock::now();

@@ -20,6 +20,7 @@
 #include "io/checkpoint.h"
 #include "model/attention.h"
 #include "model/autoencoder_kl.h"
+#include "model/cancellation.h"
 #include "model/clip_text_model.h"
 #include "model/flow_match_scheduler.h"
 #include "model/flux_transformer.h"
@@ -30,10 +31,6 @@
 
 namespace flx::flux {
 
-// Thrown by FluxPipeline::generate() when GenerateCallbacks::cancelled returns true.
-class Cancelled : public std::runtime_error {
-  using runtime_error::runtime_error;
-};
 
 // What to generate. Token ids come from the io tokenizers: `clip_ids` is the CLIP tokenizer's
 // output for the prompt (BOS, tokens, EOS, padded to 77), `t5_ids` the T5 tokenizer's output
@@ -69,7 +66,8 @@ struct GenerateCallbacks {
   std::function<void(int step, int total, double seconds)> on_step;
   // After each phase ("encode_prompt", then per image "denoise" and "vae_decode").
   std::function<void(const std::string& phase, double seconds)> on_phase;
-  // Asked before each denoising step and before decoding; true aborts with Cancelled.
+  // Asked before each denoising step and decoding, and inside them at every block, attention
+  // slice and VAE tile (cancellation.h); true aborts with Cancelled.
   std::function<bool()> cancelled;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "io/tensor.h"
+#include "model/cancellation.h"
 #include "model/flux_rope.h"
 #include "model/timestep_embedding.h"
 
@@ -122,6 +123,7 @@ at::Tensor FluxTransformer::forward(const FluxTransformerInputs& inputs) const {
       inputs.block_hook ? block_prefixes() : std::vector<std::string>();
   size_t block = 0;
   for (const FluxDoubleBlock& double_block : double_blocks_) {
+    cancellation_point("in the transformer");
     if (inputs.block_hook) inputs.block_hook(blocks[block], true);
     double_block.forward(hidden, context, temb, rope, inputs.attention);
     if (inputs.block_hook) inputs.block_hook(blocks[block++], false);
@@ -129,6 +131,7 @@ at::Tensor FluxTransformer::forward(const FluxTransformerInputs& inputs) const {
   const int64_t text_length = context.size(1);
   hidden = at::cat({context, hidden}, 1);
   for (const FluxSingleBlock& single_block : single_blocks_) {
+    cancellation_point("in the transformer");
     if (inputs.block_hook) inputs.block_hook(blocks[block], true);
     hidden = single_block.forward(hidden, temb, rope, inputs.attention);
     if (inputs.block_hook) inputs.block_hook(blocks[block++], false);

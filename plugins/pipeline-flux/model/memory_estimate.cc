@@ -5,12 +5,13 @@
 namespace flx::flux {
 namespace {
 
-// The elements of the score matrices attention holds at once for `queries` x `keys` over
-// `heads` heads of one image: a slice's scaled scores and their softmax.
+// The elements of the score matrix attention holds at once for `queries` x `keys` over
+// `heads` heads of one image: one slice's (attention.cc scales in the product and runs the
+// softmax in place, so there is one matrix, not two).
 double attention_score_elements(const AttentionOptions& options, int64_t heads, int64_t queries,
                                 int64_t keys, int64_t element_size) {
   const AttentionSlice slice = attention_slice(options, 1, heads, queries, keys, element_size);
-  return 2.0 * double(slice.batch) * double(slice.heads) * double(slice.queries) * double(keys);
+  return double(slice.batch) * double(slice.heads) * double(slice.queries) * double(keys);
 }
 
 double denoise_elements(const FluxTransformerConfig& config, const EstimateInputs& in) {
@@ -21,18 +22,22 @@ double denoise_elements(const FluxTransformerConfig& config, const EstimateInput
                                                   tokens, tokens, in.element_size);
 }
 
-// One decode of a latent map of latent_h x latent_w.
+// One decode of a latent map of latent_h x latent_w: the larger of the mid block (its
+// attention's scores over every latent position, next to a few latent-sized maps) and the
+// last up block (full-resolution maps); the two never coexist.
 double vae_map_elements(const AutoencoderKLConfig& config, const AttentionOptions& attention,
                         int64_t latent_h, int64_t latent_w, int64_t element_size) {
   const int64_t f = config.scale_factor();
   const double pixels = double(latent_h * f) * double(latent_w * f);
-  const int64_t widest = config.block_out_channels.empty() ? 64 : config.block_out_channels.front();
+  const int64_t first = config.block_out_channels.empty() ? 64 : config.block_out_channels.front();
+  const int64_t last = config.block_out_channels.empty() ? 64 : config.block_out_channels.back();
   const int64_t positions = latent_h * latent_w;
-  const double mid_attention =
-      config.mid_block_add_attention
-          ? attention_score_elements(attention, 1, positions, positions, element_size)
-          : 0.0;
-  return 5.0 * double(widest) * pixels + mid_attention;
+  const double mid_block =
+      5.0 * double(last) * double(positions) +
+      (config.mid_block_add_attention
+           ? attention_score_elements(attention, 1, positions, positions, element_size)
+           : 0.0);
+  return std::max(mid_block, 5.0 * double(first) * pixels);
 }
 
 // Bytes of one whole decode: the decoder's maps in the compute dtype, the image in float32

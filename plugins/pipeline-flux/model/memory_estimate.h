@@ -6,12 +6,14 @@
 //   denoise: one single-stream block, the widest of the transformer (hidden states, the fused
 //     QKV + MLP projection, Q/K/V with RoPE applied, the attention output, the MLP activation,
 //     their concatenation, the output and the residual: 26 x tokens x inner_dim elements) plus
-//     the score matrices of one attention slice (the scaled scores and their softmax);
-//   vae_decode: the widest up-block resnet at full resolution (five maps of the first block's
-//     channels: input, two norms/activations, conv output, sum), the mid block's attention
-//     scores over every latent pixel (one head), and the float32 image; with tiling, of one
-//     tile instead of the whole image plus the blended output;
-//   text_encode: T5 at its sequence length (small beside the two above).
+//     the score matrix of one attention slice (one: the softmax runs in place);
+//   vae_decode: the larger of the mid block (its single-head attention's scores over every
+//     latent pixel) and the widest up-block resnet at full resolution (five maps of the first
+//     block's channels: input, two norms/activations, conv output, sum), plus the float32
+//     image; with tiling, of one tile instead of the whole image, plus the blended rows;
+//   text_encode: T5 at its sequence length (small beside the two above), not counted.
+// On an accelerator with fused attention (libtorch >= 2.0) no score matrix exists, so the
+// estimate errs high there.
 // Each is multiplied by kEstimateMargin for what the count leaves out (allocator rounding of up
 // to 12.5%, temporaries of norms and activations). tests/unit/flux_model checks that the
 // estimate bounds the buffer pool's measured live peak from above, within a small factor.

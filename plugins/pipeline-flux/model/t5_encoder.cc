@@ -6,6 +6,7 @@
 #include <string>
 
 #include "io/tensor.h"
+#include "model/cancellation.h"
 #include "model/token_ids.h"
 
 namespace flx::flux {
@@ -155,6 +156,7 @@ at::Tensor T5Encoder::forward(const at::Tensor& input_ids, const BlockHook& bloc
   at::Tensor bias;
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const Block& block = blocks_[i];
+    cancellation_point("in the T5 encoder");
     if (block_hook) block_hook(names[i], true);
     if (i == 0) bias = position_bias(ids.size(1)).to(hidden.scalar_type());
     hidden = clamp_float16(hidden + self_attention(block, block.attention_norm(hidden), bias));

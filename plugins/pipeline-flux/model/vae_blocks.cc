@@ -5,6 +5,7 @@
 #include <string>
 
 #include "model/attention.h"
+#include "model/cancellation.h"
 
 namespace flx::flux {
 
@@ -104,9 +105,14 @@ VaeUpBlock::VaeUpBlock(const Weights& weights, int64_t in_channels, int64_t out_
 }
 
 at::Tensor VaeUpBlock::forward(const at::Tensor& x) const {
+  // The last up blocks run at full resolution: check between their resnets too.
   at::Tensor h = x;
-  for (const VaeResnetBlock& resnet : resnets_) h = resnet.forward(h);
+  for (const VaeResnetBlock& resnet : resnets_) {
+    cancellation_point("in the VAE decoder");
+    h = resnet.forward(h);
+  }
   if (upsample_conv_) {
+    cancellation_point("in the VAE decoder");
     h = at::upsample_nearest2d(h, c10::nullopt, at::ArrayRef<double>({2.0, 2.0}));
     h = (*upsample_conv_)(h);
   }

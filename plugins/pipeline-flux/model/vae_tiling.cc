@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "model/cancellation.h"
+
 namespace flx::flux {
 namespace {
 
@@ -68,6 +70,7 @@ at::Tensor tiled_decode(const at::Tensor& latents, const VaeTiling& tiling, int6
     std::vector<at::Tensor> tiles;
     std::vector<at::Tensor> kept_parts;
     for (const int64_t left : column_starts) {
+      cancellation_point("between VAE tiles");
       at::Tensor tile =
           decode(latents.slice(2, top, top + latent_tile).slice(3, left, left + latent_tile));
       const size_t column = tiles.size();

@@ -61,6 +61,15 @@ std::string describe_json(const FluxDescription& d) {
   pool->set("live_bytes", d.buffer_pool.live_bytes);
   pool->set("idle_bytes", d.buffer_pool.idle_bytes);
   pool->set("peak_live_bytes", d.buffer_pool.peak_live_bytes);
+  pool->set("idle_cap_bytes", d.buffer_pool.idle_cap_bytes);
+
+  Poco::JSON::Object::Ptr memory = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  memory->set("budget_bytes", d.memory.budget_bytes);
+  memory->set("budget_reason", d.memory.budget_reason);
+  memory->set("over_budget", std::string(d.options.over_budget_fit ? "fit" : "refuse"));
+  memory->set("max_pixels", d.options.max_pixels);
+  memory->set("buffer_pool_idle_max_bytes", d.memory.buffer_pool_idle_max_bytes);
+  memory->set("buffer_pool_idle_reason", d.memory.buffer_pool_idle_reason);
 
   Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
   object.set("type", std::string("flux"));
@@ -97,6 +106,7 @@ std::string describe_json(const FluxDescription& d) {
   object.set("loaded_variants", variants);
   object.set("progress", std::string(progress_mode_name(d.options.progress)));
   object.set("buffer_pool", pool);
+  object.set("memory", memory);
   object.set("text_cache", text_cache);
   object.set("steps", d.defaults.steps);
   object.set("guidance", optional_number(d.defaults.guidance));

@@ -90,7 +90,15 @@ struct FluxDescription {
     int64_t live_bytes = 0;
     int64_t idle_bytes = 0;
     int64_t peak_live_bytes = 0;
+    int64_t idle_cap_bytes = 0;
   } buffer_pool;
+  // The resolved memory settings (memory_plan.h).
+  struct Memory {
+    int64_t budget_bytes = 0;
+    std::string budget_reason;
+    int64_t buffer_pool_idle_max_bytes = 0;
+    std::string buffer_pool_idle_reason;
+  } memory;
   std::optional<int64_t> weights_bytes;
   std::optional<double> matmul_gflops;
   std::string model_root;

@@ -163,6 +163,12 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
   }
   options.default_width = reader.integer("default_width", 1, kMaxSide).value_or(1024);
   options.default_height = reader.integer("default_height", 1, kMaxSide).value_or(1024);
+  options.memory_budget = reader.text("memory_budget").value_or(options.memory_budget);
+  options.over_budget_fit = reader.choice("over_budget", {"refuse", "fit"}, "refuse") == "fit";
+  options.max_pixels =
+      reader.integer("max_pixels", 1, kMaxSide * kMaxSide).value_or(options.max_pixels);
+  options.buffer_pool_idle_max =
+      reader.text("buffer_pool_idle_max").value_or(options.buffer_pool_idle_max);
   std::vector<std::string> fault_injection_errors;
   options.fault_injection = read_fault_injection(config, &fault_injection_errors);
   reader.add_errors(fault_injection_errors);

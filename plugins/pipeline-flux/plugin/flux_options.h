@@ -72,6 +72,17 @@
 //   default_width                int      1024          pixels, a multiple of 2 x the VAE scale
 //   default_height               int      1024          factor (16 for FLUX.1), checked against
 //                                                       the model when the stage is created
+//   memory_budget                string   auto          what a generation may hold (weights +
+//                                                       activations); auto: 85% of the device's
+//                                                       memory (memory_plan.h)
+//   over_budget                  string   refuse        refuse: a request estimated above the
+//                                                       budget is a 400 before it starts; fit:
+//                                                       it runs with attention slicing / VAE
+//                                                       tiling chosen to fit, else is refused
+//   max_pixels                   int      16777216      width x height above this is refused
+//   buffer_pool_idle_max         string   auto          idle memory the CPU buffer pool keeps
+//                                                       between requests; auto: a quarter of
+//                                                       memory_budget
 //   fault_injection              map      off           tries that fail as out of memory on
 //                                                       purpose: oom_first_n, oom_above_pixels,
 //                                                       oom_when_dtype (fault_injection.h)
@@ -120,6 +131,10 @@ struct FluxOptions {
   int64_t default_width = 1024;
   int64_t default_height = 1024;
   FaultInjection fault_injection;
+  std::string memory_budget = "auto";
+  bool over_budget_fit = false;  // over_budget: fit (else refuse)
+  int64_t max_pixels = 4096 * 4096;
+  std::string buffer_pool_idle_max = "auto";
 };
 
 // The largest max_sequence_length FLUX.1 accepts (diffusers refuses more).

@@ -89,6 +89,8 @@ FluxStage::FluxStage(const flx::StageContext& context)
         JsonConfig::load(paths_.component_dir("vae") + "/config.json"));
     guidance_embeds_ = transformer.guidance_embeds;
     vae_scale_factor_ = vae.scale_factor();
+    transformer_config_ = transformer;
+    vae_config_ = vae;
   } catch (const LoadError& e) {
     throw context.config.error(std::string("model: ") + e.what());
   }
@@ -119,7 +121,9 @@ FluxStage::FluxStage(const flx::StageContext& context)
   if (context.dry_run) return;
 
   at::set_num_threads(settings_.threads.threads);
-  if (options_.buffer_pool) CpuBufferPool::install();
+  if (options_.buffer_pool) {
+    CpuBufferPool::install().set_idle_cap(settings_.memory.pool_idle_max_bytes);
+  }
   check_matmul_speed();
   warmup_state_ = !options_.warmup                   ? WarmupState::kDisabled
                   : options_.load == LoadMode::kLazy ? WarmupState::kSkipped
@@ -136,7 +140,11 @@ FluxStage::FluxStage(const flx::StageContext& context)
       std::to_string(options_.override_variants) + ", buffer_pool " +
       (options_.buffer_pool ? "true" : "false") + ", text_cache_size " +
       std::to_string(options_.text_cache_size) + ", progress " +
-      progress_mode_name(options_.progress));
+      progress_mode_name(options_.progress) + ", memory_budget " +
+      format_bytes(settings_.memory.budget_bytes) + " (" + settings_.memory.budget_reason +
+      "), over_budget " + (options_.over_budget_fit ? "fit" : "refuse") + ", max_pixels " +
+      std::to_string(options_.max_pixels) + ", buffer_pool_idle_max " +
+      format_bytes(settings_.memory.pool_idle_max_bytes));
 }
 
 FluxStage::~FluxStage() = default;
@@ -316,12 +324,20 @@ void FluxStage::warm_up(const Model& model) {
 void FluxStage::generate(const flx_request& request, flx_result* result) {
   const flx_call* call = request.call;
   const ResolvedRequest r = resolve_request(request, defaults_, 2 * vae_scale_factor_);
-  const CallKnobs knobs = call_knobs(settings_, r);
+  check_max_pixels(r);
   if (flx::Host::cancelled(call)) throw flx::Error(FLX_CANCELLED, "cancelled before starting");
+  // Whatever happens below, idle pool memory goes back under its cap afterwards.
+  struct TrimPoolAfterwards {
+    ~TrimPoolAfterwards() {
+      if (CpuBufferPool* pool = CpuBufferPool::installed()) pool->trim();
+    }
+  } trim_pool_afterwards;
   std::string ignored;
   const Variant variant = choose_variant(r, call, &ignored);
   begin_try(r, variant, call);
   const Model model = ensure_loaded(variant, call);
+  const FitDecision fit = fit_memory(r, variant, call_knobs(settings_, r));
+  const CallKnobs knobs{fit.attention, fit.vae};
 
   flx::set_param(result, "steps", std::to_string(r.steps));
   flx::set_param(result, "width", std::to_string(r.width));
@@ -336,6 +352,8 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   flx::set_param(result, "vae_slicing", knobs.vae.slicing ? "true" : "false");
   flx::set_param(result, "offload", offload_mode_name(variant.offload));
   if (!ignored.empty()) flx::set_param(result, "ignored_overrides", ignored);
+  flx::set_param(result, "memory_estimate_bytes", std::to_string(fit.estimate.peak_bytes()));
+  if (!fit.adjustment.empty()) flx::set_param(result, "memory_fit", fit.adjustment);
 
   std::vector<Image> images;
   try {
@@ -389,6 +407,44 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
                    3, image.rgb.data(), image.seed);
   }
   if (!r.dump_dir.empty()) host_.info("tensors dumped to " + r.dump_dir, call);
+}
+
+void FluxStage::check_max_pixels(const ResolvedRequest& r) const {
+  if (r.width * r.height <= options_.max_pixels) return;
+  throw flx::Error(FLX_OUT_OF_RANGE, std::to_string(r.width) + "x" + std::to_string(r.height) +
+                                         " is " + std::to_string(r.width * r.height) +
+                                         " pixels, above this model's max_pixels of " +
+                                         std::to_string(options_.max_pixels))
+      .detail("param", "size");
+}
+
+FitDecision FluxStage::fit_memory(const ResolvedRequest& r, const Variant& variant,
+                                  const CallKnobs& knobs) const {
+  EstimateInputs inputs;
+  inputs.width = r.width;
+  inputs.height = r.height;
+  inputs.text_tokens = r.max_sequence_length;
+  inputs.element_size = static_cast<int64_t>(c10::elementSize(variant.dtype));
+  inputs.attention = knobs.attention;
+  inputs.vae = knobs.vae;
+  int64_t weights = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    weights = loaded_->pipelines.total_bytes();
+  }
+  const int64_t budget = settings_.memory.budget_bytes;
+  FitDecision fit = fit_request(inputs, weights, budget, options_.over_budget_fit,
+                                [&](const EstimateInputs& candidate) {
+                                  return estimate_activations(transformer_config_, vae_config_,
+                                                              candidate);
+                                });
+  if (!fit.fits) {
+    throw flx::Error(FLX_OUT_OF_RANGE,
+                     over_budget_message(r.width, r.height, weights, fit.estimate, budget,
+                                         options_.over_budget_fit))
+        .detail("param", "size");
+  }
+  return fit;
 }
 
 void FluxStage::begin_try(const ResolvedRequest& r, const Variant& variant,
@@ -447,7 +503,12 @@ std::string FluxStage::describe() {
     description.buffer_pool.live_bytes = stats.live_bytes;
     description.buffer_pool.idle_bytes = stats.idle_bytes;
     description.buffer_pool.peak_live_bytes = stats.peak_live_bytes;
+    description.buffer_pool.idle_cap_bytes = pool->idle_cap();
   }
+  description.memory.budget_bytes = settings_.memory.budget_bytes;
+  description.memory.budget_reason = settings_.memory.budget_reason;
+  description.memory.buffer_pool_idle_max_bytes = settings_.memory.pool_idle_max_bytes;
+  description.memory.buffer_pool_idle_reason = settings_.memory.pool_idle_reason;
   description.model_root = paths_.root;
   description.transformer_file = paths_.transformer_file;
   description.vae_file = paths_.vae_file;

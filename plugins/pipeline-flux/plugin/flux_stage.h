@@ -54,6 +54,7 @@
 #include "flux_options.h"
 #include "io/checkpoint.h"
 #include "model/device_selection.h"
+#include "model/flux_transformer.h"
 #include "request_params.h"
 #include "stage_settings.h"
 
@@ -101,6 +102,12 @@ class FluxStage : public flx::Pipeline {
   // The try's preparation that comes before any heavy work: empty_cache, then fault injection
   // (throws RESOURCE_EXHAUSTED when this try is chosen to fail).
   void begin_try(const ResolvedRequest& request, const Variant& variant, const flx_call* call);
+  // Throws OUT_OF_RANGE (param "size") for images above max_pixels.
+  void check_max_pixels(const ResolvedRequest& request) const;
+  // The knobs the try runs with so that the loaded weights plus its activation estimate fit
+  // the memory budget (memory_plan.h); throws OUT_OF_RANGE (param "size") when none does.
+  FitDecision fit_memory(const ResolvedRequest& request, const Variant& variant,
+                         const CallKnobs& knobs) const;
   void set_warmup(WarmupState state, std::optional<double> ms = std::nullopt);
   // Times a small matmul in the stage's dtype and threads (model/matmul_roof.h), logs it and
   // warns when it is implausibly slow for a CPU (reference BLAS, emulated dtype).
@@ -113,6 +120,8 @@ class FluxStage : public flx::Pipeline {
   ModelPaths paths_;
   ModelDefaults defaults_;
   int64_t vae_scale_factor_ = 0;
+  FluxTransformerConfig transformer_config_;
+  AutoencoderKLConfig vae_config_;
   bool guidance_embeds_ = false;
   std::atomic<int64_t> tries_{0};
   std::optional<double> matmul_gflops_;  // the start-up check, when it ran  // tries so far, counted while fault injection is on

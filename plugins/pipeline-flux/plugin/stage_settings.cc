@@ -1,13 +1,22 @@
 #include "stage_settings.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "model/vae_tiling.h"
 
 namespace flx::flux {
 
+int64_t device_memory_bytes(const DeviceChoice& choice, const HardwareInfo& hardware,
+                            int64_t cpu_memory_bytes) {
+  if (!choice.device.is_cuda()) return cpu_memory_bytes;
+  const auto index = static_cast<size_t>(std::max<int>(0, choice.device.index()));
+  return index < hardware.cuda_memory_bytes.size() ? hardware.cuda_memory_bytes[index] : 0;
+}
+
 StageSettings resolve_stage_settings(const FluxOptions& options, const HardwareInfo& hardware,
-                                     const flx::Config& config, std::vector<std::string>* errors) {
+                                     const flx::Config& config, std::vector<std::string>* errors,
+                                     int64_t cpu_memory_bytes) {
   StageSettings settings;
   auto attempt = [&](auto&& resolve) {
     try {
@@ -23,6 +32,12 @@ StageSettings resolve_stage_settings(const FluxOptions& options, const HardwareI
   settings.vae.slicing = options.vae_slicing;
   settings.vae.tiling = options.vae_tiling;
   settings.vae.tile = VaeTiling{options.vae_tile_size, options.vae_tile_overlap};
+  attempt([&] {
+    settings.memory = resolve_memory_budget(
+        options.memory_budget, options.buffer_pool_idle_max,
+        device_memory_bytes(settings.device, hardware, cpu_memory_bytes),
+        settings.device.device_name + " memory");
+  });
   return settings;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "flux_options.h"
+#include "memory_plan.h"
 #include "model/attention.h"
 #include "model/autoencoder_kl.h"
 #include "model/device_selection.h"
@@ -24,16 +25,24 @@ struct StageSettings {
   AttentionOptions attention;
   VaeDecodeOptions vae;
   OffloadMode offload = OffloadMode::kNone;
+  MemoryBudget memory;
 };
 
 // Resolves device and dtype (select_device_dtype), threads (select_threads),
-// attention_slicing (parse_attention_slicing) and offload (parse_offload_mode) of `options`
-// against `hardware`, and copies the VAE settings. Every value the model layer refuses adds
+// attention_slicing (parse_attention_slicing), offload (parse_offload_mode) and the memory
+// budget (memory_plan.h; `cpu_memory_bytes` is the machine's memory) of `options` against
+// `hardware`, and copies the VAE settings. Every value the model layer refuses adds
 // its message (which names the key and value), located at `config`, to `errors`; the field
 // then keeps its default. The tile geometry is checked by check_stage_vae_tiling() once the
 // model's VAE scale factor is known.
 StageSettings resolve_stage_settings(const FluxOptions& options, const HardwareInfo& hardware,
-                                     const flx::Config& config, std::vector<std::string>* errors);
+                                     const flx::Config& config, std::vector<std::string>* errors,
+                                     int64_t cpu_memory_bytes = machine_memory_bytes());
+
+// The memory of the device `choice` computes on: a CUDA device's own, else the machine's
+// (MPS shares it); 0 when unknown.
+int64_t device_memory_bytes(const DeviceChoice& choice, const HardwareInfo& hardware,
+                            int64_t cpu_memory_bytes);
 
 // Throws flx::Error INVALID_ARGUMENT located at `config`, naming vae_tile_size or
 // vae_tile_overlap, unless `vae`'s tile geometry suits a VAE of `scale_factor` pixels per

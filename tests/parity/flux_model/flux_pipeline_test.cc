@@ -6,6 +6,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -97,12 +98,51 @@ TEST_F(FluxPipelineTest, CancellationIsCheckedBeforeEveryStep) {
   EXPECT_THROW(pipeline_->generate(params_, callbacks), Cancelled);
   EXPECT_EQ(steps_done, 2);
 
+  steps_done = 0;
   callbacks.cancelled = [] { return true; };
   try {
     pipeline_->generate(params_, callbacks);
     ADD_FAILURE() << "expected Cancelled";
   } catch (const Cancelled& cancelled) {
-    EXPECT_EQ(std::string(cancelled.what()), "generation cancelled before step 1 of 4");
+    // The text encoder's first block, or the first step when the prompt's embedding is cached.
+    const std::string what = cancelled.what();
+    EXPECT_TRUE(what == "generation cancelled in the T5 encoder" ||
+                what == "generation cancelled before step 1 of 4")
+        << what;
+  }
+  EXPECT_EQ(steps_done, 0);
+}
+
+// Long phases stop inside themselves: the check runs at every transformer block, attention
+// slice and VAE block, so a cancelled 4096x4096 request does not run a whole step first.
+TEST_F(FluxPipelineTest, CancellationIsCheckedInsideEveryPhase) {
+  params_.steps = 1;
+  params_.attention.slicing = AttentionOptions::Slicing::kMax;
+  int checks = 0;
+  GenerateCallbacks callbacks;
+  callbacks.cancelled = [&] {
+    ++checks;
+    return false;
+  };
+  pipeline_->generate(params_, callbacks);
+  const int between_phases = 2;  // before the step, before decoding
+  EXPECT_GT(checks, between_phases + 8) << "blocks, slices and VAE blocks are checked too";
+
+  // Cancel at each check in turn: every one of them stops the generation where it is.
+  std::set<std::string> places;
+  for (int stop_at = 1; stop_at <= checks; ++stop_at) {
+    int seen = 0;
+    callbacks.cancelled = [&] { return ++seen == stop_at; };
+    try {
+      pipeline_->generate(params_, callbacks);
+      ADD_FAILURE() << "check " << stop_at << " did not cancel";
+    } catch (const Cancelled& cancelled) {
+      places.insert(cancelled.what());
+    }
+  }
+  for (const char* place : {"in the transformer", "in attention", "in the VAE decoder",
+                            "before step 1 of 1", "before decoding"}) {
+    EXPECT_EQ(places.count(std::string("generation cancelled ") + place), 1u) << place;
   }
 }
 

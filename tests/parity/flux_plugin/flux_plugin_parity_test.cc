@@ -337,6 +337,78 @@ TEST_F(FluxPluginDemoTest, DtypeAutoIsFloat32OnACpuWithoutBf16) {
   EXPECT_EQ(run.output->params.at("dtype"), "float32");
 }
 
+// The activation estimate the memory budget is checked against bounds what the buffer pool
+// really held at its peak, with little to spare.
+TEST_F(FluxPluginDemoTest, MemoryEstimateBoundsTheMeasuredPeak) {
+  auto graph = ReadyGraph(Config("warmup: false, memory_budget: 16GiB"));
+  ASSERT_NE(graph, nullptr);
+  GenerationInput input = Input();
+  input.width = 512;
+  input.height = 512;
+  input.steps = 1;
+  const RunResult run = Generate(*graph, input);
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  const double estimate = std::stod(run.output->params.at("memory_estimate_bytes"));
+  auto pool = ParseObject(Describe(*graph))->getObject("buffer_pool");
+  const double peak = pool->getValue<double>("peak_live_bytes");
+  ASSERT_GT(peak, 0);
+  EXPECT_GE(estimate, peak) << "the estimate must not be below what was used";
+  EXPECT_LE(estimate, 2.5 * peak) << "an estimate far above the use refuses requests that fit";
+}
+
+TEST_F(FluxPluginDemoTest, RequestsAboveMaxPixelsOrTheBudgetAreRefusedBeforeTheyStart) {
+  auto graph = ReadyGraph(Config("warmup: false, max_pixels: 65536, memory_budget: 256MiB"));
+  ASSERT_NE(graph, nullptr);
+  GenerationInput input = Input();
+  input.width = 512;
+  input.height = 256;
+  RunResult big = Generate(*graph, input);
+  ASSERT_TRUE(big.error.has_value());
+  EXPECT_EQ(big.error->status.code(), FLX_OUT_OF_RANGE);
+  EXPECT_EQ(big.error->status.message(),
+            "512x256 is 131072 pixels, above this model's max_pixels of 65536");
+  EXPECT_EQ(big.error->details.at("param"), "size");
+  EXPECT_TRUE(big.phases().empty()) << "nothing ran";
+
+  // 256x256 is within max_pixels, but its VAE attention alone (64^2 positions, squared) is
+  // about 64 MiB and the budget minus the weights leaves less with this small a budget.
+  auto tight = ReadyGraph(Config("warmup: false, memory_budget: 40MiB"));
+  ASSERT_NE(tight, nullptr);
+  input.width = 256;
+  input.height = 256;
+  RunResult refused = Generate(*tight, input);
+  ASSERT_TRUE(refused.error.has_value());
+  EXPECT_EQ(refused.error->status.code(), FLX_OUT_OF_RANGE);
+  EXPECT_NE(refused.error->status.message().find("more than this model's memory budget of "
+                                                 "40.0 MiB"),
+            std::string::npos)
+      << refused.error->status.message();
+  EXPECT_EQ(refused.steps(), 0);
+}
+
+TEST_F(FluxPluginDemoTest, OverBudgetFitRunsWithCheaperKnobsAndSaysWhich) {
+  // 512x512 decodes its full-resolution maps (~250 MiB estimated) whole unless tiled; with
+  // 256-pixel tiles one tile's are a quarter of that.
+  auto graph = ReadyGraph(Config("warmup: false, memory_budget: 120MiB, over_budget: fit, "
+                                 "vae_tile_size: 256, vae_tile_overlap: 64"));
+  ASSERT_NE(graph, nullptr);
+  GenerationInput input = Input();
+  input.width = 512;
+  input.height = 512;
+  input.steps = 1;
+  const RunResult run = Generate(*graph, input);
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  const auto& params = run.output->params;
+  EXPECT_EQ(params.at("memory_fit"), "attention_slicing=auto,vae_tiling=true");
+  EXPECT_EQ(params.at("attention_slicing"), "auto");
+  EXPECT_EQ(params.at("vae_tiling"), "true");
+  EXPECT_LE(std::stod(params.at("memory_estimate_bytes")), 120.0 * (1 << 20));
+  auto memory = ParseObject(Describe(*graph))->getObject("memory");
+  EXPECT_EQ(memory->getValue<int64_t>("budget_bytes"), int64_t{120} << 20);
+  EXPECT_EQ(memory->getValue<std::string>("over_budget"), "fit");
+  EXPECT_EQ(memory->getValue<int64_t>("buffer_pool_idle_max_bytes"), int64_t{30} << 20);
+}
+
 TEST_F(FluxPluginDemoTest, GeneratesWithDefaultsAndReportsProgress) {
   auto graph = ReadyGraph(Config());
   ASSERT_NE(graph, nullptr);

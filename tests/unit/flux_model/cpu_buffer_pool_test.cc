@@ -84,6 +84,39 @@ TEST(CpuBufferPoolTest, IdleMemoryStaysWithinTheBound) {
   EXPECT_EQ(pool.stats().hits, 4u) << "three 2 MiB blocks were still idle, the oldest freed";
 }
 
+// An absolute cap bounds idle memory below the 4x-live-peak bound: one huge request must
+// not leave its blocks idle behind it.
+TEST(CpuBufferPoolTest, IdleCapBoundsIdleMemoryWhateverThePeak) {
+  CpuBufferPool pool;
+  {
+    std::vector<c10::DataPtr> held;
+    for (int i = 0; i < 8; ++i) held.push_back(pool.allocate(2 * kMiB));  // peak 16 MiB
+  }
+  EXPECT_EQ(pool.stats().idle_bytes, static_cast<int64_t>(16 * kMiB));
+  pool.set_idle_cap(5 * kMiB);
+  EXPECT_EQ(pool.idle_cap(), static_cast<int64_t>(5 * kMiB));
+  EXPECT_EQ(pool.stats().idle_bytes, static_cast<int64_t>(4 * kMiB)) << "the oldest went first";
+  {
+    std::vector<c10::DataPtr> held;
+    for (int i = 0; i < 6; ++i) held.push_back(pool.allocate(3 * kMiB));
+  }
+  EXPECT_LE(pool.stats().idle_bytes, static_cast<int64_t>(5 * kMiB));
+  pool.set_idle_cap(64 * kMiB);
+  EXPECT_EQ(pool.idle_cap(), static_cast<int64_t>(5 * kMiB)) << "the smallest cap wins";
+}
+
+TEST(CpuBufferPoolTest, TrimFreesWhatIsAboveTheCap) {
+  CpuBufferPool pool;
+  { c10::DataPtr a = pool.allocate(4 * kMiB); }
+  EXPECT_EQ(pool.trim(), 0) << "no cap: nothing to trim";
+  EXPECT_EQ(pool.stats().idle_bytes, static_cast<int64_t>(4 * kMiB));
+  pool.set_idle_cap(0);
+  EXPECT_EQ(pool.stats().idle_bytes, 0);
+  { c10::DataPtr b = pool.allocate(4 * kMiB); }
+  EXPECT_EQ(pool.stats().idle_bytes, 0) << "with a zero cap nothing stays idle";
+  EXPECT_EQ(pool.trim(), 0);
+}
+
 TEST(CpuBufferPoolTest, RawInterfaceRoundTrips) {
   // Some libtorch kernels allocate through raw_allocate / raw_deallocate, which need the data
   // pointer to be its own deleter context.
