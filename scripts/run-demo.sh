@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 echo "[demo] step 1/4: dependencies"
 scripts/install-deps.sh
 echo "[demo] step 2/4: build"
-scripts/build.sh
+# Only what serving the demo needs: the host, its plugins and the demo-model tool (command 2,
+# scripts/test.sh, builds the rest).
+FLX_BUILD_TARGETS="fluxserve flx_scheduler flx_recovery flx_metrics flx_pipeline_flux fluxserve-make-demo-model" \
+  scripts/build.sh
 if [ -f models/demo/model_index.json ]; then
   echo "[demo] step 3/4: demo model already at models/demo"
 else
