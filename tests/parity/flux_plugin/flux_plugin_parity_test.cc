@@ -309,16 +309,27 @@ class ScopedCpuFeatures {
   ~ScopedCpuFeatures() { unsetenv("FLX_CPU_FEATURES"); }
 };
 
+// A 32x32 one-step generation with `dtype: auto` on a CPU that CPUID (faked) describes by
+// `features`; `graph` keeps the stage for describe().
+RunResult GenerateWithDtypeAuto(const std::string& model, const char* features,
+                                std::unique_ptr<StageGraph>* graph) {
+  ScopedCpuFeatures faked(features);
+  *graph = ReadyGraph("{model: \"" + model + "\", threads: 2, warmup: false, dtype: auto, "
+                      "default_width: 32, default_height: 32, default_steps: 1}");
+  if (*graph == nullptr) return {};
+  GenerationInput input;
+  input.prompt = "a lighthouse on a cliff at dusk";
+  input.seed = 11;
+  return Generate(**graph, input);
+}
+
 // `dtype: auto` on both kinds of x86 CPU, whichever this one is: bfloat16 where CPUID shows
 // avx512_bf16 (faked here; libtorch emulates it when the CPU lacks it, so the shapes stay
 // small), float32 where it shows neither.
 TEST_F(FluxPluginDemoTest, DtypeAutoIsBfloat16OnACpuWithAvx512Bf16) {
-  ScopedCpuFeatures features("avx512_bf16");
-  auto graph = ReadyGraph("{model: \"" + model_ + "\", threads: 2, warmup: false, dtype: auto, "
-                          "default_width: 32, default_height: 32, default_steps: 1}");
-  ASSERT_NE(graph, nullptr);
-  const RunResult run = Generate(*graph, Input());
-  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  std::unique_ptr<StageGraph> graph;
+  const RunResult run = GenerateWithDtypeAuto(model_, "avx512_bf16", &graph);
+  ASSERT_TRUE(run.output.has_value()) << (run.error ? run.error->status.ToString() : "no graph");
   RecordProperty("dtype", run.output->params.at("dtype"));
   EXPECT_EQ(run.output->params.at("dtype"), "bfloat16");
   auto d = ParseObject(Describe(*graph));
@@ -327,12 +338,9 @@ TEST_F(FluxPluginDemoTest, DtypeAutoIsBfloat16OnACpuWithAvx512Bf16) {
 }
 
 TEST_F(FluxPluginDemoTest, DtypeAutoIsFloat32OnACpuWithoutBf16) {
-  ScopedCpuFeatures features("none");
-  auto graph = ReadyGraph("{model: \"" + model_ + "\", threads: 2, warmup: false, dtype: auto, "
-                          "default_width: 32, default_height: 32, default_steps: 1}");
-  ASSERT_NE(graph, nullptr);
-  const RunResult run = Generate(*graph, Input());
-  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  std::unique_ptr<StageGraph> graph;
+  const RunResult run = GenerateWithDtypeAuto(model_, "none", &graph);
+  ASSERT_TRUE(run.output.has_value()) << (run.error ? run.error->status.ToString() : "no graph");
   RecordProperty("dtype", run.output->params.at("dtype"));
   EXPECT_EQ(run.output->params.at("dtype"), "float32");
 }
