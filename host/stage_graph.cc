@@ -125,7 +125,8 @@ StatusOr<std::unique_ptr<StageGraph>> StageGraph::Build(const GraphConfig& confi
         case FLX_KIND_SCHEDULER: chain.scheduler = s; break;
         case FLX_KIND_RECOVERY: chain.recoveries.push_back(s); break;
         case FLX_KIND_PIPELINE: chain.pipeline = s; break;
-        case FLX_KIND_METRICS: break;
+        case FLX_KIND_METRICS:
+        case FLX_KIND_RANGE_: break;
       }
     }
     graph->models_.push_back(std::move(chain));

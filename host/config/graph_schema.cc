@@ -44,6 +44,8 @@ std::string KindPhrase(flx_kind kind) {
       return "a recovery stage";
     case FLX_KIND_METRICS:
       return "a metrics stage";
+    case FLX_KIND_RANGE_:
+      break;
   }
   return "a stage";
 }

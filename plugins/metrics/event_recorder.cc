@@ -126,6 +126,7 @@ void EventRecorder::ObserveLocked(const flx_event& event) {
     }
     case FLX_EVENT_QUEUED:
     case FLX_EVENT_STARTED:
+    case FLX_EVENT_TYPE_RANGE_:  // types from a newer SDK: nothing to count
       break;
   }
 }

@@ -80,7 +80,10 @@ typedef enum flx_code {
   FLX_OUT_OF_RANGE = 11,
   FLX_UNIMPLEMENTED = 12,
   FLX_INTERNAL = 13,
-  FLX_UNAVAILABLE = 14
+  FLX_UNAVAILABLE = 14,
+  /* Not a code: makes every int32 value a valid flx_code in C and C++, since a plugin built
+   * against a newer SDK may pass codes this one does not list (read them as UNKNOWN). */
+  FLX_CODE_RANGE_ = 0x7FFFFFFF
 } flx_code;
 
 /* An error: a code, a message and optional string details (e.g. "retry_after_ms").
@@ -158,8 +161,9 @@ typedef enum flx_event_type {
   FLX_EVENT_COMPLETED = 8, /* request answered (host); code = HTTP status, name = error code
                               or NULL on success, value = total seconds, step = images made */
   FLX_EVENT_REJECTED = 9,  /* refused before running; name = reason code ("queue_full") */
-  FLX_EVENT_GAUGE = 10     /* a level changed; name = gauge ("queue_depth", "in_flight",
+  FLX_EVENT_GAUGE = 10,    /* a level changed; name = gauge ("queue_depth", "in_flight",
                               "model_ready", "weights_bytes"), value = new level */
+  FLX_EVENT_TYPE_RANGE_ = 0x7FFFFFFF /* not a type: every int32 is a valid value (see flx_code) */
 } flx_event_type;
 
 typedef struct flx_event {
@@ -183,7 +187,8 @@ typedef enum flx_log_level {
   FLX_LOG_INFO = 2,
   FLX_LOG_WARN = 3,
   FLX_LOG_ERROR = 4,
-  FLX_LOG_CRITICAL = 5
+  FLX_LOG_CRITICAL = 5,
+  FLX_LOG_LEVEL_RANGE_ = 0x7FFFFFFF /* not a level: every int32 is a valid value (see flx_code) */
 } flx_log_level;
 
 /* ---------------------------------------------------------------------------------------
@@ -282,7 +287,8 @@ typedef enum flx_kind {
   FLX_KIND_SCHEDULER = 1,
   FLX_KIND_PIPELINE = 2,
   FLX_KIND_RECOVERY = 3,
-  FLX_KIND_METRICS = 4
+  FLX_KIND_METRICS = 4,
+  FLX_KIND_RANGE_ = 0x7FFFFFFF /* not a kind: every int32 is a valid value (see flx_code) */
 } flx_kind;
 
 /* Describes the stage that comes after the scheduler in a chain. */
