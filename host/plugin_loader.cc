@@ -12,6 +12,14 @@
 
 namespace flx {
 namespace {
+// Sanitizer builds keep unloaded plugins mapped so leak and race reports can name their code
+// (a report about an unmapped library reads "<unknown module>").
+#ifdef FLX_SANITIZER_BUILD
+constexpr int kKeepLoadedFlag = RTLD_NODELETE;
+#else
+constexpr int kKeepLoadedFlag = 0;
+#endif
+
 
 bool IsFile(const std::string& path) {
   struct stat st {};
@@ -146,7 +154,7 @@ StatusOr<std::shared_ptr<PluginLibrary>> PluginLoader::LoadFile(const std::strin
     if (auto lib = it->second.lock()) return lib;
   }
   ::dlerror();
-  void* handle = ::dlopen(key.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = ::dlopen(key.c_str(), RTLD_NOW | RTLD_LOCAL | kKeepLoadedFlag);
   if (handle == nullptr) {
     const char* why = ::dlerror();
     return FailedPrecondition(path + ": cannot be loaded: " + (why ? why : "unknown dlopen error"));

@@ -13,6 +13,8 @@ packages=(
   wrk                     # HTTP load generator for bench/http-bench.sh
   prometheus              # promtool: the metrics test checks /metrics with a real parser
   python3-numpy           # ../shared/golden/compare.py (optional tensor comparisons)
+  clang-16 libclang-rt-16-dev libfuzzer-16-dev  # scripts/fuzz.sh, scripts/test.sh --sanitize
+  llvm-16                 # llvm-symbolizer: sanitizer reports with file:line
 )
 
 missing=()

@@ -5,7 +5,8 @@
 #
 # Builds a fluxserve plugin the way the ABI rules want it: a MODULE library named
 # <target>.so, hidden visibility, a version script that exports only flx_plugin_init,
-# every symbol resolved at link time (-Wl,--no-undefined) and at load time (-z now).
+# every symbol resolved at link time (-Wl,--no-undefined, except in sanitizer builds) and at
+# load time (-z now).
 # Installed with the SDK so third-party plugins are built the same way as ours.
 function(flx_add_plugin target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
@@ -20,8 +21,12 @@ function(flx_add_plugin target)
     VISIBILITY_INLINES_HIDDEN ON
     LINK_DEPENDS "${FLX_PLUGIN_VERSION_SCRIPT}")
   target_link_options(${target} PRIVATE
-    "LINKER:--version-script=${FLX_PLUGIN_VERSION_SCRIPT}"
-    "LINKER:--no-undefined" "LINKER:-z,now")
+    "LINKER:--version-script=${FLX_PLUGIN_VERSION_SCRIPT}" "LINKER:-z,now")
+  # clang links the sanitizer runtimes into executables only, so an instrumented plugin has
+  # undefined __asan_*/__ubsan_* symbols until the host loads it.
+  if(NOT FLX_SANITIZE)
+    target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+  endif()
   if(FLX_PLUGIN_INSTALL_DIR)
     install(TARGETS ${target} LIBRARY DESTINATION ${FLX_PLUGIN_INSTALL_DIR} COMPONENT plugins)
   endif()
