@@ -9,6 +9,8 @@
 
 #include "config/document_preparation.h"
 #include "config/graph_schema.h"
+#include "config/yaml_characters.h"
+#include "config/yaml_document.h"
 #include "config/yaml_node.h"
 
 namespace flx {
@@ -26,23 +28,41 @@ SourceLocation LocationOfMark(const YAML::Mark& mark, const std::string& file) {
   return SourceLocation{file, mark.line + 1, mark.column + 1};
 }
 
+// Why the parser found more than one document at `mark`: usually a second '---' document;
+// otherwise a token it could not place in the first (yaml-cpp reports a stray ',' this way).
+std::string DescribeTrailingContent(const std::string& yaml_text, const YAML::Mark& mark) {
+  const size_t at = mark.pos < 0 ? 0 : static_cast<size_t>(mark.pos);
+  if (yaml_text.compare(at, 3, "---") == 0) {
+    return "expected one YAML document, found a second one";
+  }
+  if (at < yaml_text.size() && yaml_text[at] == ',') {
+    return "unexpected ',' outside a flow collection ([ ] or { })";
+  }
+  return "expected one YAML document; content continues after the first one";
+}
+
 // Parses and checks the document, adding every problem to `diags`.
 void ReadDocument(const std::string& yaml_text, const Environment& env, GraphConfig* config,
                   Diagnostics* diags) {
   const std::string& file = config->file;
-  std::vector<YAML::Node> documents;
+  if (std::optional<CharacterProblem> problem = FindNonPrintableCharacter(yaml_text)) {
+    diags->Error(SourceLocation{file, problem->line, problem->column}, "", problem->message);
+    return;
+  }
+  SingleDocument document;
   try {
-    documents = YAML::LoadAll(yaml_text);
+    document = LoadSingleDocument(yaml_text);
   } catch (const YAML::Exception& e) {
     diags->Error(LocationOfMark(e.mark, file), "", "syntax error: " + e.msg);
     return;
   }
-  if (documents.size() > 1) {
-    diags->Error(LocationOf(documents[1], file), "",
-                 "expected one YAML document, found " + std::to_string(documents.size()));
+  if (document.trailing_content) {
+    SourceLocation location = LocationOfMark(*document.trailing_content, file);
+    if (location.line == 0) location = SourceLocation{file, 1, 1};
+    diags->Error(location, "", DescribeTrailingContent(yaml_text, *document.trailing_content));
     return;
   }
-  YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+  YAML::Node root = document.root;
   if (!root.IsMap()) {
     SourceLocation location = LocationOf(root, file);
     if (location.line == 0) location = SourceLocation{file, 1, 1};
