@@ -39,6 +39,12 @@ class SafetensorsFile {
   // Maps and validates `path`. Throws LoadError naming the file (and the tensor, where the
   // problem is one tensor's entry).
   static std::shared_ptr<SafetensorsFile> open(const std::string& path);
+  // Validates the `size` bytes at `bytes` as a whole safetensors file exactly as open() does,
+  // `name` standing for the path in errors. `owner` keeps the bytes alive as long as the file
+  // and its views (the fuzz target and in-memory loaders use this).
+  static std::shared_ptr<SafetensorsFile> from_bytes(std::shared_ptr<const void> owner,
+                                                     const unsigned char* bytes, size_t size,
+                                                     const std::string& name);
 
   const std::string& path() const { return path_; }
   // The "__metadata__" string map (empty when the header has none).

@@ -275,12 +275,18 @@ void check_coverage(const std::string& path, std::vector<const ParsedTensor*> or
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   std::shared_ptr<const Mapping> mapping = map_file(path);
-  const size_t file_size = mapping->length();
+  return from_bytes(mapping, mapping->bytes(), mapping->length(), path);
+}
+
+std::shared_ptr<SafetensorsFile> SafetensorsFile::from_bytes(std::shared_ptr<const void> owner,
+                                                             const unsigned char* bytes,
+                                                             size_t file_size,
+                                                             const std::string& path) {
   if (file_size < kLengthPrefixBytes) {
     throw LoadError(path + ": truncated: " + std::to_string(file_size) +
                     " bytes, too short for the 8-byte header length");
   }
-  const uint64_t header_size = read_u64_le(mapping->bytes());
+  const uint64_t header_size = read_u64_le(bytes);
   if (header_size > kMaxHeaderBytes) {
     throw LoadError(path + ": header length " + std::to_string(header_size) +
                     " exceeds the 100000000-byte limit (not a safetensors file?)");
@@ -289,7 +295,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     throw LoadError(path + ": truncated: header length " + std::to_string(header_size) +
                     " runs past the end of the " + std::to_string(file_size) + "-byte file");
   }
-  const unsigned char* header_bytes = mapping->bytes() + kLengthPrefixBytes;
+  const unsigned char* header_bytes = bytes + kLengthPrefixBytes;
   if (header_size == 0 || header_bytes[0] != '{') {
     throw LoadError(path + ": header does not start with '{' (not a safetensors file?)");
   }
@@ -331,7 +337,6 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   check_coverage(path, order, file->data_size_);
 
   const unsigned char* data = header_bytes + header_size;
-  std::shared_ptr<const void> owner(mapping, mapping.get());
   for (ParsedTensor& tensor : parsed) {
     tensor.view.data = data + tensor.begin;
     tensor.view.owner = owner;
