@@ -134,7 +134,10 @@ TensorView swap_halves(const TensorView& view, std::string name) {
   const auto* bytes = static_cast<const unsigned char*>(view.data);
   std::memcpy(swapped.data(), bytes + half, half);
   std::memcpy(swapped.data() + half, bytes, half);
-  return make_owned_tensor(std::move(name), view.dtype, view.shape, swapped.data(), swapped.size());
+  TensorView owned =
+      make_owned_tensor(std::move(name), view.dtype, view.shape, swapped.data(), swapped.size());
+  owned.scale = view.scale;
+  return owned;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "io/bfl_transformer_mapping.h"
 #include "io/bfl_vae_mapping.h"
 #include "io/files.h"
+#include "io/t5_gguf_mapping.h"
 
 namespace flx::flux {
 namespace {
@@ -20,7 +21,7 @@ bool has_weights(const std::string& dir, const std::string& base) {
 
 // Everything a FLUX diffusers folder must hold that is not already supplied by single files.
 void check_diffusers_folder(const std::string& root, bool needs_transformer_weights,
-                            bool needs_vae_weights) {
+                            bool needs_vae_weights, bool needs_text_encoder_2_weights) {
   if (!is_directory(root)) throw LoadError(root + ": not a folder");
   std::vector<std::string> missing;
   for (const char* file :
@@ -37,7 +38,7 @@ void check_diffusers_folder(const std::string& root, bool needs_transformer_weig
   for (const Weights& weights :
        {Weights{"transformer", "diffusion_pytorch_model", needs_transformer_weights},
         Weights{"vae", "diffusion_pytorch_model", needs_vae_weights},
-        Weights{"text_encoder", "model", true}, Weights{"text_encoder_2", "model", true}}) {
+        Weights{"text_encoder", "model", true}, Weights{"text_encoder_2", "model", needs_text_encoder_2_weights}}) {
     if (weights.needed && !has_weights(root + "/" + weights.component, weights.base)) {
       missing.push_back(std::string(weights.component) + "/" + weights.base + ".safetensors");
     }
@@ -137,12 +138,12 @@ std::string hf_hub_cache_dir(const std::optional<std::string>& hf_hub_cache,
 }
 
 ModelPaths resolve_model(const std::string& spec, const std::string& hf_cache_dir,
-                         const std::string& base) {
+                         const std::string& base, const std::string& text_encoder_2_file) {
   if (spec.empty()) throw LoadError("model spec is empty: give a folder, repo id or file");
   ModelPaths paths;
   if (is_regular_file(spec)) {
-    if (!ends_with(spec, ".safetensors")) {
-      throw LoadError(spec + ": a single-file checkpoint must be a .safetensors file");
+    if (!ends_with(spec, ".safetensors") && !is_gguf_path(spec)) {
+      throw LoadError(spec + ": a single-file checkpoint must be a .safetensors or .gguf file");
     }
     const TensorStore weights = TensorStore::from_file(spec);
     if (!is_bfl_transformer(weights) && !is_diffusers_transformer(weights)) {
@@ -161,7 +162,9 @@ ModelPaths resolve_model(const std::string& spec, const std::string& hf_cache_di
   } else {
     paths.root = resolve_folder(spec, hf_cache_dir);
   }
-  check_diffusers_folder(paths.root, paths.transformer_file.empty(), paths.vae_file.empty());
+  if (!text_encoder_2_file.empty()) use_text_encoder_2_file(text_encoder_2_file, &paths);
+  check_diffusers_folder(paths.root, paths.transformer_file.empty(), paths.vae_file.empty(),
+                         paths.text_encoder_2_file.empty());
   return paths;
 }
 
@@ -187,7 +190,26 @@ TensorStore open_text_encoder_weights(const ModelPaths& paths) {
 }
 
 TensorStore open_text_encoder_2_weights(const ModelPaths& paths) {
-  return TensorStore::open_component(paths.component_dir("text_encoder_2"), "model");
+  if (paths.text_encoder_2_file.empty()) {
+    return TensorStore::open_component(paths.component_dir("text_encoder_2"), "model");
+  }
+  TensorStore weights = TensorStore::from_file(paths.text_encoder_2_file);
+  return is_llama_cpp_t5(weights) ? map_llama_cpp_t5(weights) : weights;
+}
+
+void use_text_encoder_2_file(const std::string& path, ModelPaths* paths) {
+  if (!is_regular_file(path)) throw LoadError(path + ": text_encoder_2 file not found");
+  if (!ends_with(path, ".safetensors") && !is_gguf_path(path)) {
+    throw LoadError(path + ": a T5 encoder file must be a .safetensors or .gguf file");
+  }
+  const TensorStore weights = TensorStore::from_file(path);
+  const bool transformers_names =
+      weights.contains("shared.weight") || weights.contains("encoder.embed_tokens.weight");
+  if (!transformers_names && !is_llama_cpp_t5(weights)) {
+    throw LoadError(path + ": not a T5 encoder (neither shared.weight / encoder.* tensors nor " +
+                    "llama.cpp's token_embd / enc.blk.* tensors)");
+  }
+  paths->text_encoder_2_file = path;
 }
 
 }  // namespace flx::flux

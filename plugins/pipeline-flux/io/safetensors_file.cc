@@ -4,17 +4,13 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <set>
 
+#include "io/file_mapping.h"
 #include "io/safetensors.h"
 
 namespace flx::flux {
@@ -23,49 +19,6 @@ namespace {
 // The reference implementation refuses larger headers; so do we, before allocating anything.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 constexpr size_t kLengthPrefixBytes = 8;
-
-// Owns one read-only mapping of a whole file.
-class Mapping {
- public:
-  Mapping(const void* address, size_t length) : address_(address), length_(length) {}
-  ~Mapping() {
-    if (length_ > 0) munmap(const_cast<void*>(address_), length_);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-
-  const unsigned char* bytes() const { return static_cast<const unsigned char*>(address_); }
-  size_t length() const { return length_; }
-
- private:
-  const void* address_;
-  size_t length_;
-};
-
-std::shared_ptr<const Mapping> map_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw LoadError(path + ": cannot open: " + std::strerror(errno));
-  struct stat info;
-  if (fstat(fd, &info) != 0) {
-    int error = errno;
-    ::close(fd);
-    throw LoadError(path + ": cannot stat: " + std::strerror(error));
-  }
-  if (!S_ISREG(info.st_mode)) {
-    ::close(fd);
-    throw LoadError(path + ": not a regular file");
-  }
-  size_t length = static_cast<size_t>(info.st_size);
-  if (length == 0) {
-    ::close(fd);
-    return std::make_shared<const Mapping>(nullptr, 0);
-  }
-  void* address = mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, 0);
-  int error = errno;
-  ::close(fd);
-  if (address == MAP_FAILED) throw LoadError(path + ": cannot mmap: " + std::strerror(error));
-  return std::make_shared<const Mapping>(address, length);
-}
 
 uint64_t read_u64_le(const unsigned char* bytes) {
   uint64_t value = 0;
@@ -274,7 +227,7 @@ void check_coverage(const std::string& path, std::vector<const ParsedTensor*> or
 }  // namespace
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  std::shared_ptr<const Mapping> mapping = map_file(path);
+  std::shared_ptr<const FileMapping> mapping = map_file(path);
   return from_bytes(mapping, mapping->bytes(), mapping->length(), path);
 }
 

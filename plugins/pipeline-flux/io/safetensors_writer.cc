@@ -60,6 +60,10 @@ std::string build_header(const std::string& path, const std::vector<TensorView>&
     if (tensor.name == "__metadata__" || !seen.insert(tensor.name).second) {
       throw LoadError(path + ": tensor " + tensor.name + ": name repeated or reserved");
     }
+    if (!parse_dtype(dtype_name(tensor.dtype))) {
+      throw LoadError(path + ": tensor " + tensor.name + ": " + dtype_name(tensor.dtype) +
+                      " has no safetensors dtype (ggml block types are written to GGUF)");
+    }
     const uint64_t expected = static_cast<uint64_t>(tensor.numel()) * dtype_size(tensor.dtype);
     if (tensor.nbytes != expected || (tensor.nbytes > 0 && tensor.data == nullptr)) {
       throw LoadError(path + ": tensor " + tensor.name + ": " + std::to_string(tensor.nbytes) +

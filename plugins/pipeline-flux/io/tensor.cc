@@ -8,14 +8,26 @@ namespace {
 struct DTypeInfo {
   DType dtype;
   const char* name;
-  size_t size;
+  int64_t block_elements;
+  size_t block_bytes;
+  bool in_safetensors;  // a dtype name the safetensors format defines
+  bool quantized;
 };
 
+// Block sizes: ggml's ggml-common.h (QK4_0 = QK8_0 = 32, QK_K = 256) and the block structs
+// described in io/ggml_blocks.h.
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F32, "F32", 4},   {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
-    {DType::F64, "F64", 8},   {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
-    {DType::I16, "I16", 2},   {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
-    {DType::BOOL, "BOOL", 1},
+    {DType::F32, "F32", 1, 4, true, false},       {DType::F16, "F16", 1, 2, true, false},
+    {DType::BF16, "BF16", 1, 2, true, false},     {DType::F64, "F64", 1, 8, true, false},
+    {DType::I64, "I64", 1, 8, true, false},       {DType::I32, "I32", 1, 4, true, false},
+    {DType::I16, "I16", 1, 2, true, false},       {DType::I8, "I8", 1, 1, true, false},
+    {DType::U8, "U8", 1, 1, true, false},         {DType::BOOL, "BOOL", 1, 1, true, false},
+    {DType::F8_E4M3, "F8_E4M3", 1, 1, true, true}, {DType::F8_E5M2, "F8_E5M2", 1, 1, true, true},
+    {DType::Q4_0, "Q4_0", 32, 18, false, true},   {DType::Q4_1, "Q4_1", 32, 20, false, true},
+    {DType::Q5_0, "Q5_0", 32, 22, false, true},   {DType::Q5_1, "Q5_1", 32, 24, false, true},
+    {DType::Q8_0, "Q8_0", 32, 34, false, true},   {DType::Q2_K, "Q2_K", 256, 84, false, true},
+    {DType::Q3_K, "Q3_K", 256, 110, false, true}, {DType::Q4_K, "Q4_K", 256, 144, false, true},
+    {DType::Q5_K, "Q5_K", 256, 176, false, true}, {DType::Q6_K, "Q6_K", 256, 210, false, true},
 };
 
 const DTypeInfo& info(DType dtype) {
@@ -29,13 +41,40 @@ const DTypeInfo& info(DType dtype) {
 
 const char* dtype_name(DType dtype) { return info(dtype).name; }
 
-size_t dtype_size(DType dtype) { return info(dtype).size; }
+size_t dtype_size(DType dtype) {
+  const DTypeInfo& entry = info(dtype);
+  if (entry.block_elements != 1) {
+    throw std::logic_error(std::string("flx::flux: dtype_size() of block type ") + entry.name);
+  }
+  return entry.block_bytes;
+}
 
 std::optional<DType> parse_dtype(const std::string& name) {
   for (const DTypeInfo& entry : kDTypes) {
-    if (name == entry.name) return entry.dtype;
+    if (entry.in_safetensors && name == entry.name) return entry.dtype;
   }
   return std::nullopt;
+}
+
+DTypeLayout dtype_layout(DType dtype) {
+  const DTypeInfo& entry = info(dtype);
+  return DTypeLayout{entry.block_elements, entry.block_bytes};
+}
+
+bool is_quantized(DType dtype) { return info(dtype).quantized; }
+
+std::optional<uint64_t> tensor_bytes(DType dtype, const std::vector<int64_t>& shape) {
+  const DTypeLayout layout = dtype_layout(dtype);
+  const int64_t row = shape.empty() ? 1 : shape.back();
+  if (row < 0 || row % layout.block_elements != 0) return std::nullopt;
+  uint64_t bytes = static_cast<uint64_t>(row / layout.block_elements) * layout.block_bytes;
+  for (size_t i = 0; i + 1 < shape.size(); ++i) {
+    if (shape[i] < 0) return std::nullopt;
+    const uint64_t dim = static_cast<uint64_t>(shape[i]);
+    if (dim != 0 && bytes > UINT64_MAX / dim) return std::nullopt;
+    bytes *= dim;
+  }
+  return bytes;
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {
@@ -59,7 +98,7 @@ TensorView make_owned_tensor(std::string name, DType dtype, std::vector<int64_t>
   view.name = std::move(name);
   view.dtype = dtype;
   view.shape = std::move(shape);
-  if (static_cast<size_t>(view.numel()) * dtype_size(dtype) != nbytes) {
+  if (tensor_bytes(dtype, view.shape) != std::optional<uint64_t>(nbytes)) {
     throw LoadError("tensor " + view.name + ": " + std::to_string(nbytes) +
                     " bytes do not match shape " + shape_string(view.shape) + " of " +
                     dtype_name(dtype));
@@ -92,7 +131,8 @@ TensorView reshape(const TensorView& view, std::vector<int64_t> shape, std::stri
   TensorView reshaped = view;
   reshaped.name = std::move(name);
   reshaped.shape = std::move(shape);
-  if (reshaped.numel() != view.numel()) {
+  if (reshaped.numel() != view.numel() ||
+      tensor_bytes(view.dtype, reshaped.shape) != std::optional<uint64_t>(view.nbytes)) {
     throw LoadError("tensor " + view.name + " with shape " + shape_string(view.shape) +
                     " cannot be viewed as " + shape_string(reshaped.shape));
   }

@@ -19,16 +19,39 @@ class LoadError : public std::runtime_error {
   using runtime_error::runtime_error;
 };
 
-// The safetensors element types we can hand to the networks. Other types in the
-// safetensors spec (F8_*, U16, U32, U64) are rejected at open() with a LoadError.
-enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
+// The element types a weight can arrive in. The first ten are plain types libtorch computes
+// in; the rest are storage formats that must be dequantized before use (is_quantized()):
+// fp8 (e4m3fn, e5m2; one byte per element, safetensors "F8_E4M3"/"F8_E5M2") and ggml's block
+// formats from GGUF files, where a row of the innermost dimension is stored as blocks of
+// `block_elements` values in `block_bytes` bytes (io/ggml_blocks.h has their layouts).
+enum class DType {
+  F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL,
+  F8_E4M3, F8_E5M2,
+  Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K
+};
 
-// The safetensors spelling of `dtype`: "F32", "F16", "BF16", "F64", "I64", ..., "BOOL".
+// The spelling of `dtype`: the safetensors name for the plain and fp8 types ("F32", "BF16",
+// "F8_E4M3", ...), ggml's name for the block types ("Q8_0", "Q4_K", ...).
 const char* dtype_name(DType dtype);
-// Bytes per element of `dtype` (BOOL is one byte).
+// Bytes per element of a type stored element by element (every type but the block types).
+// Throws std::logic_error for a block type, whose size only a whole row has (tensor_bytes()).
 size_t dtype_size(DType dtype);
-// The DType spelled `name` in a safetensors header, or nullopt when it is not one of ours.
+// The DType spelled `name` in a safetensors header (plain types and fp8), or nullopt.
 std::optional<DType> parse_dtype(const std::string& name);
+
+// How `dtype` packs a row: `block_elements` values in `block_bytes` bytes (1 and the element
+// size for the types stored element by element).
+struct DTypeLayout {
+  int64_t block_elements = 1;
+  size_t block_bytes = 0;
+};
+DTypeLayout dtype_layout(DType dtype);
+// True for the storage-only types (fp8 and the block types), which are dequantized to a
+// plain floating type before any computation.
+bool is_quantized(DType dtype);
+// Bytes a tensor of `shape` takes in `dtype`, or nullopt when the innermost dimension is not
+// a whole number of blocks (a scalar counts as one element) or the size overflows.
+std::optional<uint64_t> tensor_bytes(DType dtype, const std::vector<int64_t>& shape);
 
 // "[a,b,c]", the form every shape appears in inside error messages.
 std::string shape_string(const std::vector<int64_t>& shape);
@@ -36,7 +59,7 @@ std::string shape_string(const std::vector<int64_t>& shape);
 // A tensor's bytes in C (row-major) order. `data` stays valid for as long as any copy of
 // `owner` lives: for tensors read from a file `owner` is the memory mapping, for tensors
 // built in memory (e.g. by a key mapping that has to reorder rows) it is the buffer.
-// Invariant for every view handed out by this library: nbytes == numel() * dtype_size(dtype).
+// Invariant for every view handed out by this library: nbytes == tensor_bytes(dtype, shape).
 struct TensorView {
   std::string name;
   DType dtype = DType::F32;
@@ -44,6 +67,9 @@ struct TensorView {
   const void* data = nullptr;
   size_t nbytes = 0;
   std::shared_ptr<const void> owner;
+  // Multiplier applied when the view is dequantized: the per-tensor scale of a "scaled fp8"
+  // weight (io/fp8_scales.h); 1 for every other tensor.
+  float scale = 1.0f;
 
   // Product of `shape` (1 for a scalar, 0 when any dimension is 0).
   int64_t numel() const;
@@ -60,7 +86,8 @@ TensorView make_owned_tensor(std::string name, DType dtype, std::vector<int64_t>
 TensorView slice_rows(const TensorView& view, int64_t first, int64_t count, std::string name);
 
 // `view` with a different shape of the same element count, zero-copy. Throws LoadError naming
-// the tensor when the counts differ.
+// the tensor when the counts differ, or when a block type's innermost dimension would split
+// a block.
 TensorView reshape(const TensorView& view, std::vector<int64_t> shape, std::string name);
 
 }  // namespace flx::flux

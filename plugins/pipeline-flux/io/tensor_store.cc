@@ -5,6 +5,8 @@
 #include <Poco/JSON/Parser.h>
 
 #include "io/files.h"
+#include "io/fp8_scales.h"
+#include "io/gguf.h"
 #include "io/safetensors.h"
 
 namespace flx::flux {
@@ -45,10 +47,19 @@ std::map<std::string, std::string> read_weight_map(const std::string& index_path
 TensorStore::TensorStore(std::string description) : description_(std::move(description)) {}
 
 TensorStore TensorStore::from_file(const std::string& path) {
-  std::shared_ptr<SafetensorsFile> file = SafetensorsFile::open(path);
   TensorStore store(path);
+  if (is_gguf_path(path)) {
+    std::shared_ptr<GgufFile> file = GgufFile::open(path);
+    for (const std::string& name : file->tensor_names()) store.add(*file->find(name), path);
+    return store;
+  }
+  std::shared_ptr<SafetensorsFile> file = SafetensorsFile::open(path);
   for (const std::string& name : file->names()) store.add(file->get(name), path);
-  return store;
+  return fold_fp8_scales(store);
+}
+
+bool is_gguf_path(const std::string& path) {
+  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
 }
 
 TensorStore TensorStore::open_component(const std::string& dir, const std::string& base) {
@@ -71,7 +82,7 @@ TensorStore TensorStore::open_component(const std::string& dir, const std::strin
     }
     store.add(*view, file->path());
   }
-  return store;
+  return fold_fp8_scales(store);
 }
 
 void TensorStore::add(TensorView view) { add(std::move(view), description_); }
@@ -82,6 +93,11 @@ void TensorStore::add(TensorView view, std::string source) {
 }
 
 bool TensorStore::contains(const std::string& name) const { return entries_.count(name) > 0; }
+
+const std::string& TensorStore::source_of(const std::string& name) const {
+  get(name);  // the not-found error
+  return entries_.at(name).source;
+}
 
 const TensorView& TensorStore::get(const std::string& name) const {
   auto it = entries_.find(name);

@@ -26,7 +26,9 @@ class TensorStore {
   // or "model". Every tensor in the weight map must exist in the shard it names; shard names
   // must be plain file names. Throws LoadError naming the folder, index or shard file.
   static TensorStore open_component(const std::string& dir, const std::string& base);
-  // All tensors of one safetensors file. Throws LoadError naming the file.
+  // All tensors of one weights file: GGUF when the name ends in ".gguf" (views keep ggml's
+  // block types), else safetensors (with "scaled fp8" scales folded, io/fp8_scales.h).
+  // Throws LoadError naming the file.
   static TensorStore from_file(const std::string& path);
 
   // Adds `view` under view.name, replacing an earlier tensor of that name; `source` (the
@@ -42,6 +44,8 @@ class TensorStore {
   const TensorView& get(const std::string& name, const std::vector<int64_t>& expected_shape) const;
   // Tensor names in lexicographic order.
   std::vector<std::string> names() const;
+  // The file (or origin) tensor `name` came from; throws LoadError like get() when absent.
+  const std::string& source_of(const std::string& name) const;
   size_t size() const { return entries_.size(); }
   // Sum of nbytes over all tensors.
   uint64_t total_bytes() const;
@@ -56,6 +60,9 @@ class TensorStore {
   std::string description_;
   std::map<std::string, Entry> entries_;
 };
+
+// True when `path` names a GGUF file (by its ".gguf" extension, as every GGUF tool does).
+bool is_gguf_path(const std::string& path);
 
 }  // namespace flx::flux
 

@@ -162,7 +162,7 @@ TEST(ResolveModel, RejectsWhatIsNotAModel) {
   const Case cases[] = {
       {"", "model spec is empty"},
       {other, other + ": not a FLUX transformer checkpoint"},
-      {text, text + ": a single-file checkpoint must be a .safetensors file"},
+      {text, text + ": a single-file checkpoint must be a .safetensors or .gguf file"},
       {dir.file("absent/folder/x"),
        dir.file("absent/folder/x") + ": not a folder, and not a Hugging Face repo id"},
       {"org/missing",

@@ -59,7 +59,9 @@ TEST(DType, NamesSizesAndParsingAgree) {
     EXPECT_EQ(dtype_size(c.dtype), c.size) << c.name;
     EXPECT_EQ(parse_dtype(c.name), c.dtype) << c.name;
   }
-  EXPECT_FALSE(parse_dtype("F8_E4M3").has_value());
+  EXPECT_EQ(parse_dtype("F8_E4M3"), DType::F8_E4M3);
+  EXPECT_EQ(parse_dtype("F8_E5M2"), DType::F8_E5M2);
+  EXPECT_FALSE(parse_dtype("Q8_0").has_value());  // ggml block types live in GGUF files only
   EXPECT_FALSE(parse_dtype("f32").has_value());
 }
 
@@ -184,8 +186,8 @@ std::vector<MalformedCase> malformed_cases() {
        raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 12),
        {"bytes [8,12)", "belong to no tensor", "last tensor: a"}},
       {"unknown dtype",
-       raw_file(R"({"w":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})", 4),
-       {"tensor w", "unknown or unsupported dtype \"F8_E4M3\""}},
+       raw_file(R"({"w":{"dtype":"U16","shape":[4],"data_offsets":[0,8]}})", 8),
+       {"tensor w", "unknown or unsupported dtype \"U16\""}},
       {"nbytes mismatch",
        raw_file(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8),
        {"tensor w", "span 8 bytes", "[3] of F32 needs 12"}},
