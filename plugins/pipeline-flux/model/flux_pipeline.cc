@@ -105,10 +105,11 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   const bool offloading = options.offload != OffloadMode::kNone && !device.is_cpu();
   std::map<std::string, std::shared_ptr<WeightRegistry>> registries;
   auto weights = [&](TensorStore store, const std::string& component) {
+    const QuantizeOnLoad policy = quantize_policy(component, options);
     for (const std::string& name : store.names()) {
-      weights_bytes_ += store.get(name).numel() * static_cast<int64_t>(c10::elementSize(dtype));
+      weights_bytes_ += resident_bytes(store.get(name), dtype, offloading, policy);
     }
-    if (!offloading) return Weights(std::move(store), dtype, device);
+    if (!offloading) return Weights(std::move(store), dtype, device).quantize_on_load(policy);
     const auto registry = std::make_shared<WeightRegistry>(device);
     registries[component] = registry;
     return Weights(std::move(store), dtype, c10::Device(c10::kCPU), registry);
@@ -127,6 +128,34 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
                                            {"vae", {}}});
   offload_ = std::make_unique<OffloadExecutor>(std::move(planner), device, std::move(registries));
   offload_->on({OffloadEvent::Kind::kLoad, "", ""});
+}
+
+int64_t FluxPipeline::resident_bytes(const TensorView& view, c10::ScalarType dtype,
+                                     bool offloading, const QuantizeOnLoad& policy) {
+  // Quantized matrices stay quantized unless offloaded (Weights::get_quantized); everything
+  // else is held in the compute dtype.
+  if (!offloading && is_quantized(view.dtype) && view.shape.size() == 2) {
+    return static_cast<int64_t>(view.nbytes);
+  }
+  if (!offloading && policy.applies(view)) {
+    return static_cast<int64_t>(*tensor_bytes(*policy.type, view.shape));
+  }
+  return view.numel() * static_cast<int64_t>(c10::elementSize(dtype));
+}
+
+QuantizeOnLoad FluxPipeline::quantize_policy(const std::string& component,
+                                             const FluxPipelineOptions& options) {
+  QuantizeOnLoad policy;
+  if (component == "transformer") {
+    policy.type = options.quantize_transformer;
+    // diffusers' names of what ComfyUI-GGUF keeps in F16: img_in, txt_in, time_in, vector_in,
+    // guidance_in and final_layer.
+    policy.keep_float = {"x_embedder.", "context_embedder.", "time_text_embed.", "norm_out.",
+                         "proj_out."};
+  } else if (component == "text_encoder_2") {
+    policy.type = options.quantize_text_encoder_2;
+  }
+  return policy;
 }
 
 void FluxPipeline::check_params(const GenerateParams& params) const {

@@ -88,6 +88,11 @@ struct FluxPipelineOptions {
   OffloadMode offload = OffloadMode::kNone;
   // Prompts whose embeddings are kept (see prompt_cache.h); 0 keeps none.
   size_t text_cache_size = 0;
+  // `quantize:` per component: float linear weights of the transformer / T5 encoder are
+  // quantized to this type as they load (weights.h QuantizeOnLoad); ignored for weights
+  // already quantized in the file and for offloaded components.
+  std::optional<DType> quantize_transformer;
+  std::optional<DType> quantize_text_encoder_2;
 };
 
 class FluxPipeline {
@@ -133,8 +138,8 @@ class FluxPipeline {
   // How many times the text encoders have run (cache hits do not run them).
   uint64_t prompt_encodings() const { return prompt_encodings_; }
 
-  // Every weight's element count in the checkpoint's files times the compute dtype's size:
-  // what the networks hold when they are all loaded.
+  // What the networks hold when they are all loaded: every weight's element count times the
+  // compute dtype's size, except matrices kept quantized, which count their stored bytes.
   int64_t weights_bytes() const { return weights_bytes_; }
 
   // 2^(len(vae block_out_channels) - 1); image sizes are multiples of twice this.
@@ -148,6 +153,13 @@ class FluxPipeline {
   const FlowMatchSchedulerConfig& scheduler_config() const { return scheduler_config_; }
 
  private:
+  // Bytes `view` occupies once loaded: its stored size for a matrix kept quantized, else the
+  // compute dtype's size.
+  static int64_t resident_bytes(const TensorView& view, c10::ScalarType dtype, bool offloading,
+                                const QuantizeOnLoad& policy);
+  // The quantize-on-load policy of `component` under `options` (none for other components).
+  static QuantizeOnLoad quantize_policy(const std::string& component,
+                                        const FluxPipelineOptions& options);
   void check_params(const GenerateParams& params) const;
   // Holds the offload lock when weights move, else nothing.
   std::unique_lock<std::mutex> offload_lock() const;

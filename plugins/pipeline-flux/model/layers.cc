@@ -12,12 +12,16 @@ namespace flx::flux {
 Linear Linear::load(const Weights& weights, const std::string& name, int64_t in_features,
                     int64_t out_features, bool has_bias) {
   Linear linear;
-  linear.weight = weights.get(name + ".weight", {out_features, in_features});
+  linear.quantized = weights.get_quantized(name + ".weight", {out_features, in_features});
+  if (!linear.quantized) linear.weight = weights.get(name + ".weight", {out_features, in_features});
   if (has_bias) linear.bias = weights.get(name + ".bias", {out_features});
   return linear;
 }
 
-at::Tensor Linear::operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  if (quantized) return at::linear(x, quantized->materialize(), bias);
+  return at::linear(x, weight, bias);
+}
 
 LayerNorm LayerNorm::load(const Weights& weights, const std::string& name, int64_t dim,
                           double eps) {

@@ -10,14 +10,18 @@
 #include <cstdint>
 #include <string>
 
+#include "model/quantized_matrix.h"
 #include "model/weights.h"
 
 namespace flx::flux {
 
 // nn.Linear: y = x W^T + b. Weight [out, in], bias [out] (absent when has_bias is false).
+// A weight stored quantized in the file stays quantized (`quantized`, weight undefined) when
+// the Weights allow it, and is expanded for each call (quantized_matrix.h).
 struct Linear {
   at::Tensor weight;
   at::Tensor bias;
+  std::shared_ptr<const QuantizedMatrix> quantized;
 
   static Linear load(const Weights& weights, const std::string& name, int64_t in_features,
                      int64_t out_features, bool has_bias = true);

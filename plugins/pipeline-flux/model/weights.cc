@@ -1,9 +1,14 @@
 #include "model/weights.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
+
+#include "io/dequantize.h"
+#include "io/quantize.h"
 
 namespace flx::flux {
 
@@ -29,8 +34,22 @@ c10::ScalarType to_scalar_type(DType dtype) {
       return at::kByte;
     case DType::BOOL:
       return at::kBool;
+    default:
+      break;
   }
-  throw LoadError("unknown safetensors dtype");
+  throw LoadError(std::string(dtype_name(dtype)) +
+                  " is a storage format with no libtorch type; dequantize it first");
+}
+
+at::Tensor dequantized_tensor(const TensorView& view) {
+  at::Tensor values = at::empty(view.shape, at::TensorOptions().dtype(at::kFloat));
+  if (view.dtype == DType::F8_E4M3 || view.dtype == DType::F8_E5M2) {
+    dequantize_scaled_fp8(view.dtype, view.data, view.numel(), view.scale,
+                          values.data_ptr<float>());
+  } else {
+    dequantize(view.dtype, view.data, view.numel(), values.data_ptr<float>());
+  }
+  return values;
 }
 
 at::Tensor tensor_from_view(const TensorView& view) {
@@ -62,6 +81,68 @@ Weights Weights::scoped(const std::string& prefix) const {
   return child;
 }
 
+bool QuantizeOnLoad::applies(const TensorView& view) const {
+  if (!type || is_quantized(view.dtype) || view.shape.size() != 2) return false;
+  if (view.dtype != DType::F32 && view.dtype != DType::F16 && view.dtype != DType::BF16) {
+    return false;
+  }
+  if (view.shape[1] % dtype_layout(*type).block_elements != 0) return false;
+  for (const std::string& prefix : keep_float) {
+    if (view.name.compare(0, prefix.size(), prefix) == 0) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// `view` (a float matrix) quantized to `type`, rows in parallel, in a buffer the new view owns.
+TensorView quantized_copy(const TensorView& view, DType type) {
+  const at::Tensor values = tensor_from_view(view).to(at::kFloat).contiguous();
+  const int64_t rows = view.shape[0], cols = view.shape[1];
+  const size_t row_bytes = static_cast<size_t>(*tensor_bytes(type, {cols}));
+  std::shared_ptr<unsigned char[]> buffer(new unsigned char[std::max<size_t>(1, row_bytes * rows)]);
+  const float* src = values.data_ptr<float>();
+  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      quantize(type, src + row * cols, cols, buffer.get() + row * row_bytes);
+    }
+  });
+  TensorView out;
+  out.name = view.name;
+  out.dtype = type;
+  out.shape = view.shape;
+  out.data = buffer.get();
+  out.nbytes = row_bytes * static_cast<size_t>(rows);
+  out.owner = std::shared_ptr<const void>(buffer, buffer.get());
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const QuantizedMatrix> Weights::get_quantized(
+    const std::string& name, const std::vector<int64_t>& shape) const {
+  if (!keep_quantized_ || registry_) return nullptr;
+  const TensorView& view = store_->get(prefix_ + name, shape);
+  if (is_quantized(view.dtype) && view.shape.size() == 2) {
+    return std::make_shared<const QuantizedMatrix>(view, dtype_, device_);
+  }
+  if (!quantize_on_load_.applies(view)) return nullptr;
+  return std::make_shared<const QuantizedMatrix>(quantized_copy(view, *quantize_on_load_.type),
+                                                 dtype_, device_);
+}
+
+Weights Weights::quantize_on_load(QuantizeOnLoad policy) const {
+  Weights copy = *this;
+  copy.quantize_on_load_ = std::move(policy);
+  return copy;
+}
+
+Weights Weights::keep_quantized(bool keep) const {
+  Weights copy = *this;
+  copy.keep_quantized_ = keep;
+  return copy;
+}
+
 bool Weights::contains(const std::string& name) const { return store_->contains(prefix_ + name); }
 
 at::Tensor Weights::get(const std::string& name, const std::vector<int64_t>& shape) const {
@@ -71,7 +152,7 @@ at::Tensor Weights::get(const std::string& name, const std::vector<int64_t>& sha
 at::Tensor Weights::get_as(const std::string& name, const std::vector<int64_t>& shape,
                            c10::ScalarType dtype) const {
   const TensorView& view = store_->get(prefix_ + name, shape);
-  at::Tensor tensor = tensor_from_view(view);
+  at::Tensor tensor = is_quantized(view.dtype) ? dequantized_tensor(view) : tensor_from_view(view);
   if (tensor.scalar_type() != dtype || !device_.is_cpu()) tensor = tensor.to(device_, dtype);
   return registry_ ? registry_->add(prefix_ + name, tensor) : tensor;
 }

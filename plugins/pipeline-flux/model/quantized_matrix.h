@@ -1,0 +1,42 @@
+// quantized_matrix.h — a linear layer's weight kept in its file's quantized form (ggml blocks
+// or fp8, io/dequantize.h) and expanded only while the layer runs: the bytes stay in the
+// read-only file mapping (zero-copy), so a Q8_0 transformer takes about half the memory of a
+// bfloat16 one and a Q4_K one about a quarter. Each call dequantizes exactly into float32
+// (the values ggml defines), then converts to the compute dtype and device, so the GEMM sees
+// the same weight a float checkpoint of the dequantized values would give it.
+#ifndef FLX_FLUX_MODEL_QUANTIZED_MATRIX_H_
+#define FLX_FLUX_MODEL_QUANTIZED_MATRIX_H_
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+
+#include "io/tensor.h"
+
+namespace flx::flux {
+
+class QuantizedMatrix {
+ public:
+  // `view` must be a 2-D quantized tensor ([out, in]); throws LoadError naming it otherwise.
+  QuantizedMatrix(TensorView view, c10::ScalarType dtype, c10::Device device);
+
+  // The weight as a dense [out, in] tensor in the compute dtype on the device, computed now
+  // (rows in parallel on libtorch's intra-op pool).
+  at::Tensor materialize() const;
+
+  DType storage_type() const { return view_.dtype; }
+  // Bytes the quantized weight occupies (what it costs to keep resident).
+  size_t stored_bytes() const { return view_.nbytes; }
+  const std::vector<int64_t>& shape() const { return view_.shape; }
+
+ private:
+  TensorView view_;
+  c10::ScalarType dtype_;
+  c10::Device device_;
+};
+
+}  // namespace flx::flux
+
+#endif  // FLX_FLUX_MODEL_QUANTIZED_MATRIX_H_
