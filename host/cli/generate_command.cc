@@ -23,9 +23,13 @@ const char* kGenerateHelp =
     "usage: fluxserve generate --model PATH --prompt TEXT --out FILE.png [options]\n"
     "\n"
     "  --model PATH              diffusers folder, Hugging Face repo id in the local cache, or\n"
-    "                            single-file checkpoint (then also --base)\n"
+    "                            single-file transformer (.safetensors, fp8, .gguf; then also\n"
+    "                            --base)\n"
     "  --base PATH               diffusers folder supplying text encoders, tokenizers and VAE\n"
     "                            for a single-file --model\n"
+    "  --text-encoder-2 FILE     T5 encoder weights instead of the model's (.gguf, .safetensors)\n"
+    "  --quantize TYPE           quantize float transformer and T5 weights on load: q8_0, q4_k,\n"
+    "                            q5_k, q6_k, fp8 or none (the stage's quantize: key)\n"
     "  --prompt TEXT             the prompt (CLIP and, without --prompt-2, T5)\n"
     "  --prompt-2 TEXT           a separate prompt for T5\n"
     "  --seed N                  default 0; image i of --n uses seed + i\n"
@@ -40,7 +44,7 @@ const char* kGenerateHelp =
     "  --plugin NAME             the pipeline plugin library (default flx_pipeline_flux)\n";
 
 struct GenerateArgs {
-  std::string model, base, prompt, prompt_2, out, dump, dtype, device, threads;
+  std::string model, base, text_encoder_2, quantize, prompt, prompt_2, out, dump, dtype, device, threads;
   std::string plugin = "flx_pipeline_flux";
   bool has_prompt_2 = false;
   uint64_t seed = 0;
@@ -103,6 +107,10 @@ int GenerateCommand(const std::vector<std::string>& args) {
       a.model = flags.Value();
     } else if (flags.Is("--base")) {
       a.base = flags.Value();
+    } else if (flags.Is("--text-encoder-2")) {
+      a.text_encoder_2 = flags.Value();
+    } else if (flags.Is("--quantize")) {
+      a.quantize = flags.Value();
     } else if (flags.Is("--prompt")) {
       a.prompt = flags.Value();
     } else if (flags.Is("--prompt-2")) {
@@ -200,6 +208,8 @@ int GenerateCommand(const std::vector<std::string>& args) {
   stage_config["load"] = "eager";
   stage_config["warmup"] = false;
   if (!a.base.empty()) stage_config["base"] = a.base;
+  if (!a.text_encoder_2.empty()) stage_config["text_encoder_2_file"] = a.text_encoder_2;
+  if (!a.quantize.empty()) stage_config["quantize"] = a.quantize;
   if (!a.dtype.empty()) stage_config["dtype"] = a.dtype;
   if (!a.device.empty()) stage_config["device"] = a.device;
   if (!a.threads.empty()) stage_config["threads"] = a.threads;

@@ -77,6 +77,7 @@ std::string describe_json(const FluxDescription& d) {
   object.set("model_root", d.model_root);
   object.set("transformer_file", d.transformer_file);
   object.set("vae_file", d.vae_file);
+  object.set("text_encoder_2_file", d.text_encoder_2_file);
   object.set("load", std::string(load_mode_name(d.options.load)));
   object.set("loaded", d.loaded);
   object.set("device", d.settings.device);

@@ -4,6 +4,7 @@
 //
 //   {"type": "flux", "model": <config value>, "model_root": <diffusers folder used>,
 //    "transformer_file": <single file or "">, "vae_file": <single file or "">,
+//    "text_encoder_2_file": <single file or "">,
 //    "load": "eager"|"lazy", "loaded": bool,
 //    "device": "cpu"|"cuda:<N>"|"mps", "device_reason": string,
 //    "dtype": "float32"|"float16"|"bfloat16", "dtype_reason": string,
@@ -104,6 +105,7 @@ struct FluxDescription {
   std::string model_root;
   std::string transformer_file;
   std::string vae_file;
+  std::string text_encoder_2_file;
   bool loaded = false;
   ModelDefaults defaults;
   int64_t vae_scale_factor = 0;

@@ -117,6 +117,82 @@ FluxOptions read_flux_options(const flx::Config& config) {
   return options;
 }
 
+namespace {
+
+const std::vector<std::string> kQuantizeTypes = {"none", "q8_0", "q4_k", "q5_k", "q6_k", "fp8"};
+
+// One `quantize:` value, checked; nullopt (with an error located at `where`) when unknown.
+std::optional<std::string> quantize_value(const flx::Config& where, const std::string& value,
+                                          const std::string& key,
+                                          std::vector<std::string>* errors) {
+  if (std::find(kQuantizeTypes.begin(), kQuantizeTypes.end(), value) != kQuantizeTypes.end()) {
+    return value;
+  }
+  errors->push_back(where.error(key + " must be one of none, q8_0, q4_k, q5_k, q6_k, fp8, got \"" +
+                                value + "\"").what());
+  return std::nullopt;
+}
+
+// quantize: TYPE (transformer and T5) or {transformer: TYPE, text_encoder_2: TYPE}.
+void read_quantize(const flx::Config& config, FluxOptions* options,
+                   std::vector<std::string>* errors) {
+  std::optional<std::string> scalar;
+  try {
+    scalar = config.string("quantize");
+  } catch (const flx::Error&) {
+    // Not a scalar: the per-component map, read below.
+  }
+  if (scalar) {
+    if (auto value = quantize_value(config, *scalar, "quantize", errors)) {
+      options->quantize_transformer = options->quantize_text_encoder_2 = *value;
+    }
+    return;
+  }
+  flx::Config node;
+  try {
+    node = config.node("quantize");
+  } catch (const flx::Error& e) {
+    errors->push_back(e.what());
+    return;
+  }
+  if (!node) return;
+  if (node.size() > 0 || node.keys().empty()) {
+    errors->push_back(node.error("quantize must be a type (none, q8_0, q4_k, q5_k, q6_k, fp8) "
+                                 "or a map {transformer: TYPE, text_encoder_2: TYPE}")
+                          .what());
+    return;
+  }
+  for (const std::string& key : node.keys()) {
+    const std::string path = "quantize." + key;
+    if (key != "transformer" && key != "text_encoder_2") {
+      errors->push_back(node.node(key.c_str())
+                            .error(path + ": unknown component (transformer, text_encoder_2)")
+                            .what());
+      continue;
+    }
+    try {
+      const std::string text = node.string(key.c_str()).value_or("none");
+      if (auto value = quantize_value(node.node(key.c_str()), text, path, errors)) {
+        (key == "transformer" ? options->quantize_transformer : options->quantize_text_encoder_2) =
+            *value;
+      }
+    } catch (const flx::Error& e) {
+      errors->push_back(e.what());
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<DType> quantize_dtype(const std::string& name) {
+  if (name == "q8_0") return DType::Q8_0;
+  if (name == "q4_k") return DType::Q4_K;
+  if (name == "q5_k") return DType::Q5_K;
+  if (name == "q6_k") return DType::Q6_K;
+  if (name == "fp8") return DType::F8_E4M3;
+  return std::nullopt;
+}
+
 FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string>* errors) {
   FluxOptions options;
   OptionReader reader(config);
@@ -130,6 +206,7 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
     options.model = *model;
   }
   options.base = reader.text("base").value_or("");
+  options.text_encoder_2_file = reader.text("text_encoder_2_file").value_or("");
   options.load = reader.choice("load", {"eager", "lazy"}, "eager") == "lazy" ? LoadMode::kLazy
                                                                              : LoadMode::kEager;
   options.warmup = reader.boolean("warmup").value_or(true);
@@ -172,6 +249,9 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
   std::vector<std::string> fault_injection_errors;
   options.fault_injection = read_fault_injection(config, &fault_injection_errors);
   reader.add_errors(fault_injection_errors);
+  std::vector<std::string> quantize_errors;
+  read_quantize(config, &options, &quantize_errors);
+  reader.add_errors(quantize_errors);
   errors->insert(errors->end(), reader.errors().begin(), reader.errors().end());
   return options;
 }

@@ -7,10 +7,25 @@
 //                                                       ($HF_HUB_CACHE, else $HF_HOME/hub, else
 //                                                       $HOME/.cache/huggingface/hub); or a
 //                                                       single-file transformer .safetensors
-//                                                       (black-forest-labs or diffusers names)
+//                                                       (black-forest-labs or diffusers names;
+//                                                       fp8 e4m3fn/e5m2, scaled or not) or .gguf
+//                                                       (city96 / stable-diffusion.cpp FLUX
+//                                                       GGUF files, any io/dequantize.h type)
 //   base                         string   ""            for a single-file model: the diffusers
 //                                                       folder or repo id supplying configs,
 //                                                       tokenizers, text encoders and VAE
+//   text_encoder_2_file          string   ""            a T5 encoder file used instead of the
+//                                                       model's text_encoder_2 weights: .gguf in
+//                                                       llama.cpp's names (t5-v1_1-xxl-encoder-
+//                                                       Q8_0.gguf) or .safetensors in
+//                                                       transformers' names (fp8 allowed)
+//   quantize                     string   none          none, q8_0, q4_k, q5_k, q6_k or fp8 for
+//                                or map                 the transformer and T5, or a map
+//                                                       {transformer: T, text_encoder_2: T}:
+//                                                       float linear weights are quantized as
+//                                                       they load and kept so (weights.h
+//                                                       QuantizeOnLoad); files already
+//                                                       quantized are used as they are
 //   load                         string   eager         eager: load in prepare(), which the host
 //                                                       runs in the background while /readyz
 //                                                       says "loading"; lazy: load on the first
@@ -98,6 +113,7 @@
 #include <vector>
 
 #include "fault_injection.h"
+#include "io/tensor.h"
 
 namespace flx::flux {
 
@@ -110,6 +126,9 @@ enum class ProgressMode { kOff, kLog, kBar };
 struct FluxOptions {
   std::string model;
   std::string base;
+  std::string text_encoder_2_file;
+  std::string quantize_transformer = "none";     // none, q8_0, q4_k, q5_k, q6_k, fp8
+  std::string quantize_text_encoder_2 = "none";
   LoadMode load = LoadMode::kEager;
   bool warmup = true;
   std::string device = "auto";
@@ -151,6 +170,9 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
 FluxOptions read_flux_options(const flx::Config& config);
 
 const char* load_mode_name(LoadMode mode);
+// The storage type of a `quantize:` value ("q8_0" -> Q8_0, "fp8" -> F8_E4M3); nullopt for
+// "none".
+std::optional<DType> quantize_dtype(const std::string& name);
 const char* progress_mode_name(ProgressMode mode);
 
 }  // namespace flx::flux

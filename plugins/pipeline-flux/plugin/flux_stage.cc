@@ -82,7 +82,7 @@ FluxStage::FluxStage(const flx::StageContext& context)
   try {
     const std::string cache =
         hf_hub_cache_dir(environment("HF_HUB_CACHE"), environment("HF_HOME"), environment("HOME"));
-    paths_ = resolve_model(options_.model, cache, options_.base);
+    paths_ = resolve_model(options_.model, cache, options_.base, options_.text_encoder_2_file);
     const FluxTransformerConfig transformer = FluxTransformerConfig::from_json(
         JsonConfig::load(paths_.component_dir("transformer") + "/config.json"));
     const AutoencoderKLConfig vae = AutoencoderKLConfig::from_json(
@@ -131,6 +131,7 @@ FluxStage::FluxStage(const flx::StageContext& context)
   host_.info(
       "model " + paths_.root +
       (paths_.transformer_file.empty() ? "" : " with transformer " + paths_.transformer_file) +
+      (paths_.text_encoder_2_file.empty() ? "" : " and T5 " + paths_.text_encoder_2_file) +
       ": load " + load_mode_name(options_.load) + ", " + std::to_string(defaults_.steps) +
       " steps by default, sizes in multiples of " + std::to_string(multiple) +
       ", attention_slicing " + attention_slicing_name(settings_.attention) + ", vae_slicing " +
@@ -243,6 +244,8 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
     FluxPipelineOptions pipeline_options;
     pipeline_options.offload = variant.offload;
     pipeline_options.text_cache_size = static_cast<size_t>(options_.text_cache_size);
+    pipeline_options.quantize_transformer = quantize_dtype(options_.quantize_transformer);
+    pipeline_options.quantize_text_encoder_2 = quantize_dtype(options_.quantize_text_encoder_2);
     pipeline = std::make_shared<const FluxPipeline>(paths_, variant.dtype,
                                                     settings_.device.device, pipeline_options);
     bytes = pipeline->weights_bytes();
@@ -511,6 +514,7 @@ std::string FluxStage::describe() {
   description.memory.buffer_pool_idle_reason = settings_.memory.pool_idle_reason;
   description.model_root = paths_.root;
   description.transformer_file = paths_.transformer_file;
+  description.text_encoder_2_file = paths_.text_encoder_2_file;
   description.vae_file = paths_.vae_file;
   description.defaults = defaults_;
   description.vae_scale_factor = vae_scale_factor_;

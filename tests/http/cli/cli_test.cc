@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -329,6 +332,74 @@ TEST(CliTest, GenerateWritesThePngAndDumpsTheGoldenTensors) {
             ReadFile(golden + "/cases/cat-64x64-4steps/t5_input_ids.bin"));
   EXPECT_EQ(ReadFile(dir.path() + "/dump/initial_latents.bin"),
             ReadFile(golden + "/cases/cat-64x64-4steps/initial_latents.bin"));
+}
+
+// Largest |a - b| over two float32 dumps of the same shape (infinity when sizes differ).
+double MaxAbsDifference(const std::string& ours, const std::string& theirs) {
+  const std::string a = ReadFile(ours), b = ReadFile(theirs);
+  if (a.size() != b.size() || a.empty()) return std::numeric_limits<double>::infinity();
+  double worst = 0;
+  for (size_t i = 0; i + 4 <= a.size(); i += 4) {
+    float x, y;
+    std::memcpy(&x, a.data() + i, 4);
+    std::memcpy(&y, b.data() + i, 4);
+    worst = std::max(worst, std::abs(static_cast<double>(x) - y));
+  }
+  return worst;
+}
+
+// ../shared/golden/tiny-flux-quant: each quantized file, in place of its component, must give
+// what diffusers gives on its exact dequantized weights (README there: tokens exact, prompt
+// embeddings within 1e-4, final latents within 1e-3). The unquantized golden is 2.7e-2 or
+// more away in final_latents (5.7e-2 in prompt_embeds for T5), so these limits tell the
+// quantized weights from the float ones.
+TEST(CliTest, QuantizedCheckpointsMatchTheirDequantizedReferences) {
+  if (!fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
+    GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch)";
+  }
+  std::string golden = Env("FLX_GOLDEN_DIR");
+  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  const std::string quant = golden + "/tiny-flux-quant";
+  if (!fs::exists(quant + "/quant_cases.json")) {
+    GTEST_SKIP() << "quantized golden cases not found at " << quant;
+  }
+  struct Case {
+    const char* name;
+    const char* file;
+    bool t5;
+  };
+  const Case cases[] = {
+      {"flux-Q8_0", "flux1-small-schnell-Q8_0.gguf", false},
+      {"flux-Q4_K", "flux1-small-schnell-Q4_K.gguf", false},
+      {"flux-Q5_1", "flux1-small-schnell-Q5_1.gguf", false},
+      {"flux-fp8-scaled", "flux1-small-schnell-fp8-e4m3fn-scaled.safetensors", false},
+      {"t5-Q8_0", "t5-encoder-small-schnell-Q8_0.gguf", true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir dir;
+    const std::string file = quant + "/files/" + c.file;
+    std::vector<std::string> args = {Binary(), "generate", "--prompt",
+                                     "a photo of a cat holding a sign that says hello world",
+                                     "--width", "64", "--height", "64", "--steps", "4", "--seed",
+                                     "0", "--dtype", "float32", "--out", dir.path() + "/cat.png",
+                                     "--dump", dir.path() + "/dump"};
+    for (const std::string& extra :
+         c.t5 ? std::vector<std::string>{"--model", golden + "/tiny-flux", "--text-encoder-2", file}
+              : std::vector<std::string>{"--model", file, "--base", golden + "/tiny-flux"}) {
+      args.push_back(extra);
+    }
+    auto [code, out] = RunToEnd(args, {"FLUX_PLUGIN_PATH=" + Env("FLX_PLUGIN_DIR")});
+    ASSERT_EQ(code, 0) << out;
+    const std::string reference = quant + "/cases/cat-64x64-4steps-" + c.name + "/";
+    const std::string ours = dir.path() + "/dump/";
+    EXPECT_EQ(ReadFile(ours + "t5_input_ids.bin"), ReadFile(reference + "t5_input_ids.bin"));
+    EXPECT_LE(MaxAbsDifference(ours + "prompt_embeds.bin", reference + "prompt_embeds.bin"), 1e-4);
+    EXPECT_LE(MaxAbsDifference(ours + "pooled_prompt_embeds.bin",
+                               reference + "pooled_prompt_embeds.bin"), 1e-4);
+    EXPECT_LE(MaxAbsDifference(ours + "final_latents.bin", reference + "final_latents.bin"), 1e-3);
+    EXPECT_LE(MaxAbsDifference(ours + "image.bin", reference + "image.bin"), 1e-2);
+  }
 }
 
 // The bfloat16 path through the CLI, whatever this CPU has: the dump holds diffusers'

@@ -82,9 +82,17 @@ TEST_F(FluxOptionsTest, EveryKeyIsRead) {
                                     {"override_variants", "0"},
                                     {"buffer_pool", "false"},
                                     {"text_cache_size", "0"},
-                                    {"progress", "log"}});
+                                    {"progress", "log"},
+                                    {"text_encoder_2_file", "/models/t5-Q8_0.gguf"}});
   EXPECT_EQ(options.model, "black-forest-labs/FLUX.1-dev");
   EXPECT_EQ(options.base, "/models/base");
+  EXPECT_EQ(options.text_encoder_2_file, "/models/t5-Q8_0.gguf");
+  EXPECT_EQ(Read({{"model", "m"}, {"quantize", "q4_k"}}).quantize_transformer, "q4_k");
+  EXPECT_EQ(Read({{"model", "m"}, {"quantize", "fp8"}}).quantize_text_encoder_2, "fp8");
+  EXPECT_EQ(Read({{"model", "m"}}).quantize_transformer, "none");
+  EXPECT_EQ(quantize_dtype("q8_0"), DType::Q8_0);
+  EXPECT_EQ(quantize_dtype("fp8"), DType::F8_E4M3);
+  EXPECT_FALSE(quantize_dtype("none"));
   EXPECT_EQ(options.load, LoadMode::kLazy);
   EXPECT_FALSE(options.warmup);
   EXPECT_EQ(options.device, "cpu");
@@ -136,6 +144,9 @@ INSTANTIATE_TEST_SUITE_P(
     Keys, FluxOptionsBadTest,
     ::testing::Values(
         BadCase{"no_model", {}, "model is required"},
+        BadCase{"quantize",
+                {{"model", "m"}, {"quantize", "q3_k"}},
+                "quantize must be one of none, q8_0, q4_k, q5_k, q6_k, fp8, got \"q3_k\""},
         BadCase{"empty_model", {{"model", ""}}, "model must not be empty"},
         BadCase{"load",
                 {{"model", "m"}, {"load", "sometimes"}},
