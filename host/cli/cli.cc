@@ -34,6 +34,7 @@ const char* kUsage =
     "  generate       make images from the command line (fluxserve generate --help)\n"
     "  make-demo-model  write a small random-weight FLUX checkpoint (pipeline-flux tool)\n"
     "  bench          benchmark the pipeline against the machine's roof (pipeline-flux tool)\n"
+    "  quantize       write a checkpoint as a quantized GGUF (pipeline-flux tool)\n"
     "\n"
     "options:\n"
     "  --version      print the version and the plugin ABI version\n"

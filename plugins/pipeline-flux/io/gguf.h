@@ -12,6 +12,7 @@
 #define FLX_FLUX_IO_GGUF_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -106,6 +107,23 @@ struct GgufMetadataEntry {
 GgufMetadataEntry gguf_string(std::string key, std::string value);
 GgufMetadataEntry gguf_uint32(std::string key, uint32_t value);
 GgufMetadataEntry gguf_float32(std::string key, float value);
+
+// One tensor to be written by write_gguf_streaming(): its bytes come from a producer.
+struct GgufTensorSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;  // torch order (written as ne, reversed)
+};
+// Fills `out` (nbytes = tensor_bytes of spec `index`) with that tensor's data.
+using GgufTensorProducer = std::function<void(size_t index, unsigned char* out, size_t nbytes)>;
+
+// Writes a GGUF v3 file holding one tensor in memory at a time: the header from `tensors`,
+// then each tensor's bytes as `produce` makes them, padded to `alignment`. For files larger
+// than memory (quantizing a 12 B transformer). Errors and atomicity as write_gguf(); an
+// exception from `produce` removes the partial file and propagates.
+void write_gguf_streaming(const std::string& path, const std::vector<GgufMetadataEntry>& metadata,
+                          const std::vector<GgufTensorSpec>& tensors,
+                          const GgufTensorProducer& produce, uint32_t alignment = 32);
 
 // Writes a GGUF v3 file: `metadata` in order, then `tensors` in order, each tensor's data
 // padded to `alignment` (written as general.alignment when it is not the default 32). Each

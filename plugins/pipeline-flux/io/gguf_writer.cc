@@ -59,7 +59,7 @@ uint64_t padded(uint64_t size, uint64_t alignment) {
 
 // The header (everything before the data section), after checking every tensor.
 std::string build_header(const std::string& path, const std::vector<GgufMetadataEntry>& metadata,
-                         const std::vector<TensorView>& tensors, uint32_t alignment) {
+                         const std::vector<GgufTensorSpec>& tensors, uint32_t alignment) {
   std::vector<GgufMetadataEntry> entries = metadata;
   if (alignment != 32) entries.push_back(gguf_uint32("general.alignment", alignment));
   std::string header = "GGUF";
@@ -76,7 +76,7 @@ std::string build_header(const std::string& path, const std::vector<GgufMetadata
   }
   std::set<std::string> names;
   uint64_t offset = 0;
-  for (const TensorView& tensor : tensors) {
+  for (const GgufTensorSpec& tensor : tensors) {
     const std::string where = path + ": tensor " + tensor.name;
     if (!names.insert(tensor.name).second) throw LoadError(where + ": name repeated");
     std::optional<uint32_t> type = ggml_type_of(tensor.dtype);
@@ -85,17 +85,17 @@ std::string build_header(const std::string& path, const std::vector<GgufMetadata
       throw LoadError(where + ": GGUF tensors have 1 to 4 dimensions, not " +
                       std::to_string(tensor.shape.size()));
     }
-    if (tensor_bytes(tensor.dtype, tensor.shape) != std::optional<uint64_t>(tensor.nbytes) ||
-        (tensor.nbytes > 0 && tensor.data == nullptr)) {
-      throw LoadError(where + ": " + std::to_string(tensor.nbytes) + " bytes do not match shape " +
-                      shape_string(tensor.shape) + " of " + dtype_name(tensor.dtype));
+    std::optional<uint64_t> nbytes = tensor_bytes(tensor.dtype, tensor.shape);
+    if (!nbytes) {
+      throw LoadError(where + ": shape " + shape_string(tensor.shape) + " does not hold whole " +
+                      dtype_name(tensor.dtype) + " blocks");
     }
     body.string(tensor.name);
     body.u32(static_cast<uint32_t>(tensor.shape.size()));
     for (auto dim = tensor.shape.rbegin(); dim != tensor.shape.rend(); ++dim) body.u64(*dim);
     body.u32(*type);
     body.u64(offset);
-    offset = padded(offset + tensor.nbytes, alignment);
+    offset = padded(offset + *nbytes, alignment);
   }
   header += body.bytes();
   header.append(padded(header.size(), alignment) - header.size(), '\0');
@@ -125,32 +125,57 @@ GgufMetadataEntry gguf_float32(std::string key, float value) {
   return entry;
 }
 
-void write_gguf(const std::string& path, const std::vector<GgufMetadataEntry>& metadata,
-                const std::vector<TensorView>& tensors, uint32_t alignment) {
+void write_gguf_streaming(const std::string& path, const std::vector<GgufMetadataEntry>& metadata,
+                          const std::vector<GgufTensorSpec>& tensors,
+                          const GgufTensorProducer& produce, uint32_t alignment) {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
     throw LoadError(path + ": alignment " + std::to_string(alignment) + " is not a power of two");
   }
   const std::string header = build_header(path, metadata, tensors, alignment);
   const std::string partial = path + ".partial";
-  {
+  try {
     std::ofstream out(partial, std::ios::binary | std::ios::trunc);
     if (!out) throw LoadError(partial + ": cannot open for writing");
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     const std::string padding(alignment, '\0');
-    for (const TensorView& tensor : tensors) {
-      out.write(static_cast<const char*>(tensor.data), static_cast<std::streamsize>(tensor.nbytes));
-      out.write(padding.data(), static_cast<std::streamsize>(padded(tensor.nbytes, alignment) - tensor.nbytes));
+    std::vector<unsigned char> buffer;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      buffer.assign(static_cast<size_t>(*tensor_bytes(tensors[i].dtype, tensors[i].shape)), 0);
+      produce(i, buffer.data(), buffer.size());
+      out.write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(buffer.size()));
+      out.write(padding.data(),
+                static_cast<std::streamsize>(padded(buffer.size(), alignment) - buffer.size()));
+      if (!out) throw LoadError(path + ": write failed at tensor " + tensors[i].name);
     }
     out.close();
-    if (!out) {
-      std::remove(partial.c_str());
-      throw LoadError(path + ": write failed");
-    }
+    if (!out) throw LoadError(path + ": write failed");
+  } catch (...) {
+    std::remove(partial.c_str());
+    throw;
   }
   if (std::rename(partial.c_str(), path.c_str()) != 0) {
     std::remove(partial.c_str());
     throw LoadError(path + ": cannot rename " + partial + " into place");
   }
+}
+
+void write_gguf(const std::string& path, const std::vector<GgufMetadataEntry>& metadata,
+                const std::vector<TensorView>& tensors, uint32_t alignment) {
+  std::vector<GgufTensorSpec> specs;
+  for (const TensorView& tensor : tensors) {
+    if (tensor_bytes(tensor.dtype, tensor.shape) != std::optional<uint64_t>(tensor.nbytes) ||
+        (tensor.nbytes > 0 && tensor.data == nullptr)) {
+      throw LoadError(path + ": tensor " + tensor.name + ": " + std::to_string(tensor.nbytes) +
+                      " bytes do not match shape " + shape_string(tensor.shape) + " of " +
+                      dtype_name(tensor.dtype));
+    }
+    specs.push_back(GgufTensorSpec{tensor.name, tensor.dtype, tensor.shape});
+  }
+  write_gguf_streaming(path, metadata, specs,
+                       [&](size_t i, unsigned char* out, size_t nbytes) {
+                         if (nbytes > 0) std::memcpy(out, tensors[i].data, nbytes);
+                       },
+                       alignment);
 }
 
 }  // namespace flx::flux

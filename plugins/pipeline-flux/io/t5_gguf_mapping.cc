@@ -18,18 +18,23 @@ std::optional<std::pair<std::string, std::string>> split_block_name(const std::s
   return std::make_pair(index, name.substr(dot + 1));
 }
 
+// llama.cpp leaf -> transformers leaf inside encoder.block.N (ffn_up is handled apart: wi_1
+// when the block is gated, wi when not).
+const std::pair<const char*, const char*> kLeaves[] = {
+    {"attn_q.weight", "layer.0.SelfAttention.q.weight"},
+    {"attn_k.weight", "layer.0.SelfAttention.k.weight"},
+    {"attn_v.weight", "layer.0.SelfAttention.v.weight"},
+    {"attn_o.weight", "layer.0.SelfAttention.o.weight"},
+    {"attn_rel_b.weight", "layer.0.SelfAttention.relative_attention_bias.weight"},
+    {"attn_norm.weight", "layer.0.layer_norm.weight"},
+    {"ffn_gate.weight", "layer.1.DenseReluDense.wi_0.weight"},
+    {"ffn_down.weight", "layer.1.DenseReluDense.wo.weight"},
+    {"ffn_norm.weight", "layer.1.layer_norm.weight"},
+    {"ffn_up.weight", "layer.1.DenseReluDense.wi_1.weight"},
+    {"ffn_up.weight", "layer.1.DenseReluDense.wi.weight"},
+};
+
 std::optional<std::string> block_target(const std::string& leaf, bool gated) {
-  static const std::pair<const char*, const char*> kLeaves[] = {
-      {"attn_q.weight", "layer.0.SelfAttention.q.weight"},
-      {"attn_k.weight", "layer.0.SelfAttention.k.weight"},
-      {"attn_v.weight", "layer.0.SelfAttention.v.weight"},
-      {"attn_o.weight", "layer.0.SelfAttention.o.weight"},
-      {"attn_rel_b.weight", "layer.0.SelfAttention.relative_attention_bias.weight"},
-      {"attn_norm.weight", "layer.0.layer_norm.weight"},
-      {"ffn_gate.weight", "layer.1.DenseReluDense.wi_0.weight"},
-      {"ffn_down.weight", "layer.1.DenseReluDense.wo.weight"},
-      {"ffn_norm.weight", "layer.1.layer_norm.weight"},
-  };
   if (leaf == "ffn_up.weight") {
     return std::string(gated ? "layer.1.DenseReluDense.wi_1.weight" : "layer.1.DenseReluDense.wi.weight");
   }
@@ -79,6 +84,26 @@ TensorStore map_llama_cpp_t5(const TensorStore& store) {
     mapped.add(std::move(view), store.source_of(name) + " (" + name + ")");
   }
   return mapped;
+}
+
+std::optional<std::string> llama_cpp_t5_name(const std::string& transformers_name) {
+  if (transformers_name == "shared.weight" || transformers_name == "encoder.embed_tokens.weight") {
+    return std::string("token_embd.weight");
+  }
+  if (transformers_name == "encoder.final_layer_norm.weight") {
+    return std::string("enc.output_norm.weight");
+  }
+  const std::string prefix = "encoder.block.";
+  if (transformers_name.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  const size_t dot = transformers_name.find('.', prefix.size());
+  if (dot == std::string::npos) return std::nullopt;
+  const std::string index = transformers_name.substr(prefix.size(), dot - prefix.size());
+  if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const std::string leaf = transformers_name.substr(dot + 1);
+  for (const auto& [gguf_leaf, transformers_leaf] : kLeaves) {
+    if (leaf == transformers_leaf) return std::string(kBlockPrefix) + index + "." + gguf_leaf;
+  }
+  return std::nullopt;
 }
 
 }  // namespace flx::flux

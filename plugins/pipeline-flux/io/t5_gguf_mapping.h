@@ -15,6 +15,9 @@
 #ifndef FLX_FLUX_IO_T5_GGUF_MAPPING_H_
 #define FLX_FLUX_IO_T5_GGUF_MAPPING_H_
 
+#include <optional>
+#include <string>
+
 #include "io/tensor_store.h"
 
 namespace flx::flux {
@@ -25,6 +28,10 @@ bool is_llama_cpp_t5(const TensorStore& store);
 // The transformers-named view of `store` (zero-copy). Throws LoadError naming the file and
 // tensor for a name outside the table above.
 TensorStore map_llama_cpp_t5(const TensorStore& store);
+
+// The llama.cpp name of a transformers T5 encoder tensor (the table above read backwards;
+// encoder.embed_tokens.weight is token_embd.weight too), or nullopt for other names.
+std::optional<std::string> llama_cpp_t5_name(const std::string& transformers_name);
 
 }  // namespace flx::flux
 

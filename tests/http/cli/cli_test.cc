@@ -402,6 +402,44 @@ TEST(CliTest, QuantizedCheckpointsMatchTheirDequantizedReferences) {
   }
 }
 
+// `fluxserve quantize` writes a GGUF that loads and gives the reference image of its type:
+// quantizing the float golden transformer to Q4_K reproduces the published Q4_K case.
+TEST(CliTest, QuantizeWritesAGgufThatGeneratesTheReferenceImage) {
+  if (!fs::exists(Env("FLX_BIN_DIR") + "/fluxserve-quantize") ||
+      !fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
+    GTEST_SKIP() << "fluxserve-quantize / flx_pipeline_flux are not built (no libtorch)";
+  }
+  std::string golden = Env("FLX_GOLDEN_DIR");
+  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  const std::string reference = golden + "/tiny-flux-quant/cases/cat-64x64-4steps-flux-Q4_K/";
+  if (!fs::exists(reference + "final_latents.bin")) {
+    GTEST_SKIP() << "quantized golden cases not found at " << reference;
+  }
+  TempDir dir;
+  const std::string gguf = dir.path() + "/flux-q4_k.gguf";
+  const std::string bfl = golden + "/tiny-flux/flux1-small-schnell-bfl.safetensors";
+  auto [code, out] = RunToEnd({Binary(), "quantize", bfl, gguf, "--type", "q4_k"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("FLUX transformer"), std::string::npos) << out;
+  EXPECT_NE(out.find("Q4_K 4"), std::string::npos) << out;  // the 4 matrices whose rows fit
+  auto [again, refused] = RunToEnd({Binary(), "quantize", bfl, gguf, "--type", "q4_k"});
+  EXPECT_EQ(again, 2);
+  EXPECT_NE(refused.find("exists (use --force"), std::string::npos) << refused;
+  auto [bad, why] = RunToEnd({Binary(), "quantize", bfl, dir.path() + "/x.gguf", "--type", "q3_k"});
+  EXPECT_EQ(bad, 2);
+  EXPECT_NE(why.find("--type must be q8_0, q4_k, q5_k or q6_k"), std::string::npos) << why;
+
+  auto [generated, log] = RunToEnd(
+      {Binary(), "generate", "--model", gguf, "--base", golden + "/tiny-flux", "--prompt",
+       "a photo of a cat holding a sign that says hello world", "--width", "64", "--height", "64",
+       "--steps", "4", "--seed", "0", "--dtype", "float32", "--out", dir.path() + "/cat.png",
+       "--dump", dir.path() + "/dump"},
+      {"FLUX_PLUGIN_PATH=" + Env("FLX_PLUGIN_DIR")});
+  ASSERT_EQ(generated, 0) << log;
+  EXPECT_LE(MaxAbsDifference(dir.path() + "/dump/final_latents.bin", reference + "final_latents.bin"),
+            1e-3);
+}
+
 // The bfloat16 path through the CLI, whatever this CPU has: the dump holds diffusers'
 // bfloat16 noise (drawn in bfloat16 from the seeded generator) bit for bit.
 TEST(CliTest, GenerateInBfloat16DrawsTheBfloat16Noise) {

@@ -1,0 +1,144 @@
+#include "io/checkpoint_quantizer.h"
+
+#include <cstring>
+#include <stdexcept>
+
+#include "io/bfl_transformer_mapping.h"
+#include "io/dequantize.h"
+#include "io/quantize.h"
+#include "io/t5_gguf_mapping.h"
+
+namespace flx::flux {
+namespace {
+
+constexpr char kComfyPrefix[] = "model.diffusion_model.";
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+// llama.cpp's LLAMA_FTYPE for a file whose big weights are all `target`.
+uint32_t llama_file_type(DType target) {
+  switch (target) {
+    case DType::Q8_0: return 7;
+    case DType::Q4_K: return 14;  // Q4_K_S
+    case DType::Q5_K: return 16;  // Q5_K_S
+    case DType::Q6_K: return 18;
+    default: throw std::invalid_argument("quantize: no GGUF file type for " + std::string(dtype_name(target)));
+  }
+}
+
+// The F16 fallback when a row does not hold whole blocks.
+DType matrix_type(const TensorView& view, DType target) {
+  return view.shape.back() % dtype_layout(target).block_elements == 0 ? target : DType::F16;
+}
+
+bool flux_keeps_f16(const std::string& name) {
+  for (const char* prefix : {"img_in.", "txt_in.", "time_in.", "vector_in.", "guidance_in.",
+                             "final_layer.", "x_embedder.", "context_embedder.",
+                             "time_text_embed.", "norm_out.", "proj_out."}) {
+    if (starts_with(name, prefix)) return true;
+  }
+  return false;
+}
+
+DType flux_type(const std::string& name, const TensorView& view, DType target) {
+  if (view.shape.size() < 2) return DType::F32;
+  if (flux_keeps_f16(name)) return DType::F16;
+  return matrix_type(view, target);
+}
+
+DType t5_type(const std::string& gguf_name, const TensorView& view, DType target) {
+  if (view.shape.size() < 2) return DType::F32;
+  if (gguf_name.find("attn_rel_b") != std::string::npos) return DType::F16;
+  return matrix_type(view, target);
+}
+
+bool is_t5(const TensorStore& store) {
+  return is_llama_cpp_t5(store) || store.contains("shared.weight") ||
+         store.contains("encoder.embed_tokens.weight");
+}
+
+void plan_flux(const TensorStore& store, DType target, QuantizationPlan* plan) {
+  for (const std::string& source : store.names()) {
+    const TensorView& view = store.get(source);
+    std::string name = starts_with(source, kComfyPrefix) ? source.substr(sizeof kComfyPrefix - 1) : source;
+    const DType type = flux_type(name, view, target);
+    plan->tensors.push_back({source, GgufTensorSpec{name, type, view.shape}});
+  }
+}
+
+void plan_t5(const TensorStore& store, DType target, QuantizationPlan* plan) {
+  const bool llama_names = is_llama_cpp_t5(store);
+  for (const std::string& source : store.names()) {
+    if (!llama_names && source == "encoder.embed_tokens.weight" && store.contains("shared.weight")) {
+      continue;  // the same tensor as shared.weight (tied)
+    }
+    std::optional<std::string> name = llama_names ? source : llama_cpp_t5_name(source);
+    if (!name) {
+      throw LoadError(store.source_of(source) + ": tensor " + source +
+                      " is not a T5 encoder tensor (transformers' T5EncoderModel names)");
+    }
+    const TensorView& view = store.get(source);
+    plan->tensors.push_back({source, GgufTensorSpec{*name, t5_type(*name, view, target), view.shape}});
+  }
+}
+
+// The exact float32 values of `view` (fp8 scaled, blocks expanded, halves widened).
+std::vector<float> float_values(const TensorView& view) {
+  std::vector<float> values(static_cast<size_t>(view.numel()));
+  if (view.dtype == DType::F8_E4M3 || view.dtype == DType::F8_E5M2) {
+    dequantize_scaled_fp8(view.dtype, view.data, view.numel(), view.scale, values.data());
+  } else {
+    dequantize(view.dtype, view.data, view.numel(), values.data());
+  }
+  return values;
+}
+
+void encode(const std::vector<float>& values, const GgufTensorSpec& spec, unsigned char* out) {
+  switch (spec.dtype) {
+    case DType::F32: std::memcpy(out, values.data(), values.size() * 4); return;
+    case DType::F16:
+      for (size_t i = 0; i < values.size(); ++i) {
+        const uint16_t bits = float_to_half(values[i]);
+        out[2 * i] = static_cast<unsigned char>(bits & 0xFF);
+        out[2 * i + 1] = static_cast<unsigned char>(bits >> 8);
+      }
+      return;
+    default: quantize(spec.dtype, values.data(), static_cast<int64_t>(values.size()), out);
+  }
+}
+
+}  // namespace
+
+QuantizationPlan plan_quantization(const TensorStore& store, DType target, const std::string& name) {
+  const uint32_t file_type = llama_file_type(target);
+  QuantizationPlan plan;
+  if (is_bfl_transformer(store) || store.contains("x_embedder.weight")) {
+    plan.kind = CheckpointKind::kFluxTransformer;
+    plan_flux(store, target, &plan);
+  } else if (is_t5(store)) {
+    plan.kind = CheckpointKind::kT5Encoder;
+    plan_t5(store, target, &plan);
+  } else {
+    throw LoadError(store.description() + ": neither a FLUX transformer (double_blocks.* or " +
+                    "x_embedder) nor a T5 encoder (shared / encoder.block.* or llama.cpp's " +
+                    "token_embd / enc.blk.*)");
+  }
+  const bool flux = plan.kind == CheckpointKind::kFluxTransformer;
+  plan.metadata = {gguf_string("general.architecture", flux ? "flux" : "t5encoder"),
+                   gguf_string("general.name", name), gguf_uint32("general.quantization_version", 2),
+                   gguf_uint32("general.file_type", file_type)};
+  return plan;
+}
+
+void write_quantized_checkpoint(const TensorStore& store, const QuantizationPlan& plan,
+                                const std::string& path) {
+  std::vector<GgufTensorSpec> specs;
+  for (const PlannedTensor& tensor : plan.tensors) specs.push_back(tensor.out);
+  write_gguf_streaming(path, plan.metadata, specs, [&](size_t i, unsigned char* out, size_t) {
+    encode(float_values(store.get(plan.tensors[i].source)), plan.tensors[i].out, out);
+  });
+}
+
+}  // namespace flx::flux
