@@ -22,6 +22,7 @@
 #include "model/json_config.h"
 #include "model/matmul_roof.h"
 #include "model/prompt_cache.h"
+#include "model/single_file_check.h"
 #include "prompt_tokenizers.h"
 #include "variant_cache.h"
 
@@ -83,8 +84,17 @@ FluxStage::FluxStage(const flx::StageContext& context)
     const std::string cache =
         hf_hub_cache_dir(environment("HF_HUB_CACHE"), environment("HF_HOME"), environment("HOME"));
     paths_ = resolve_model(options_.model, cache, options_.base, options_.text_encoder_2_file);
-    const FluxTransformerConfig transformer = FluxTransformerConfig::from_json(
-        JsonConfig::load(paths_.component_dir("transformer") + "/config.json"));
+    const std::string transformer_json = paths_.component_dir("transformer") + "/config.json";
+    const FluxTransformerConfig transformer =
+        FluxTransformerConfig::from_json(JsonConfig::load(transformer_json));
+    if (!paths_.transformer_file.empty()) {
+      check_transformer_file(open_transformer_weights(paths_), transformer, transformer_json);
+    }
+    if (!paths_.text_encoder_2_file.empty()) {
+      const std::string t5_json = paths_.component_dir("text_encoder_2") + "/config.json";
+      check_t5_file(open_text_encoder_2_weights(paths_),
+                    T5Config::from_json(JsonConfig::load(t5_json)), t5_json);
+    }
     const AutoencoderKLConfig vae = AutoencoderKLConfig::from_json(
         JsonConfig::load(paths_.component_dir("vae") + "/config.json"));
     guidance_embeds_ = transformer.guidance_embeds;
