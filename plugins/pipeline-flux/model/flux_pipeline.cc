@@ -106,8 +106,17 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   std::map<std::string, std::shared_ptr<WeightRegistry>> registries;
   auto weights = [&](TensorStore store, const std::string& component) {
     const QuantizeOnLoad policy = quantize_policy(component, options);
+    ComponentWeights& summary = component_weights_[component];
     for (const std::string& name : store.names()) {
-      weights_bytes_ += resident_bytes(store.get(name), dtype, offloading, policy);
+      const TensorView& view = store.get(name);
+      const int64_t bytes = resident_bytes(view, dtype, offloading, policy);
+      summary.bytes += bytes;
+      weights_bytes_ += bytes;
+      const bool kept_quantized = !offloading && view.shape.size() == 2 && is_quantized(view.dtype);
+      const char* held = !offloading && policy.applies(view) ? dtype_name(*policy.type)
+                         : kept_quantized                    ? dtype_name(view.dtype)
+                                                             : held_name(dtype);
+      ++summary.tensor_types[held];
     }
     if (!offloading) return Weights(std::move(store), dtype, device).quantize_on_load(policy);
     const auto registry = std::make_shared<WeightRegistry>(device);
@@ -128,6 +137,15 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
                                            {"vae", {}}});
   offload_ = std::make_unique<OffloadExecutor>(std::move(planner), device, std::move(registries));
   offload_->on({OffloadEvent::Kind::kLoad, "", ""});
+}
+
+const char* FluxPipeline::held_name(c10::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "F32";
+    case at::kBFloat16: return "BF16";
+    case at::kHalf: return "F16";
+    default: return c10::toString(dtype);
+  }
 }
 
 int64_t FluxPipeline::resident_bytes(const TensorView& view, c10::ScalarType dtype,

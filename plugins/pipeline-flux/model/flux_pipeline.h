@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -141,6 +142,16 @@ class FluxPipeline {
   // What the networks hold when they are all loaded: every weight's element count times the
   // compute dtype's size, except matrices kept quantized, which count their stored bytes.
   int64_t weights_bytes() const { return weights_bytes_; }
+  // Per component ("transformer", "text_encoder_2", ...): how many tensors are held in each
+  // storage type (after quantize-on-load; "F32"/"BF16"... for float ones held in the compute
+  // dtype, the file's type otherwise) and the bytes they hold.
+  struct ComponentWeights {
+    std::map<std::string, int64_t> tensor_types;
+    int64_t bytes = 0;
+  };
+  const std::map<std::string, ComponentWeights>& component_weights() const {
+    return component_weights_;
+  }
 
   // 2^(len(vae block_out_channels) - 1); image sizes are multiples of twice this.
   int64_t vae_scale_factor() const { return vae_->config().scale_factor(); }
@@ -157,6 +168,8 @@ class FluxPipeline {
   // compute dtype's size.
   static int64_t resident_bytes(const TensorView& view, c10::ScalarType dtype, bool offloading,
                                 const QuantizeOnLoad& policy);
+  // The safetensors spelling of a compute dtype ("F32", "BF16", "F16").
+  static const char* held_name(c10::ScalarType dtype);
   // The quantize-on-load policy of `component` under `options` (none for other components).
   static QuantizeOnLoad quantize_policy(const std::string& component,
                                         const FluxPipelineOptions& options);
@@ -175,6 +188,7 @@ class FluxPipeline {
   c10::ScalarType dtype_;
   c10::Device device_;
   int64_t weights_bytes_ = 0;
+  std::map<std::string, ComponentWeights> component_weights_;
   NoiseGenerator& noise_;
   std::unique_ptr<PromptCache> prompt_cache_;
   mutable std::atomic<uint64_t> prompt_encodings_{0};

@@ -35,6 +35,7 @@
 #define FLX_FLUX_PLUGIN_FLUX_DESCRIPTION_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -101,6 +102,15 @@ struct FluxDescription {
     std::string buffer_pool_idle_reason;
   } memory;
   std::optional<int64_t> weights_bytes;
+  // Per component with quantization settings (transformer, text_encoder_2): the `quantize:`
+  // value and, once loaded, the tensors per held type and their bytes.
+  struct Quantization {
+    std::string quantize = "none";
+    std::string file;  // the single file it loads from, or ""
+    std::map<std::string, int64_t> tensor_types;
+    std::optional<int64_t> bytes;
+  };
+  std::map<std::string, Quantization> quantization;
   std::optional<double> matmul_gflops;
   std::string model_root;
   std::string transformer_file;

@@ -165,14 +165,13 @@ void read_quantize(const flx::Config& config, FluxOptions* options,
   for (const std::string& key : node.keys()) {
     const std::string path = "quantize." + key;
     if (key != "transformer" && key != "text_encoder_2") {
-      errors->push_back(node.node(key.c_str())
-                            .error(path + ": unknown component (transformer, text_encoder_2)")
-                            .what());
+      errors->push_back(
+          node.error(path + ": unknown component (transformer, text_encoder_2)").what());
       continue;
     }
     try {
       const std::string text = node.string(key.c_str()).value_or("none");
-      if (auto value = quantize_value(node.node(key.c_str()), text, path, errors)) {
+      if (auto value = quantize_value(node, text, path, errors)) {
         (key == "transformer" ? options->quantize_transformer : options->quantize_text_encoder_2) =
             *value;
       }

@@ -60,6 +60,25 @@ const char* event_phase_name(const std::string& phase) {
   return phase == "encode_prompt" ? "text_encode" : phase.c_str();
 }
 
+// config.quantization: the quantize setting and file of the transformer and T5, and what the
+// loaded copy (`pipeline`, null before the first load) holds of each.
+void describe_quantization(const FluxPipeline* pipeline, FluxDescription* description) {
+  const auto add = [&](const std::string& component, const std::string& quantize,
+                       const std::string& file) {
+    FluxDescription::Quantization& q = description->quantization[component];
+    q.quantize = quantize;
+    q.file = file;
+    if (pipeline == nullptr) return;
+    auto it = pipeline->component_weights().find(component);
+    if (it == pipeline->component_weights().end()) return;
+    q.tensor_types = it->second.tensor_types;
+    q.bytes = it->second.bytes;
+  };
+  add("transformer", description->options.quantize_transformer, description->transformer_file);
+  add("text_encoder_2", description->options.quantize_text_encoder_2,
+      description->text_encoder_2_file);
+}
+
 }  // namespace
 
 struct FluxStage::Loaded {
@@ -534,6 +553,7 @@ std::string FluxStage::describe() {
     const auto& entries = loaded_->pipelines.entries();
     description.loaded = !entries.empty();
     if (!entries.empty()) description.weights_bytes = loaded_->pipelines.total_bytes();
+    describe_quantization(entries.empty() ? nullptr : entries.back().value.get(), &description);
     for (const auto& entry : entries) {
       description.loaded_variants.push_back(
           {entry.key.dtype_name, offload_mode_name(entry.key.offload)});

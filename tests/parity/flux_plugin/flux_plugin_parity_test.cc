@@ -245,6 +245,32 @@ TEST(FluxPluginGolden, CatInBfloat16MatchesTheBfloat16Reference) {
       << "a bfloat16 run draws its noise in bfloat16: it is not the float32 picture";
 }
 
+// quantize: as a per-component map, through the real host's config nodes; a GGUF
+// transformer keeps its file types, T5 is quantized on load, and describe() says so.
+TEST(FluxPluginGolden, QuantizationIsReportedPerComponent) {
+  FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
+  FLX_GOLDEN_OR_SKIP(quant_dir, "tiny-flux-quant");
+  const std::string gguf = quant_dir + "/files/flux1-small-schnell-Q8_0.gguf";
+  auto graph = ReadyGraph("{model: \"" + gguf + "\", base: \"" + model_dir +
+                          "\", threads: 2, warmup: false, dtype: float32, "
+                          "quantize: {text_encoder_2: q8_0}}");
+  ASSERT_NE(graph, nullptr);
+  const RunResult run = Generate(*graph, GoldenInput(model_dir + "/cases/cat-64x64-4steps"));
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  const Poco::JSON::Object::Ptr q = ParseObject(Describe(*graph))->getObject("quantization");
+  ASSERT_FALSE(q.isNull()) << Describe(*graph);
+  const Poco::JSON::Object::Ptr transformer = q->getObject("transformer");
+  EXPECT_EQ(transformer->getValue<std::string>("quantize"), "none");
+  EXPECT_EQ(transformer->getValue<std::string>("file"), gguf);
+  // The file's 26 Q8_0 matrices stay Q8_0; split into diffusers' layers (each qkv into 3,
+  // each single-block linear1 into 4) they are 40 tensors.
+  EXPECT_EQ(transformer->getObject("tensor_types")->getValue<int>("Q8_0"), 40);
+  const Poco::JSON::Object::Ptr t5 = q->getObject("text_encoder_2");
+  EXPECT_EQ(t5->getValue<std::string>("quantize"), "q8_0");
+  EXPECT_GT(t5->getObject("tensor_types")->getValue<int>("Q8_0"), 0);
+  EXPECT_GT(t5->getValue<int64_t>("bytes"), 0);
+}
+
 TEST(FluxPluginGolden, BflSingleFileGivesTheSameImageAsTheDiffusersFolder) {
   FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
   const std::string single_file = model_dir + "/flux1-small-schnell-bfl.safetensors";

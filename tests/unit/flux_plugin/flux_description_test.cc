@@ -53,6 +53,24 @@ FluxDescription Description(bool guidance_embeds) {
   return d;
 }
 
+TEST(FluxDescriptionTest, ReportsQuantizationPerComponent) {
+  FluxDescription d = Description(true);
+  FluxDescription::Quantization& t = d.quantization["transformer"];
+  t.quantize = "q8_0";
+  t.tensor_types = {{"Q8_0", 26}, {"F32", 54}};
+  t.bytes = 2084576;
+  d.quantization["text_encoder_2"].file = "/models/t5-Q8_0.gguf";
+  const Poco::JSON::Object::Ptr q = Parse(describe_json(d))->getObject("quantization");
+  ASSERT_FALSE(q.isNull());
+  const Poco::JSON::Object::Ptr transformer = q->getObject("transformer");
+  EXPECT_EQ(transformer->getValue<std::string>("quantize"), "q8_0");
+  EXPECT_EQ(transformer->getObject("tensor_types")->getValue<int>("Q8_0"), 26);
+  EXPECT_EQ(transformer->getValue<int64_t>("bytes"), 2084576);
+  const Poco::JSON::Object::Ptr t5 = q->getObject("text_encoder_2");
+  EXPECT_EQ(t5->getValue<std::string>("file"), "/models/t5-Q8_0.gguf");
+  EXPECT_TRUE(t5->isNull("bytes")) << "not loaded yet";
+}
+
 TEST(FluxDescriptionTest, ReportsTheActiveConfiguration) {
   FluxDescription d = Description(true);
   d.warmup_state = WarmupState::kDone;
