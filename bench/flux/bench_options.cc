@@ -30,6 +30,8 @@ const char* const kBenchUsage =
     "  --prompt TEXT            the prompt (the text does not change the work)\n"
     "  --seed N                 noise seed (default 0)\n"
     "  --attention-slicing S    off, auto, max or N (default off)\n"
+    "  --quantize T             quantize the transformer and T5 on load: none, q8_0, q4_k,\n"
+    "                           q5_k, q6_k, fp8 (default none)\n"
     "  --roof MxKxN             the roof's matmul shape (default 2048x3072x3072)\n"
     "  --roof-repeats N         roof products timed, best kept (default 5)\n"
     "  --buffer-pool on|off     reuse large CPU buffers, as the server does (default on)\n"
@@ -87,6 +89,7 @@ std::optional<BenchOptions> parse_bench_options(const std::vector<std::string>& 
       {"--model", &options.model},         {"--device", &options.device},
       {"--dtype", &options.dtype},         {"--threads", &options.threads},
       {"--prompt", &options.prompt},       {"--attention-slicing", &options.attention_slicing},
+      {"--quantize", &options.quantize},
   };
 
   FlagParser flags(args);

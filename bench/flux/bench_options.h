@@ -24,6 +24,7 @@ struct BenchOptions {
   std::string prompt = "a photo of a lighthouse on a cliff at dusk, waves, dramatic sky";
   uint64_t seed = 0;
   std::string attention_slicing = "off";
+  std::string quantize = "none";
   // The roof: the best of `roof_repeats` products of [roof_m, roof_k] x [roof_k, roof_n].
   int64_t roof_m = 2048;
   int64_t roof_k = 3072;

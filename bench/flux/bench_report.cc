@@ -116,6 +116,15 @@ std::string report_json(const BenchReport& r) {
   object.set("vae_roof_ratio", r.vae_roof_ratio);
   object.set("peak_rss_bytes", s.peak_rss_bytes);
   object.set("weights_bytes", s.weights_bytes);
+  Poco::JSON::Object::Ptr quantization = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  quantization->set("quantize", s.quantize);
+  for (const auto& [component, types] : s.tensor_types) {
+    Poco::JSON::Object::Ptr held = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& [type, count] : types) held->set(type, count);
+    quantization->set(component, held);
+  }
+  object.set("quantization", quantization);
+  object.set("dequant_seconds", s.dequant_seconds);
   object.set("peak_rss_to_weights", r.peak_rss_to_weights);
   object.set("minor_faults", r.minor_faults);
   object.set("major_faults", r.major_faults);
@@ -163,6 +172,8 @@ std::string report_table(const BenchReport& r) {
   out << "\n";
   out << line("peak RSS", "%.2f GB", static_cast<double>(s.peak_rss_bytes) / 1e9);
   out << line("weights", "%.2f GB", static_cast<double>(s.weights_bytes) / 1e9);
+  out << "  " << std::string("quantize") + std::string(21, ' ') << s.quantize << "\n";
+  out << line("dequantization per image", "%.3f s", s.dequant_seconds);
   out << line("peak RSS / weights", "%.2f", r.peak_rss_to_weights);
   out << line("page faults per image", "%.0f minor", r.minor_faults);
   out << line("  of which VAE decode", "%.0f minor", r.vae_decode_minor_faults);

@@ -5,6 +5,7 @@
 #define FLX_BENCH_FLUX_BENCH_REPORT_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,11 @@ struct BenchSetup {
   int64_t text_tokens = 0;
   int warmup_runs = 0;
   double load_seconds = 0;
-  int64_t weights_bytes = 0;  // the loaded weights, in the compute dtype
+  int64_t weights_bytes = 0;  // the loaded weights as held (quantized matrices at their size)
+  std::string quantize = "none";  // --quantize
+  // Per component: tensors per held type ("Q8_0", "BF16", ...).
+  std::map<std::string, std::map<std::string, int64_t>> tensor_types;
+  double dequant_seconds = 0;  // per timed run: expanding quantized weights for their GEMMs
   double transformer_step_flops = 0;
   double vae_decode_flops = 0;
   std::string roof_shape;  // "2048x3072x3072"

@@ -26,6 +26,8 @@
 #include "model/flop_count.h"
 #include "model/flux_pipeline.h"
 #include "model/matmul_roof.h"
+#include "model/quantized_matrix.h"
+#include "flux_options.h"
 #include "process_usage.h"
 #include "prompt_tokenizers.h"
 #include "t5_tokenizer_module.h"
@@ -112,6 +114,11 @@ int run(const BenchOptions& options) {
   const flux::ThreadChoice threads = flux::select_threads(options.threads, hardware);
   at::set_num_threads(threads.threads);
   if (options.buffer_pool) flux::CpuBufferPool::install();
+  if (options.quantize != "none" && !flux::quantize_dtype(options.quantize)) {
+    std::cerr << "fluxserve bench: --quantize must be none, q8_0, q4_k, q5_k, q6_k or fp8, got \""
+              << options.quantize << "\"\n";
+    return 2;
+  }
   const flux::AttentionOptions attention =
       flux::parse_attention_slicing(options.attention_slicing);
   c10::InferenceMode guard;
@@ -123,6 +130,8 @@ int run(const BenchOptions& options) {
   const Clock::time_point load_start = Clock::now();
   flux::FluxPipelineOptions pipeline_options;
   pipeline_options.text_cache_size = 0;  // time the text encoders on every run
+  pipeline_options.quantize_transformer = flux::quantize_dtype(options.quantize);
+  pipeline_options.quantize_text_encoder_2 = pipeline_options.quantize_transformer;
   const flux::FluxPipeline pipeline(options.model, choice.dtype, choice.device, pipeline_options);
   const flux::PromptTokenizers tokenizers = flux::PromptTokenizers::load(
       options.model + "/tokenizer", options.model + "/tokenizer_2", t5_module_dir());
@@ -136,8 +145,12 @@ int run(const BenchOptions& options) {
   if (!options.json) std::cerr << "measuring the matmul roof\n";
   const double roof_before = roof();
   std::vector<RunSample> samples;
+  double dequant_before_timed_runs = 0;
   for (int i = 0; i < options.warmup + options.runs; ++i) {
     const bool timed = i >= options.warmup;
+    if (i == options.warmup) {
+      dequant_before_timed_runs = flux::QuantizedMatrix::total_materialize_seconds();
+    }
     if (!options.json) {
       std::cerr << (timed ? "run " : "warm-up ") << (timed ? i - options.warmup + 1 : i + 1)
                 << "/" << (timed ? options.runs : options.warmup) << "\n";
@@ -165,6 +178,13 @@ int run(const BenchOptions& options) {
   setup.text_tokens = options.max_sequence_length;
   setup.warmup_runs = options.warmup;
   setup.weights_bytes = pipeline.weights_bytes();
+  setup.quantize = options.quantize;
+  for (const auto& [component, weights] : pipeline.component_weights()) {
+    setup.tensor_types[component] = weights.tensor_types;
+  }
+  setup.dequant_seconds =
+      (flux::QuantizedMatrix::total_materialize_seconds() - dequant_before_timed_runs) /
+      options.runs;
   setup.transformer_step_flops =
       flux::transformer_step_flops(transformer, setup.image_tokens, setup.text_tokens);
   setup.vae_decode_flops =

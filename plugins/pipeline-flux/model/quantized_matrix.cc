@@ -3,9 +3,21 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <atomic>
+#include <chrono>
+
 #include "io/dequantize.h"
 
 namespace flx::flux {
+namespace {
+
+std::atomic<int64_t> materialize_nanoseconds{0};
+
+}  // namespace
+
+double QuantizedMatrix::total_materialize_seconds() {
+  return static_cast<double>(materialize_nanoseconds.load()) * 1e-9;
+}
 
 QuantizedMatrix::QuantizedMatrix(TensorView view, c10::ScalarType dtype, c10::Device device)
     : view_(std::move(view)), dtype_(dtype), device_(device) {
@@ -16,6 +28,15 @@ QuantizedMatrix::QuantizedMatrix(TensorView view, c10::ScalarType dtype, c10::De
 }
 
 at::Tensor QuantizedMatrix::materialize() const {
+  const auto start = std::chrono::steady_clock::now();
+  at::Tensor dense = expand();
+  materialize_nanoseconds += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count();
+  return dense;
+}
+
+at::Tensor QuantizedMatrix::expand() const {
   const int64_t rows = view_.shape[0];
   const int64_t cols = view_.shape[1];
   at::Tensor values = at::empty({rows, cols}, at::TensorOptions().dtype(at::kFloat));

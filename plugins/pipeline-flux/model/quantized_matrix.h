@@ -26,12 +26,18 @@ class QuantizedMatrix {
   // (rows in parallel on libtorch's intra-op pool).
   at::Tensor materialize() const;
 
+  // Seconds all materialize() calls of the process have taken so far (benchmarks read it
+  // before and after the runs they time).
+  static double total_materialize_seconds();
+
   DType storage_type() const { return view_.dtype; }
   // Bytes the quantized weight occupies (what it costs to keep resident).
   size_t stored_bytes() const { return view_.nbytes; }
   const std::vector<int64_t>& shape() const { return view_.shape; }
 
  private:
+  at::Tensor expand() const;
+
   TensorView view_;
   c10::ScalarType dtype_;
   c10::Device device_;

@@ -88,6 +88,23 @@ TEST(BenchReportTest, JsonCarriesTheDocumentedKeys) {
   EXPECT_EQ(json->getValue<int64_t>("peak_rss_bytes"), 6'000'000'000);
 }
 
+TEST(BenchReportTest, JsonCarriesQuantizationAndDequantTime) {
+  BenchSetup setup = MachineSetup();
+  setup.quantize = "q4_k";
+  setup.tensor_types["transformer"] = {{"Q4_K", 40}, {"BF16", 68}};
+  setup.dequant_seconds = 0.25;
+  const BenchReport r = summarize(setup, {Sample(1)});
+  Poco::JSON::Parser parser;
+  const auto json = parser.parse(report_json(r)).extract<Poco::JSON::Object::Ptr>();
+  const auto quantization = json->getObject("quantization");
+  ASSERT_FALSE(quantization.isNull());
+  EXPECT_EQ(quantization->getValue<std::string>("quantize"), "q4_k");
+  EXPECT_EQ(quantization->getObject("transformer")->getValue<int>("Q4_K"), 40);
+  EXPECT_DOUBLE_EQ(json->getValue<double>("dequant_seconds"), 0.25);
+  EXPECT_TRUE(json->has("weights_bytes"));
+  EXPECT_NE(report_table(r).find("q4_k"), std::string::npos);
+}
+
 TEST(BenchReportTest, TableShowsTheRatios) {
   const std::string table = report_table(summarize(MachineSetup(), {Sample(1)}));
   EXPECT_NE(table.find("transformer / roof"), std::string::npos) << table;
