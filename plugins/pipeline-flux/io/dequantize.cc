@@ -240,7 +240,9 @@ void dequantize(DType dtype, const void* src, int64_t count, float* dst) {
   const auto* bytes = static_cast<const uint8_t*>(src);
   if (count < 0) throw std::invalid_argument("dequantize: negative count");
   switch (dtype) {
-    case DType::F32: std::memcpy(dst, src, static_cast<size_t>(count) * 4); return;
+    case DType::F32:
+      if (count > 0) std::memcpy(dst, src, static_cast<size_t>(count) * 4);  // dst may be null at 0
+      return;
     case DType::F16:
       for (int64_t i = 0; i < count; ++i) dst[i] = half_to_float(read_u16(bytes + 2 * i));
       return;

@@ -110,6 +110,13 @@ TEST(Dequantize, HalfAndBfloat16WidenExactly) {
   EXPECT_EQ(bfloat16_to_float(0xC0A0), -5.0f);
 }
 
+// Found by the gguf fuzzer: an empty F32 tensor handed memcpy a null destination.
+TEST(Dequantize, EmptyTensorsTouchNothing) {
+  for (DType dtype : {DType::F32, DType::F16, DType::Q8_0, DType::F8_E4M3}) {
+    dequantize(dtype, nullptr, 0, nullptr);
+  }
+}
+
 TEST(Dequantize, RefusesCountsThatSplitABlockAndNonFloatTypes) {
   std::vector<uint8_t> block(34, 0);
   std::vector<float> out(32);
