@@ -5,6 +5,7 @@
 
 #include "io/bfl_transformer_mapping.h"
 #include "io/dequantize.h"
+#include "io/name_affixes.h"
 #include "io/quantize.h"
 #include "io/t5_gguf_mapping.h"
 
@@ -12,10 +13,6 @@ namespace flx::flux {
 namespace {
 
 constexpr char kComfyPrefix[] = "model.diffusion_model.";
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
-}
 
 // llama.cpp's LLAMA_FTYPE for a file whose big weights are all `target`.
 uint32_t llama_file_type(DType target) {
@@ -87,11 +84,7 @@ void plan_t5(const TensorStore& store, DType target, QuantizationPlan* plan) {
 // The exact float32 values of `view` (fp8 scaled, blocks expanded, halves widened).
 std::vector<float> float_values(const TensorView& view) {
   std::vector<float> values(static_cast<size_t>(view.numel()));
-  if (view.dtype == DType::F8_E4M3 || view.dtype == DType::F8_E5M2) {
-    dequantize_scaled_fp8(view.dtype, view.data, view.numel(), view.scale, values.data());
-  } else {
-    dequantize(view.dtype, view.data, view.numel(), values.data());
-  }
+  dequantize_view(view, 0, view.numel(), values.data());
   return values;
 }
 

@@ -273,6 +273,21 @@ void dequantize(DType dtype, const void* src, int64_t count, float* dst) {
   }
 }
 
+void dequantize_view(const TensorView& view, int64_t first, int64_t count, float* dst) {
+  const DTypeLayout layout = dtype_layout(view.dtype);
+  if (first < 0 || first % layout.block_elements != 0) {
+    throw std::invalid_argument("dequantize_view: offset " + std::to_string(first) +
+                                " splits a " + dtype_name(view.dtype) + " block");
+  }
+  const auto* src = static_cast<const uint8_t*>(view.data) +
+                    static_cast<size_t>(first / layout.block_elements) * layout.block_bytes;
+  if (view.dtype == DType::F8_E4M3 || view.dtype == DType::F8_E5M2) {
+    dequantize_scaled_fp8(view.dtype, src, count, view.scale, dst);
+  } else {
+    dequantize(view.dtype, src, count, dst);
+  }
+}
+
 void dequantize_scaled_fp8(DType dtype, const void* src, int64_t count, float scale, float* dst) {
   if (dtype != DType::F8_E4M3 && dtype != DType::F8_E5M2) {
     throw std::invalid_argument(std::string("dequantize_scaled_fp8: ") + dtype_name(dtype) +

@@ -48,6 +48,12 @@ void dequantize(DType dtype, const void* src, int64_t count, float* dst);
 // As dequantize() for fp8, then multiplies every value by `scale` (ComfyUI's scale_weight).
 void dequantize_scaled_fp8(DType dtype, const void* src, int64_t count, float scale, float* dst);
 
+// Values [first, first + count) of `view` (a floating or quantized tensor, flattened) in
+// float32, fp8 views multiplied by their TensorView::scale: what the tensor stands for. `first`
+// and `count` must be whole blocks for block types (whole rows always are). Throws
+// std::invalid_argument like dequantize().
+void dequantize_view(const TensorView& view, int64_t first, int64_t count, float* dst);
+
 // The exact float32 value of an IEEE fp16 / bfloat16 / fp8 bit pattern.
 float half_to_float(uint16_t bits);
 float bfloat16_to_float(uint16_t bits);

@@ -41,20 +41,9 @@ at::Tensor QuantizedMatrix::expand() const {
   const int64_t cols = view_.shape[1];
   at::Tensor values = at::empty({rows, cols}, at::TensorOptions().dtype(at::kFloat));
   float* out = values.data_ptr<float>();
-  const size_t row_bytes = rows == 0 ? 0 : view_.nbytes / static_cast<size_t>(rows);
-  const auto* bytes = static_cast<const unsigned char*>(view_.data);
-  const bool fp8 = view_.dtype == DType::F8_E4M3 || view_.dtype == DType::F8_E5M2;
   // Rows are independent; a grain of 16 rows keeps each task well above the pool's overhead.
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      const void* src = bytes + static_cast<size_t>(row) * row_bytes;
-      float* dst = out + row * cols;
-      if (fp8) {
-        dequantize_scaled_fp8(view_.dtype, src, cols, view_.scale, dst);
-      } else {
-        dequantize(view_.dtype, src, cols, dst);
-      }
-    }
+    dequantize_view(view_, begin * cols, (end - begin) * cols, out + begin * cols);
   });
   if (dtype_ == at::kFloat && device_.is_cpu()) return values;
   return values.to(device_, dtype_);

@@ -43,12 +43,7 @@ c10::ScalarType to_scalar_type(DType dtype) {
 
 at::Tensor dequantized_tensor(const TensorView& view) {
   at::Tensor values = at::empty(view.shape, at::TensorOptions().dtype(at::kFloat));
-  if (view.dtype == DType::F8_E4M3 || view.dtype == DType::F8_E5M2) {
-    dequantize_scaled_fp8(view.dtype, view.data, view.numel(), view.scale,
-                          values.data_ptr<float>());
-  } else {
-    dequantize(view.dtype, view.data, view.numel(), values.data_ptr<float>());
-  }
+  dequantize_view(view, 0, view.numel(), values.data_ptr<float>());
   return values;
 }
 

@@ -7,21 +7,16 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
 #include "io/gguf.h"
+#include "support/binary_file.h"
 #include "support/golden.h"
 
 namespace flx::flux {
 namespace {
 
-std::vector<char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot read " << path;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using flx::test::read_binary_file;
 
 // Counts values whose bits differ (NaN payloads included).
 int bit_mismatches(const std::vector<float>& ours, const std::vector<char>& expected) {
@@ -50,28 +45,28 @@ constexpr int64_t kVectorValues = 4 * 512;
 TEST(Dequantize, EveryTypeMatchesGgmlBitForBit) {
   FLX_GOLDEN_OR_SKIP(dir, "tiny-flux-quant/dequant_vectors");
   for (const VectorCase& c : kVectorCases) {
-    const std::vector<char> quantized = read_bytes(dir + "/" + c.name + ".q");
+    const std::vector<char> quantized = read_binary_file(dir + "/" + c.name + ".q");
     ASSERT_EQ(quantized.size(), *tensor_bytes(c.dtype, {4, 512})) << c.name;
     std::vector<float> values(kVectorValues);
     dequantize(c.dtype, quantized.data(), kVectorValues, values.data());
-    EXPECT_EQ(bit_mismatches(values, read_bytes(dir + "/" + c.name + ".deq.f32")), 0) << c.name;
+    EXPECT_EQ(bit_mismatches(values, read_binary_file(dir + "/" + c.name + ".deq.f32")), 0) << c.name;
   }
 }
 
 TEST(Dequantize, ScaledFp8IsOneFloat32MultiplyPerValue) {
   FLX_GOLDEN_OR_SKIP(dir, "tiny-flux-quant/dequant_vectors");
-  const std::vector<char> quantized = read_bytes(dir + "/F8_E4M3_scaled.q");
+  const std::vector<char> quantized = read_binary_file(dir + "/F8_E4M3_scaled.q");
   const uint32_t scale_bits = 0x3f3b277f;  // index.json: scale_weight_f32_hex
   float scale;
   std::memcpy(&scale, &scale_bits, 4);
   std::vector<float> values(kVectorValues);
   dequantize_scaled_fp8(DType::F8_E4M3, quantized.data(), kVectorValues, scale, values.data());
-  EXPECT_EQ(bit_mismatches(values, read_bytes(dir + "/F8_E4M3_scaled.deq.f32")), 0);
+  EXPECT_EQ(bit_mismatches(values, read_binary_file(dir + "/F8_E4M3_scaled.deq.f32")), 0);
 }
 
 TEST(Dequantize, E4m3TableMatchesAllCodes) {
   FLX_GOLDEN_OR_SKIP(dir, "tiny-flux-quant/dequant_vectors");
-  const std::vector<char> table = read_bytes(dir + "/F8_E4M3.table.f32");
+  const std::vector<char> table = read_binary_file(dir + "/F8_E4M3.table.f32");
   ASSERT_EQ(table.size(), 256u * 4);
   for (int code = 0; code < 256; ++code) {
     float expected;
@@ -110,6 +105,26 @@ TEST(Dequantize, HalfAndBfloat16WidenExactly) {
   EXPECT_EQ(bfloat16_to_float(0xC0A0), -5.0f);
 }
 
+TEST(Dequantize, ViewRangesStartAtWholeBlocksAndApplyTheFp8Scale) {
+  std::vector<uint8_t> q8(3 * 34, 0);
+  for (int b = 0; b < 3; ++b) {
+    q8[b * 34 + 1] = 0x3C;  // d = 1.0
+    for (int j = 0; j < 32; ++j) q8[b * 34 + 2 + j] = static_cast<uint8_t>(b * 10 + j);
+  }
+  const TensorView blocks = make_owned_tensor("w", DType::Q8_0, {3, 32}, q8.data(), q8.size());
+  std::vector<float> row(32);
+  dequantize_view(blocks, 64, 32, row.data());  // the third row only
+  EXPECT_EQ(row[0], 20.0f);
+  EXPECT_EQ(row[31], 51.0f);
+  EXPECT_THROW(dequantize_view(blocks, 16, 32, row.data()), std::invalid_argument);
+  const uint8_t codes[2] = {0x38, 0x40};  // 1, 2
+  TensorView fp8 = make_owned_tensor("f", DType::F8_E4M3, {2}, codes, 2);
+  fp8.scale = 0.5f;
+  float values[1];
+  dequantize_view(fp8, 1, 1, values);
+  EXPECT_EQ(values[0], 1.0f);
+}
+
 // Found by the gguf fuzzer: an empty F32 tensor handed memcpy a null destination.
 TEST(Dequantize, EmptyTensorsTouchNothing) {
   for (DType dtype : {DType::F32, DType::F16, DType::Q8_0, DType::F8_E4M3}) {
@@ -142,7 +157,7 @@ TEST(Dequantize, AllTypesGgufMatchesTheVectors) {
     EXPECT_EQ(view->shape, (std::vector<int64_t>{4, 512})) << name;
     std::vector<float> values(kVectorValues);
     dequantize(view->dtype, view->data, kVectorValues, values.data());
-    EXPECT_EQ(bit_mismatches(values, read_bytes(dir + "/" + c.name + ".deq.f32")), 0) << name;
+    EXPECT_EQ(bit_mismatches(values, read_binary_file(dir + "/" + c.name + ".deq.f32")), 0) << name;
     ++checked;
   }
   EXPECT_EQ(checked, 13);

@@ -6,26 +6,21 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <vector>
 
 #include "io/dequantize.h"
+#include "support/binary_file.h"
 #include "support/golden.h"
 
 namespace flx::flux {
 namespace {
 
-std::vector<char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot read " << path;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using flx::test::read_binary_file;
 
 TEST(Quantize, EveryWrittenTypeIsByteIdenticalToGgml) {
   FLX_GOLDEN_OR_SKIP(dir, "tiny-flux-quant/dequant_vectors");
-  const std::vector<char> input = read_bytes(dir + "/input.f32");
+  const std::vector<char> input = read_binary_file(dir + "/input.f32");
   ASSERT_EQ(input.size(), 2048u * 4);
   std::vector<float> values(2048);
   std::memcpy(values.data(), input.data(), input.size());
@@ -35,7 +30,7 @@ TEST(Quantize, EveryWrittenTypeIsByteIdenticalToGgml) {
                                                  {"Q6_K", DType::Q6_K},
                                                  {"F8_E4M3", DType::F8_E4M3}};
   for (const auto& [name, dtype] : cases) {
-    const std::vector<char> expected = read_bytes(dir + "/" + name + ".q");
+    const std::vector<char> expected = read_binary_file(dir + "/" + name + ".q");
     std::vector<char> ours(expected.size());
     quantize(dtype, values.data(), 2048, ours.data());
     size_t mismatches = 0;
