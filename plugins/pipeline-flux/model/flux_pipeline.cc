@@ -106,18 +106,7 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   std::map<std::string, std::shared_ptr<WeightRegistry>> registries;
   auto weights = [&](TensorStore store, const std::string& component) {
     const QuantizeOnLoad policy = quantize_policy(component, options);
-    ComponentWeights& summary = component_weights_[component];
-    for (const std::string& name : store.names()) {
-      const TensorView& view = store.get(name);
-      const int64_t bytes = resident_bytes(view, dtype, offloading, policy);
-      summary.bytes += bytes;
-      weights_bytes_ += bytes;
-      const bool kept_quantized = !offloading && view.shape.size() == 2 && is_quantized(view.dtype);
-      const char* held = !offloading && policy.applies(view) ? dtype_name(*policy.type)
-                         : kept_quantized                    ? dtype_name(view.dtype)
-                                                             : held_name(dtype);
-      ++summary.tensor_types[held];
-    }
+    record_component(store, component, dtype, offloading, policy);
     if (!offloading) return Weights(std::move(store), dtype, device).quantize_on_load(policy);
     const auto registry = std::make_shared<WeightRegistry>(device);
     registries[component] = registry;
@@ -139,7 +128,10 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   offload_->on({OffloadEvent::Kind::kLoad, "", ""});
 }
 
-const char* FluxPipeline::held_name(c10::ScalarType dtype) {
+namespace {
+
+// The safetensors spelling of a compute dtype ("F32", "BF16", "F16").
+const char* compute_dtype_name(c10::ScalarType dtype) {
   switch (dtype) {
     case at::kFloat: return "F32";
     case at::kBFloat16: return "BF16";
@@ -148,17 +140,31 @@ const char* FluxPipeline::held_name(c10::ScalarType dtype) {
   }
 }
 
-int64_t FluxPipeline::resident_bytes(const TensorView& view, c10::ScalarType dtype,
-                                     bool offloading, const QuantizeOnLoad& policy) {
-  // Quantized matrices stay quantized unless offloaded (Weights::get_quantized); everything
-  // else is held in the compute dtype.
+}  // namespace
+
+FluxPipeline::HeldWeight FluxPipeline::held_weight(const TensorView& view, c10::ScalarType dtype,
+                                                   bool offloading, const QuantizeOnLoad& policy) {
+  // Mirrors Weights::get_quantized: matrices stay (or become) quantized unless offloaded;
+  // everything else is held in the compute dtype.
   if (!offloading && is_quantized(view.dtype) && view.shape.size() == 2) {
-    return static_cast<int64_t>(view.nbytes);
+    return {dtype_name(view.dtype), static_cast<int64_t>(view.nbytes)};
   }
   if (!offloading && policy.applies(view)) {
-    return static_cast<int64_t>(*tensor_bytes(*policy.type, view.shape));
+    return {dtype_name(*policy.type), static_cast<int64_t>(*tensor_bytes(*policy.type, view.shape))};
   }
-  return view.numel() * static_cast<int64_t>(c10::elementSize(dtype));
+  return {compute_dtype_name(dtype), view.numel() * static_cast<int64_t>(c10::elementSize(dtype))};
+}
+
+void FluxPipeline::record_component(const TensorStore& store, const std::string& component,
+                                    c10::ScalarType dtype, bool offloading,
+                                    const QuantizeOnLoad& policy) {
+  ComponentWeights& summary = component_weights_[component];
+  for (const std::string& name : store.names()) {
+    const HeldWeight held = held_weight(store.get(name), dtype, offloading, policy);
+    summary.bytes += held.bytes;
+    weights_bytes_ += held.bytes;
+    ++summary.tensor_types[held.type];
+  }
 }
 
 QuantizeOnLoad FluxPipeline::quantize_policy(const std::string& component,

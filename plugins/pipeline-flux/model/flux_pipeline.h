@@ -164,12 +164,17 @@ class FluxPipeline {
   const FlowMatchSchedulerConfig& scheduler_config() const { return scheduler_config_; }
 
  private:
-  // Bytes `view` occupies once loaded: its stored size for a matrix kept quantized, else the
-  // compute dtype's size.
-  static int64_t resident_bytes(const TensorView& view, c10::ScalarType dtype, bool offloading,
+  // How `view` is held once loaded: its storage type name and bytes (its stored size for a
+  // matrix kept quantized, the quantize-on-load type's, else the compute dtype's).
+  struct HeldWeight {
+    const char* type;
+    int64_t bytes;
+  };
+  static HeldWeight held_weight(const TensorView& view, c10::ScalarType dtype, bool offloading,
                                 const QuantizeOnLoad& policy);
-  // The safetensors spelling of a compute dtype ("F32", "BF16", "F16").
-  static const char* held_name(c10::ScalarType dtype);
+  // Adds `store`'s tensors to component_weights_[component] and weights_bytes_.
+  void record_component(const TensorStore& store, const std::string& component,
+                        c10::ScalarType dtype, bool offloading, const QuantizeOnLoad& policy);
   // The quantize-on-load policy of `component` under `options` (none for other components).
   static QuantizeOnLoad quantize_policy(const std::string& component,
                                         const FluxPipelineOptions& options);
