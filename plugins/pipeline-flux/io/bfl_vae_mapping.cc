@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/key_path.h"
+#include "io/name_affixes.h"
 
 namespace flx::flux {
 namespace {
@@ -10,10 +11,6 @@ namespace {
 // Latent-diffusion checkpoints nest the autoencoder under one of these; diffusers takes the
 // last one present.
 const char* const kPrefixes[] = {"first_stage_model.", "vae."};
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
-}
 
 std::string detect_prefix(const std::vector<std::string>& names) {
   std::string found;

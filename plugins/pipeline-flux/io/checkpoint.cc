@@ -9,6 +9,7 @@
 #include "io/bfl_transformer_mapping.h"
 #include "io/bfl_vae_mapping.h"
 #include "io/files.h"
+#include "io/name_affixes.h"
 #include "io/t5_gguf_mapping.h"
 
 namespace flx::flux {
@@ -112,11 +113,6 @@ std::string resolve_folder(const std::string& spec, const std::string& hf_cache_
   if (is_directory(spec)) return spec;
   if (looks_like_repo_id(spec)) return find_snapshot(spec, hf_cache_dir);
   throw LoadError(spec + ": not a folder, and not a Hugging Face repo id (org/name)");
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool is_diffusers_transformer(const TensorStore& store) {

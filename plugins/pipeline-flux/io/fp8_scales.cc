@@ -5,6 +5,8 @@
 #include <map>
 #include <optional>
 
+#include "io/name_affixes.h"
+
 namespace flx::flux {
 namespace {
 
@@ -12,11 +14,6 @@ namespace {
 constexpr const char* kScaleSuffixes[] = {".scale_weight", ".weight_scale"};
 constexpr const char* kIgnoredSuffixes[] = {".scale_input", ".input_scale", ".comfy_quant"};
 constexpr char kMarker[] = "scaled_fp8";
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // The float32 value of a one-element F32 tensor (shape [] or [1]).
 float read_scale(const TensorStore& store, const std::string& name) {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "io/files.h"
+#include "io/name_affixes.h"
 #include "io/tensor.h"
 #include "io/tokenizer_config.h"
 
@@ -24,10 +25,6 @@ std::string replace_all(std::string text, const std::string& from, const std::st
     text.replace(at, from.size(), to);
   }
   return text;
-}
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
 }
 
 std::vector<AddedToken> default_added_tokens(int piece_count) {

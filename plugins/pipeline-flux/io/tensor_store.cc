@@ -7,6 +7,7 @@
 #include "io/files.h"
 #include "io/fp8_scales.h"
 #include "io/gguf.h"
+#include "io/name_affixes.h"
 #include "io/safetensors.h"
 
 namespace flx::flux {
@@ -58,9 +59,7 @@ TensorStore TensorStore::from_file(const std::string& path) {
   return fold_fp8_scales(store);
 }
 
-bool is_gguf_path(const std::string& path) {
-  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
-}
+bool is_gguf_path(const std::string& path) { return ends_with(path, ".gguf"); }
 
 TensorStore TensorStore::open_component(const std::string& dir, const std::string& base) {
   const std::string single = dir + "/" + base + ".safetensors";
