@@ -107,6 +107,18 @@ RunSample run_once(const flux::FluxPipeline& pipeline, const flux::PromptTokeniz
   return sample;
 }
 
+// The held types per component and the dequantization time per timed run (the materialize
+// clock read before them is `dequant_before`).
+void record_quantization(const flux::FluxPipeline& pipeline, const BenchOptions& options,
+                         double dequant_before, BenchSetup* setup) {
+  setup->quantize = options.quantize;
+  for (const auto& [component, weights] : pipeline.component_weights()) {
+    setup->tensor_types[component] = weights.tensor_types;
+  }
+  setup->dequant_seconds =
+      (flux::QuantizedMatrix::total_materialize_seconds() - dequant_before) / options.runs;
+}
+
 int run(const BenchOptions& options) {
   const flux::HardwareInfo hardware = flux::detect_hardware();
   const flux::DeviceChoice choice =
@@ -178,13 +190,7 @@ int run(const BenchOptions& options) {
   setup.text_tokens = options.max_sequence_length;
   setup.warmup_runs = options.warmup;
   setup.weights_bytes = pipeline.weights_bytes();
-  setup.quantize = options.quantize;
-  for (const auto& [component, weights] : pipeline.component_weights()) {
-    setup.tensor_types[component] = weights.tensor_types;
-  }
-  setup.dequant_seconds =
-      (flux::QuantizedMatrix::total_materialize_seconds() - dequant_before_timed_runs) /
-      options.runs;
+  record_quantization(pipeline, options, dequant_before_timed_runs, &setup);
   setup.transformer_step_flops =
       flux::transformer_step_flops(transformer, setup.image_tokens, setup.text_tokens);
   setup.vae_decode_flops =

@@ -22,6 +22,23 @@ Poco::Dynamic::Var fault_injection_json(const FaultInjection& injection) {
   return object;
 }
 
+// config.quantization: per component {quantize, file, tensor_types, bytes}.
+Poco::JSON::Object::Ptr quantization_json(
+    const std::map<std::string, FluxDescription::Quantization>& quantization) {
+  Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  for (const auto& [component, q] : quantization) {
+    Poco::JSON::Object::Ptr entry = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    entry->set("quantize", q.quantize);
+    entry->set("file", q.file);
+    Poco::JSON::Object::Ptr types = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& [type, count] : q.tensor_types) types->set(type, count);
+    entry->set("tensor_types", types);
+    entry->set("bytes", q.bytes ? Poco::Dynamic::Var(*q.bytes) : Poco::Dynamic::Var());
+    out->set(component, entry);
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* warmup_state_name(WarmupState state) {
@@ -108,18 +125,7 @@ std::string describe_json(const FluxDescription& d) {
   object.set("progress", std::string(progress_mode_name(d.options.progress)));
   object.set("buffer_pool", pool);
   object.set("memory", memory);
-  Poco::JSON::Object::Ptr quantization = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  for (const auto& [component, q] : d.quantization) {
-    Poco::JSON::Object::Ptr entry = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    entry->set("quantize", q.quantize);
-    entry->set("file", q.file);
-    Poco::JSON::Object::Ptr types = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    for (const auto& [type, count] : q.tensor_types) types->set(type, count);
-    entry->set("tensor_types", types);
-    entry->set("bytes", q.bytes ? Poco::Dynamic::Var(*q.bytes) : Poco::Dynamic::Var());
-    quantization->set(component, entry);
-  }
-  object.set("quantization", quantization);
+  object.set("quantization", quantization_json(d.quantization));
   object.set("text_cache", text_cache);
   object.set("steps", d.defaults.steps);
   object.set("guidance", optional_number(d.defaults.guidance));
