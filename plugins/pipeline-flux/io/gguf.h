@@ -108,14 +108,10 @@ GgufMetadataEntry gguf_string(std::string key, std::string value);
 GgufMetadataEntry gguf_uint32(std::string key, uint32_t value);
 GgufMetadataEntry gguf_float32(std::string key, float value);
 
-// One tensor to be written by write_gguf_streaming(): its bytes come from a producer.
-struct GgufTensorSpec {
-  std::string name;
-  DType dtype = DType::F32;
-  std::vector<int64_t> shape;  // torch order (written as ne, reversed)
-};
-// Fills `out` (nbytes = tensor_bytes of spec `index`) with that tensor's data.
-using GgufTensorProducer = std::function<void(size_t index, unsigned char* out, size_t nbytes)>;
+// One tensor to be written by write_gguf_streaming() (shape in torch order, written as ne
+// reversed), and the producer of its bytes.
+using GgufTensorSpec = TensorLayout;
+using GgufTensorProducer = TensorProducer;
 
 // Writes a GGUF v3 file holding one tensor in memory at a time: the header from `tensors`,
 // then each tensor's bytes as `produce` makes them, padded to `alignment`. For files larger

@@ -77,6 +77,14 @@ class SafetensorsFile {
 void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
                        const std::map<std::string, std::string>& metadata);
 
+// The same file written one tensor at a time: the header from `tensors`, then each tensor's
+// bytes as `produce` makes them, so a checkpoint larger than memory can be written. Written
+// to PATH.partial and renamed into place, so a reader never sees half a file; an exception
+// from `produce` removes the partial file and propagates. Errors as write_safetensors().
+void write_safetensors_streaming(const std::string& path, const std::vector<TensorLayout>& tensors,
+                                 const TensorProducer& produce,
+                                 const std::map<std::string, std::string>& metadata);
+
 }  // namespace flx::flux
 
 #endif  // FLX_FLUX_IO_SAFETENSORS_H_

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -53,6 +54,8 @@ bool is_quantized(DType dtype);
 // a whole number of blocks (a scalar counts as one element) or the size overflows.
 std::optional<uint64_t> tensor_bytes(DType dtype, const std::vector<int64_t>& shape);
 
+class FileMapping;
+
 // "[a,b,c]", the form every shape appears in inside error messages.
 std::string shape_string(const std::vector<int64_t>& shape);
 
@@ -67,6 +70,9 @@ struct TensorView {
   const void* data = nullptr;
   size_t nbytes = 0;
   std::shared_ptr<const void> owner;
+  // The read-only file mapping `data` points into (kept alive by `owner`), or nullptr for
+  // bytes in memory. Lets a holder give the pages back (TensorStore::release_file_pages()).
+  const FileMapping* file = nullptr;
   // Multiplier applied when the view is dequantized: the per-tensor scale of a "scaled fp8"
   // weight (io/fp8_scales.h); 1 for every other tensor.
   float scale = 1.0f;
@@ -74,6 +80,17 @@ struct TensorView {
   // Product of `shape` (1 for a scalar, 0 when any dimension is 0).
   int64_t numel() const;
 };
+
+// A tensor a streaming writer will write (write_gguf_streaming, write_safetensors_streaming):
+// its name, type and shape, without its bytes.
+struct TensorLayout {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;  // torch order
+};
+// Fills `out` (nbytes = tensor_bytes of layout `index`) with that tensor's bytes. Streaming
+// writers call it once per tensor, in order, so only one tensor need be in memory at a time.
+using TensorProducer = std::function<void(size_t index, unsigned char* out, size_t nbytes)>;
 
 // A view whose bytes are a fresh copy owned by the view itself; tests and key mappings
 // use it to synthesize tensors.

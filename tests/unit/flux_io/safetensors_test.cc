@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
 #include <numeric>
 
 #include "support/golden.h"
@@ -265,6 +268,47 @@ TEST(Safetensors, WriterRejectsRepeatedNamesAndInconsistentViews) {
           << error.what();
     }
   }
+}
+
+TEST(Safetensors, StreamingWriterMatchesTheInMemoryWriterAndLeavesNothingOnFailure) {
+  TempDir dir;
+  std::vector<TensorView> tensors;
+  std::vector<TensorLayout> layouts;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<float> values(static_cast<size_t>(5 + i), static_cast<float>(i));
+    tensors.push_back(make_owned_tensor("t" + std::to_string(i), DType::F32, {5 + i},
+                                        values.data(), values.size() * 4));
+    layouts.push_back({tensors.back().name, DType::F32, tensors.back().shape});
+  }
+  const std::string whole = dir.file("whole.safetensors");
+  const std::string streamed = dir.file("streamed.safetensors");
+  write_safetensors(whole, tensors, {{"format", "pt"}});
+  std::vector<size_t> produced;
+  write_safetensors_streaming(
+      streamed, layouts,
+      [&](size_t i, unsigned char* out, size_t nbytes) {
+        produced.push_back(i);
+        ASSERT_EQ(nbytes, tensors[i].nbytes);
+        std::memcpy(out, tensors[i].data, nbytes);
+      },
+      {{"format", "pt"}});
+  EXPECT_EQ(produced, (std::vector<size_t>{0, 1, 2})) << "one tensor at a time, in order";
+  auto bytes = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(bytes(whole), bytes(streamed));
+
+  const std::string failed = dir.file("failed.safetensors");
+  EXPECT_THROW(write_safetensors_streaming(
+                   failed, layouts,
+                   [](size_t i, unsigned char*, size_t) {
+                     if (i == 1) throw std::runtime_error("producer failed");
+                   },
+                   {}),
+               std::runtime_error);
+  EXPECT_FALSE(std::ifstream(failed).good());
+  EXPECT_FALSE(std::ifstream(failed + ".partial").good());
 }
 
 TEST(Safetensors, OpensTheGoldenTransformer) {
