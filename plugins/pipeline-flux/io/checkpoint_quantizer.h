@@ -12,6 +12,7 @@
 #ifndef FLX_FLUX_IO_CHECKPOINT_QUANTIZER_H_
 #define FLX_FLUX_IO_CHECKPOINT_QUANTIZER_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,11 +34,26 @@ struct QuantizationPlan {
   std::vector<GgufMetadataEntry> metadata;
 };
 
+// The target type a `--type` / `--quantize` value names: q8_0, q4_k, q5_k or q6_k (lower
+// case, as the tools spell them), else nullopt.
+std::optional<DType> quantization_target(const std::string& name);
+
 // What the input is (FLUX transformer in black-forest-labs or diffusers names, or a T5
 // encoder in transformers or llama.cpp names) and how each tensor is written in `target`
 // (Q8_0, Q4_K, Q5_K or Q6_K). `name` becomes general.name. Throws LoadError naming the file
 // when the store is neither kind, or std::invalid_argument for another target.
 QuantizationPlan plan_quantization(const TensorStore& store, DType target, const std::string& name);
+
+// The same plan for a checkpoint known by its tensors' names and shapes only (the dtypes of
+// `sources` are ignored), e.g. one being generated (make-demo-model --quantize). `description`
+// names it in errors (a T5 tensor outside transformers' names).
+QuantizationPlan plan_quantization(CheckpointKind kind, const std::vector<TensorLayout>& sources,
+                                   DType target, const std::string& name,
+                                   const std::string& description);
+
+// Writes the float32 `values` of planned tensor `spec` (tensor_bytes(F32, spec.shape) / 4 of
+// them) to `out` in spec.dtype: F32 copied, F16 rounded, block types quantized (io/quantize.h).
+void encode_quantized(const float* values, const GgufTensorSpec& spec, unsigned char* out);
 
 // Writes `plan` for `store` to `path` (write_gguf_streaming): each tensor's exact float32
 // values (io/dequantize.h) converted to its planned type.

@@ -64,14 +64,6 @@ int parse(const std::vector<std::string>& args, Arguments* a) {
   return -1;
 }
 
-std::optional<flx::flux::DType> target_type(const std::string& name) {
-  using flx::flux::DType;
-  const std::map<std::string, DType> types = {
-      {"q8_0", DType::Q8_0}, {"q4_k", DType::Q4_K}, {"q5_k", DType::Q5_K}, {"q6_k", DType::Q6_K}};
-  auto it = types.find(name);
-  return it == types.end() ? std::nullopt : std::optional<DType>(it->second);
-}
-
 void print_summary(const flx::flux::QuantizationPlan& plan, const std::string& output,
                    double seconds) {
   std::map<std::string, int> counts;
@@ -92,7 +84,7 @@ void print_summary(const flx::flux::QuantizationPlan& plan, const std::string& o
 int main(int argc, char** argv) {
   Arguments a;
   if (int code = parse(std::vector<std::string>(argv + 1, argv + argc), &a); code >= 0) return code;
-  const std::optional<flx::flux::DType> type = target_type(a.type);
+  const std::optional<flx::flux::DType> type = flx::flux::quantization_target(a.type);
   if (!type) return usage_error("--type must be q8_0, q4_k, q5_k or q6_k, got \"" + a.type + "\"");
   if (a.output.size() < 5 || a.output.compare(a.output.size() - 5, 5, ".gguf") != 0) {
     return usage_error("OUT must end in .gguf");
