@@ -1,6 +1,7 @@
 #include "demo_model_spec.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace flx::flux::demo {
 namespace {
@@ -62,6 +63,17 @@ std::optional<DemoModelSpec> demo_model_preset(const std::string& name, int64_t 
   if (name == "wide") return wide(clip_vocab, t5_vocab);
   if (name == "schnell") return schnell(clip_vocab, t5_vocab);
   return std::nullopt;
+}
+
+void use_full_text_encoders(DemoModelSpec* spec) {
+  constexpr int64_t kClipLHidden = 768, kClipLLayers = 12;
+  constexpr int64_t kT5XxlModel = 4096, kT5XxlLayers = 24;
+  if (spec->clip.hidden_size != kClipLHidden || spec->t5.d_model != kT5XxlModel) {
+    throw std::invalid_argument("--full-text-encoders needs a preset with FLUX.1's widths (wide "
+                                "or schnell), not \"" + spec->preset + "\"");
+  }
+  spec->clip.num_hidden_layers = kClipLLayers;
+  spec->t5.num_layers = kT5XxlLayers;
 }
 
 }  // namespace flx::flux::demo

@@ -87,6 +87,10 @@ struct DemoModelSpec {
 std::optional<DemoModelSpec> demo_model_preset(const std::string& name, int64_t clip_vocab,
                                                int64_t t5_vocab);
 
+// Gives `spec` FLUX.1's text encoder depths: CLIP-L's 12 layers and T5-XXL's 24. Throws
+// std::invalid_argument naming the preset unless it has their widths (wide, schnell).
+void use_full_text_encoders(DemoModelSpec* spec);
+
 }  // namespace flx::flux::demo
 
 #endif  // FLX_FLUX_TOOLS_DEMO_MODEL_SPEC_H_

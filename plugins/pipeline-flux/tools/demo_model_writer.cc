@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -15,7 +17,9 @@
 #include "demo_corpus.h"
 #include "demo_model_spec.h"
 #include "demo_weights.h"
+#include "io/checkpoint_quantizer.h"
 #include "io/clip_tokenizer.h"
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "io/t5_tokenizer.h"
 #include "t5_sentencepiece_trainer.h"
@@ -59,25 +63,55 @@ class FolderWriter {
     log_ << "wrote " << path << " (" << human_size(content.size()) << ")\n";
   }
 
-  // Returns the number of parameters written.
+  // Writes `specs` as safetensors of `dtype`, one tensor in memory at a time. Returns the
+  // number of parameters written.
   int64_t weights(const std::string& relative, const std::string& component,
                   const std::vector<TensorSpec>& specs, uint64_t seed, DType dtype) const {
     const std::string path = prepare(relative);
-    std::vector<TensorView> tensors;
-    int64_t parameters = 0;
+    std::vector<TensorLayout> layouts;
+    for (const TensorSpec& spec : specs) layouts.push_back({spec.name, dtype, spec.shape});
+    write_safetensors_streaming(
+        path, layouts,
+        [&](size_t i, unsigned char* out, size_t nbytes) {
+          const TensorView view = make_tensor(specs[i], seed, component, dtype);
+          std::memcpy(out, view.data, nbytes);
+        },
+        {{"format", "pt"}});
+    return report(path, specs);
+  }
+
+  // Writes `specs` as a GGUF quantized to `target` with the community's type policy.
+  int64_t quantized_weights(const std::string& relative, const std::string& component,
+                            CheckpointKind kind, const std::vector<TensorSpec>& specs,
+                            uint64_t seed, DType target, const std::string& name) const {
+    const std::string path = prepare(relative);
+    std::vector<TensorLayout> sources;
+    std::map<std::string, const TensorSpec*> by_name;
     for (const TensorSpec& spec : specs) {
-      tensors.push_back(make_tensor(spec, seed, component, dtype));
-      parameters += spec.numel();
+      sources.push_back({spec.name, DType::F32, spec.shape});
+      by_name[spec.name] = &spec;
     }
-    write_safetensors(path, tensors, {{"format", "pt"}});
-    log_ << "wrote " << path << " (" << specs.size() << " tensors, " << parameters
-         << " parameters, " << human_size(fs::file_size(path)) << ")\n";
-    return parameters;
+    const QuantizationPlan plan = plan_quantization(kind, sources, target, name, path);
+    std::vector<GgufTensorSpec> outputs;
+    for (const PlannedTensor& tensor : plan.tensors) outputs.push_back(tensor.out);
+    write_gguf_streaming(path, plan.metadata, outputs, [&](size_t i, unsigned char* out, size_t) {
+      const TensorView view = make_tensor(*by_name.at(plan.tensors[i].source), seed, component);
+      encode_quantized(static_cast<const float*>(view.data), plan.tensors[i].out, out);
+    });
+    return report(path, specs);
   }
 
   const std::string& root() const { return root_; }
 
  private:
+  int64_t report(const std::string& path, const std::vector<TensorSpec>& specs) const {
+    int64_t parameters = 0;
+    for (const TensorSpec& spec : specs) parameters += spec.numel();
+    log_ << "wrote " << path << " (" << specs.size() << " tensors, " << parameters
+         << " parameters, " << human_size(fs::file_size(path)) << ")\n";
+    return parameters;
+  }
+
   std::string prepare(const std::string& relative) const {
     const fs::path path = fs::path(root_) / relative;
     std::error_code error;
@@ -114,23 +148,83 @@ std::string ids_text(const std::vector<int32_t>& ids, int32_t stop_after) {
   return text;
 }
 
-std::string readme(const DemoModelSpec& spec, uint64_t seed, int64_t parameters) {
+// "Q8_0", "Q4_K": the spelling community file names use.
+std::string gguf_type_label(DType type) { return dtype_name(type); }
+
+std::string transformer_gguf_name(const DemoModelSpec& spec, DType type) {
+  return "flux1-" + spec.preset + "-demo-" + gguf_type_label(type) + ".gguf";
+}
+
+std::string t5_gguf_name(DType type) { return "t5-encoder-demo-" + gguf_type_label(type) + ".gguf"; }
+
+std::string gguf_readme_part(const DemoModelSpec& spec, DType type) {
+  return "The transformer and the T5 encoder are GGUF files quantized to " +
+         gguf_type_label(type) + " (" + transformer_gguf_name(spec, type) + ", " +
+         t5_gguf_name(type) +
+         "), as FLUX.1 is published for ComfyUI-GGUF and stable-diffusion.cpp; the folder "
+         "supplies the configs, tokenizers, CLIP and the VAE. Serve it with\n\n"
+         "    { type: flux, config: { model: <this folder>/" +
+         transformer_gguf_name(spec, type) + ", base: <this folder>,\n"
+         "                            text_encoder_2_file: <this folder>/" +
+         t5_gguf_name(type) + " } }\n\n";
+}
+
+std::string readme(const DemoModelSpec& spec, const DemoModelOptions& options,
+                   int64_t parameters) {
   const std::string size = std::to_string(spec.suggested_size);
-  return "# fluxserve demo model (preset `" + spec.preset + "`, seed " + std::to_string(seed) +
-         ")\n\n"
+  const std::optional<DType> quantize = quantization_target(options.quantize);
+  const std::string serve =
+      quantize ? gguf_readme_part(spec, *quantize)
+               : "Serve it with a pipeline stage such as\n\n"
+                 "    { type: flux, config: { model: <this folder>, default_width: " +
+                     size + ", default_height: " + size + " } }\n\n";
+  return "# fluxserve demo model (preset `" + spec.preset + "`, seed " +
+         std::to_string(options.seed) + ")\n\n"
          "A FLUX.1-schnell-shaped checkpoint in the diffusers folder layout with **random "
          "weights** (" +
          std::to_string(parameters) +
          " parameters), written by `fluxserve make-demo-model`. It runs the real pipeline "
          "(tokenizers, CLIP, T5, the flow transformer, the VAE) but its images are noise: "
          "nothing here was trained except the two tokenizers, which were learned from a few "
-         "paragraphs of English that ship with fluxserve.\n\n"
-         "Serve it with a pipeline stage such as\n\n"
-         "    { type: flux, config: { model: <this folder>, default_width: " +
-         size + ", default_height: " + size +
-         " } }\n\n"
+         "paragraphs of English that ship with fluxserve.\n\n" +
+         serve +
          "Like FLUX.1-schnell it has no guidance embedding (4 steps by default, guidance is "
-         "ignored); image sizes must be multiples of 16.\n";
+         "ignored); image sizes must be multiples of 16 (suggested " + size + "x" + size + ").\n";
+}
+
+// The four networks' configs and weights; the transformer and T5 as GGUF when `quantize` is
+// set. Returns the number of parameters written.
+int64_t write_networks(const FolderWriter& out, const DemoModelSpec& spec,
+                       const DemoModelOptions& options, std::optional<DType> quantize) {
+  const DType dtype = options.dtype == "bfloat16" ? DType::BF16 : DType::F32;
+  const uint64_t seed = options.seed;
+  int64_t parameters = 0;
+  out.text("text_encoder/config.json", clip_text_config_json(spec.clip));
+  parameters += out.weights("text_encoder/model.safetensors", "text_encoder",
+                            clip_text_tensors(spec.clip), seed, dtype);
+  out.text("text_encoder_2/config.json", t5_config_json(spec.t5));
+  if (quantize) {
+    parameters += out.quantized_weights(t5_gguf_name(*quantize), "text_encoder_2",
+                                        CheckpointKind::kT5Encoder, t5_encoder_tensors(spec.t5),
+                                        seed, *quantize, "fluxserve demo T5 encoder");
+  } else {
+    parameters += out.weights("text_encoder_2/model.safetensors", "text_encoder_2",
+                              t5_encoder_tensors(spec.t5), seed, dtype);
+  }
+  out.text("transformer/config.json", transformer_config_json(spec.transformer));
+  if (quantize) {
+    parameters += out.quantized_weights(
+        transformer_gguf_name(spec, *quantize), "transformer", CheckpointKind::kFluxTransformer,
+        bfl_transformer_tensors(spec.transformer), seed, *quantize,
+        "fluxserve demo " + spec.preset);
+  } else {
+    parameters += out.weights("transformer/diffusion_pytorch_model.safetensors", "transformer",
+                              transformer_tensors(spec.transformer), seed, dtype);
+  }
+  out.text("vae/config.json", vae_config_json(spec.vae));
+  parameters += out.weights("vae/diffusion_pytorch_model.safetensors", "vae",
+                            vae_tensors(spec.vae), seed, dtype);
+  return parameters;
 }
 
 }  // namespace
@@ -151,14 +245,19 @@ void write_demo_model(const DemoModelOptions& options, std::ostream& log) {
   const int64_t clip_vocab = static_cast<int64_t>(bpe.tokens.size());
   const int64_t t5_vocab =
       (pieces + kT5ExtraIds + kT5VocabRounding - 1) / kT5VocabRounding * kT5VocabRounding;
-  const std::optional<DemoModelSpec> spec = demo_model_preset(options.preset, clip_vocab, t5_vocab);
+  std::optional<DemoModelSpec> spec = demo_model_preset(options.preset, clip_vocab, t5_vocab);
   if (!spec) {
     throw std::runtime_error("unknown preset \"" + options.preset + "\" (tiny, wide, schnell)");
   }
+  if (options.full_text_encoders) use_full_text_encoders(&*spec);
   if (options.dtype != "float32" && options.dtype != "bfloat16") {
     throw std::runtime_error("unknown dtype \"" + options.dtype + "\" (float32, bfloat16)");
   }
-  const DType dtype = options.dtype == "bfloat16" ? DType::BF16 : DType::F32;
+  const std::optional<DType> quantize = quantization_target(options.quantize);
+  if (!quantize && options.quantize != "none") {
+    throw std::runtime_error("unknown quantize type \"" + options.quantize +
+                             "\" (none, q8_0, q4_k, q5_k, q6_k)");
+  }
 
   out.text("model_index.json", model_index_json());
   out.text("scheduler/scheduler_config.json", scheduler_config_json());
@@ -173,20 +272,8 @@ void write_demo_model(const DemoModelOptions& options, std::ostream& log) {
   log << "tokenizers: CLIP BPE " << clip_vocab << " ids (" << bpe.merges.size()
       << " merges), SentencePiece " << pieces << " pieces + " << kT5ExtraIds << " extra ids\n";
 
-  int64_t parameters = 0;
-  out.text("text_encoder/config.json", clip_text_config_json(spec->clip));
-  parameters += out.weights("text_encoder/model.safetensors", "text_encoder",
-                            clip_text_tensors(spec->clip), options.seed, dtype);
-  out.text("text_encoder_2/config.json", t5_config_json(spec->t5));
-  parameters += out.weights("text_encoder_2/model.safetensors", "text_encoder_2",
-                            t5_encoder_tensors(spec->t5), options.seed, dtype);
-  out.text("transformer/config.json", transformer_config_json(spec->transformer));
-  parameters += out.weights("transformer/diffusion_pytorch_model.safetensors", "transformer",
-                            transformer_tensors(spec->transformer), options.seed, dtype);
-  out.text("vae/config.json", vae_config_json(spec->vae));
-  parameters += out.weights("vae/diffusion_pytorch_model.safetensors", "vae",
-                            vae_tensors(spec->vae), options.seed, dtype);
-  out.text("README.md", readme(*spec, options.seed, parameters));
+  const int64_t parameters = write_networks(out, *spec, options, quantize);
+  out.text("README.md", readme(*spec, options, parameters));
 
   // Read the tokenizers back the way the pipeline will, so a broken file fails here.
   const ClipTokenizer clip = ClipTokenizer::load(options.directory + "/tokenizer");

@@ -228,6 +228,51 @@ std::vector<TensorSpec> transformer_tensors(const TransformerSpec& spec) {
   return tensors;
 }
 
+std::vector<TensorSpec> bfl_transformer_tensors(const TransformerSpec& spec) {
+  constexpr int64_t kTimestepChannels = 256;
+  constexpr int64_t kMlpRatio = 4;
+  std::vector<TensorSpec> tensors;
+  const Layout root(tensors);
+  const int64_t dim = spec.inner_dim();
+  const int64_t mlp = kMlpRatio * dim;
+  const TensorInit one = Layout::constant(1);
+  auto qk_norm = [&](const Layout& l) {
+    l.add("query_norm.scale", {spec.attention_head_dim}, one);
+    l.add("key_norm.scale", {spec.attention_head_dim}, one);
+  };
+  root.linear("img_in", spec.in_channels, dim);
+  root.linear("time_in.in_layer", kTimestepChannels, dim);
+  root.linear("time_in.out_layer", dim, dim);
+  root.linear("vector_in.in_layer", spec.pooled_projection_dim, dim);
+  root.linear("vector_in.out_layer", dim, dim);
+  if (spec.guidance_embeds) {
+    root.linear("guidance_in.in_layer", kTimestepChannels, dim);
+    root.linear("guidance_in.out_layer", dim, dim);
+  }
+  root.linear("txt_in", spec.joint_attention_dim, dim);
+  for (int64_t i = 0; i < spec.num_layers; ++i) {
+    const Layout block = root.scoped("double_blocks." + std::to_string(i) + ".");
+    for (const std::string stream : {"img", "txt"}) {
+      block.linear(stream + "_mod.lin", dim, 6 * dim);
+      block.linear(stream + "_attn.qkv", dim, 3 * dim);
+      qk_norm(block.scoped(stream + "_attn.norm."));
+      block.linear(stream + "_attn.proj", dim, dim);
+      block.linear(stream + "_mlp.0", dim, mlp);
+      block.linear(stream + "_mlp.2", mlp, dim);
+    }
+  }
+  for (int64_t i = 0; i < spec.num_single_layers; ++i) {
+    const Layout block = root.scoped("single_blocks." + std::to_string(i) + ".");
+    block.linear("linear1", dim, 3 * dim + mlp);
+    block.linear("linear2", dim + mlp, dim);
+    qk_norm(block.scoped("norm."));
+    block.linear("modulation.lin", dim, 3 * dim);
+  }
+  root.linear("final_layer.linear", dim, spec.in_channels);
+  root.linear("final_layer.adaLN_modulation.1", dim, 2 * dim);
+  return tensors;
+}
+
 std::vector<TensorSpec> vae_tensors(const VaeSpec& spec) {
   std::vector<TensorSpec> tensors;
   const Layout root(tensors);

@@ -40,6 +40,10 @@ std::vector<TensorSpec> clip_text_tensors(const ClipTextSpec& spec);
 std::vector<TensorSpec> t5_encoder_tensors(const T5Spec& spec);
 std::vector<TensorSpec> transformer_tensors(const TransformerSpec& spec);
 std::vector<TensorSpec> vae_tensors(const VaeSpec& spec);
+// The same transformer in the black-forest-labs layout of the flux1-*.safetensors and GGUF
+// files (double_blocks.N.img_attn.qkv, single_blocks.N.linear1, ...: q, k, v fused), which
+// make-demo-model --quantize writes so ComfyUI-GGUF and stable-diffusion.cpp can load it.
+std::vector<TensorSpec> bfl_transformer_tensors(const TransformerSpec& spec);
 
 // The values of `spec`, drawn from the stream of (seed, component, spec.name) with
 // std::mt19937_64 and the Box-Muller transform (written out, so the values are the same with

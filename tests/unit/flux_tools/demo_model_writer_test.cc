@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,6 +16,9 @@
 
 #include "io/checkpoint.h"
 #include "io/clip_tokenizer.h"
+#include "io/gguf.h"
+#include "io/quantize.h"
+#include "demo_weights.h"
 #include "io/safetensors.h"
 #include "io/t5_tokenizer.h"
 
@@ -157,6 +162,65 @@ TEST_F(DemoModelWriterTest, RefusesAnUnknownPreset) {
   options.preset = "huge";
   std::ostringstream log;
   EXPECT_THROW(write_demo_model(options, log), std::runtime_error);
+}
+
+TEST_F(DemoModelWriterTest, QuantizeWritesTheTransformerAndT5AsCommunityGgufFiles) {
+  DemoModelOptions options;
+  options.directory = root_ + "/q";
+  options.quantize = "q8_0";
+  std::ostringstream log;
+  write_demo_model(options, log);
+  const std::string flux_file = options.directory + "/flux1-tiny-demo-Q8_0.gguf";
+  const std::string t5_file = options.directory + "/t5-encoder-demo-Q8_0.gguf";
+  EXPECT_FALSE(fs::exists(options.directory + "/transformer/diffusion_pytorch_model.safetensors"));
+  EXPECT_FALSE(fs::exists(options.directory + "/text_encoder_2/model.safetensors"));
+  EXPECT_TRUE(fs::exists(options.directory + "/transformer/config.json"));
+
+  const auto flux = GgufFile::open(flux_file);
+  EXPECT_EQ(flux->string_value("general.architecture"), std::optional<std::string>("flux"));
+  EXPECT_EQ(flux->find("double_blocks.0.img_attn.qkv.weight")->dtype, DType::Q8_0);
+  EXPECT_EQ(flux->find("img_in.weight")->dtype, DType::F16) << "kept F16 like city96's files";
+  EXPECT_EQ(flux->find("double_blocks.0.img_attn.qkv.bias")->dtype, DType::F32);
+  const auto t5 = GgufFile::open(t5_file);
+  EXPECT_EQ(t5->string_value("general.architecture"), std::optional<std::string>("t5encoder"));
+  EXPECT_EQ(t5->find("enc.blk.0.attn_q.weight")->dtype, DType::Q8_0);
+  EXPECT_EQ(t5->find("enc.blk.0.attn_rel_b.weight")->dtype, DType::F16);
+
+  // The files resolve the way the README's stage config names them, and the GGUF holds the
+  // exact quantization of the float weights the same seed writes.
+  const ModelPaths paths = resolve_model(flux_file, "/nonexistent-cache", options.directory,
+                                         t5_file);
+  const TensorStore transformer = open_transformer_weights(paths);
+  const TensorStore t5_store = open_text_encoder_2_weights(paths);
+  EXPECT_TRUE(t5_store.contains("encoder.block.1.layer.1.DenseReluDense.wo.weight"));
+  const std::string wo = "encoder.block.1.layer.1.DenseReluDense.wo.weight";
+  const TensorView& stored = t5_store.get(wo);
+  const double fan_in = static_cast<double>(stored.shape[1]);
+  const TensorView reference =
+      make_tensor({wo, stored.shape, {1.0 / std::sqrt(fan_in), 0}}, 0, "text_encoder_2");
+  std::vector<unsigned char> expected(stored.nbytes);
+  quantize(DType::Q8_0, static_cast<const float*>(reference.data), reference.numel(),
+           expected.data());
+  EXPECT_EQ(0, std::memcmp(expected.data(), stored.data, stored.nbytes));
+  EXPECT_TRUE(transformer.contains("transformer_blocks.0.attn.to_q.weight"));
+  const std::string readme = [&] {
+    std::ifstream in(options.directory + "/README.md");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }();
+  EXPECT_NE(readme.find("text_encoder_2_file: <this folder>/t5-encoder-demo-Q8_0.gguf"),
+            std::string::npos)
+      << readme;
+}
+
+TEST_F(DemoModelWriterTest, RefusesAnUnknownQuantizeTypeAndFullEncodersOnTiny) {
+  DemoModelOptions options;
+  options.directory = root_ + "/x";
+  options.quantize = "q3_k";
+  std::ostringstream log;
+  EXPECT_THROW(write_demo_model(options, log), std::runtime_error);
+  options.quantize = "none";
+  options.full_text_encoders = true;
+  EXPECT_THROW(write_demo_model(options, log), std::invalid_argument);
 }
 
 }  // namespace

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "demo_model_spec.h"
+#include "io/bfl_transformer_mapping.h"
 #include "io/safetensors.h"
+#include "io/tensor_store.h"
 #include "support/golden.h"
 
 namespace flx::flux::demo {
@@ -100,6 +102,41 @@ int64_t Parameters(const DemoModelSpec& spec) {
     for (const TensorSpec& t : specs) total += t.numel();
   }
   return total;
+}
+
+TEST(DemoWeightsTest, FullTextEncodersAreClipLAndT5Xxl) {
+  DemoModelSpec schnell = *demo_model_preset("schnell", 955, 640);
+  use_full_text_encoders(&schnell);
+  EXPECT_EQ(schnell.clip.num_hidden_layers, 12);
+  EXPECT_EQ(schnell.t5.num_layers, 24);
+  int64_t clip = 0, t5 = 0;
+  for (const TensorSpec& t : clip_text_tensors(schnell.clip)) clip += t.numel();
+  for (const TensorSpec& t : t5_encoder_tensors(schnell.t5)) t5 += t.numel();
+  // The parameter counts of openai/clip-vit-large-patch14's text model and T5 v1.1 XXL's
+  // encoder (transformers' num_parameters()).
+  EXPECT_EQ(clip, 123'060'480);
+  EXPECT_EQ(t5, 4'762'310'656);
+  DemoModelSpec tiny = *demo_model_preset("tiny", 955, 640);
+  EXPECT_THROW(use_full_text_encoders(&tiny), std::invalid_argument);
+}
+
+// The black-forest-labs layout, read through the loader's mapping, is the diffusers layout
+// tensor for tensor: the quantized demo files load like FLUX.1's.
+TEST(DemoWeightsTest, BlackForestLabsLayoutMapsOntoTheDiffusersOne) {
+  for (bool guidance : {false, true}) {
+    DemoModelSpec spec = *demo_model_preset("tiny", 955, 640);
+    spec.transformer.guidance_embeds = guidance;
+    TensorStore bfl("bfl demo");
+    for (const TensorSpec& t : bfl_transformer_tensors(spec.transformer)) {
+      bfl.add(make_tensor(t, 0, "transformer"));
+    }
+    ASSERT_TRUE(is_bfl_transformer(bfl));
+    const TensorStore mapped = map_bfl_transformer(bfl);
+    std::map<std::string, std::vector<int64_t>> mapped_shapes;
+    for (const std::string& name : mapped.names()) mapped_shapes[name] = mapped.get(name).shape;
+    EXPECT_EQ(mapped_shapes, Shapes(transformer_tensors(spec.transformer)))
+        << "guidance " << guidance;
+  }
 }
 
 TEST(DemoWeightsTest, PresetsHaveTheAdvertisedSizes) {
