@@ -16,6 +16,11 @@ FileMapping::~FileMapping() {
   if (length_ > 0) munmap(const_cast<void*>(address_), length_);
 }
 
+size_t FileMapping::release_pages() const {
+  if (length_ == 0) return 0;
+  return madvise(const_cast<void*>(address_), length_, MADV_DONTNEED) == 0 ? length_ : 0;
+}
+
 std::shared_ptr<const FileMapping> map_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw LoadError(path + ": cannot open: " + std::strerror(errno));

@@ -20,6 +20,12 @@ class FileMapping {
   const unsigned char* bytes() const { return static_cast<const unsigned char*>(address_); }
   size_t length() const { return length_; }
 
+  // Drops the mapping's pages from this process's resident memory (madvise MADV_DONTNEED):
+  // the next read faults them back from the page cache or the file. Safe at any time because
+  // the mapping is read-only, so no page holds data the file does not. Returns the bytes
+  // given back (the mapping's length; 0 for an empty one or when madvise fails).
+  size_t release_pages() const;
+
  private:
   const void* address_;
   size_t length_;

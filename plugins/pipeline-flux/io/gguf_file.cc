@@ -389,7 +389,9 @@ std::optional<uint32_t> ggml_type_of(DType dtype) {
 
 std::shared_ptr<GgufFile> GgufFile::open(const std::string& path) {
   std::shared_ptr<const FileMapping> mapping = map_file(path);
-  return from_bytes(mapping, mapping->bytes(), mapping->length(), path);
+  std::shared_ptr<GgufFile> file = from_bytes(mapping, mapping->bytes(), mapping->length(), path);
+  for (auto& [name, view] : file->tensors_) view.file = mapping.get();
+  return file;
 }
 
 std::shared_ptr<GgufFile> GgufFile::from_bytes(std::shared_ptr<const void> owner,

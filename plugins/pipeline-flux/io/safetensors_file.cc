@@ -228,7 +228,10 @@ void check_coverage(const std::string& path, std::vector<const ParsedTensor*> or
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   std::shared_ptr<const FileMapping> mapping = map_file(path);
-  return from_bytes(mapping, mapping->bytes(), mapping->length(), path);
+  std::shared_ptr<SafetensorsFile> file =
+      from_bytes(mapping, mapping->bytes(), mapping->length(), path);
+  for (auto& [name, view] : file->tensors_) view.file = mapping.get();
+  return file;
 }
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::from_bytes(std::shared_ptr<const void> owner,

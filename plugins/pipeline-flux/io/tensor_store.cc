@@ -4,6 +4,9 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <set>
+
+#include "io/file_mapping.h"
 #include "io/files.h"
 #include "io/fp8_scales.h"
 #include "io/gguf.h"
@@ -125,6 +128,16 @@ uint64_t TensorStore::total_bytes() const {
   uint64_t total = 0;
   for (const auto& entry : entries_) total += entry.second.view.nbytes;
   return total;
+}
+
+size_t TensorStore::release_file_pages() const {
+  std::set<const FileMapping*> mappings;
+  for (const auto& entry : entries_) {
+    if (entry.second.view.file != nullptr) mappings.insert(entry.second.view.file);
+  }
+  size_t released = 0;
+  for (const FileMapping* mapping : mappings) released += mapping->release_pages();
+  return released;
 }
 
 }  // namespace flx::flux

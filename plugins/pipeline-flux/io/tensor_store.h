@@ -49,6 +49,10 @@ class TensorStore {
   size_t size() const { return entries_.size(); }
   // Sum of nbytes over all tensors.
   uint64_t total_bytes() const;
+  // Gives back the resident pages of every file mapping the store's tensors point into
+  // (FileMapping::release_pages()): for a component not needed until its next use. Tensors
+  // stay valid; reading them faults pages back in. Returns the bytes of the mappings.
+  size_t release_file_pages() const;
   // The path(s) this store was read from, or what it was built from.
   const std::string& description() const { return description_; }
 

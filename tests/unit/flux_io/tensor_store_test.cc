@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "io/safetensors.h"
 #include "support/temp_dir.h"
@@ -138,6 +141,46 @@ TEST(TensorStore, OpenComponentErrorsNameFolderIndexAndShard) {
     const std::string message = error_of([&] { TensorStore::open_component(dir.path(), "model"); });
     EXPECT_EQ(message.rfind(c.expected, 0), 0u) << message;
   }
+}
+
+// Resident bytes of the mapping that starts at `address`, from /proc/self/smaps.
+int64_t resident_bytes_of_mapping(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long start = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &start, &end) == 2) {  // a mapping's header line
+      inside = reinterpret_cast<uintptr_t>(address) >= start &&
+               reinterpret_cast<uintptr_t>(address) < end;
+      continue;
+    }
+    if (inside && line.rfind("Rss:", 0) == 0) return std::stoll(line.substr(4)) * 1024;
+  }
+  return -1;
+}
+
+TEST(TensorStore, ReleasingFilePagesDropsThemFromResidentMemoryAndKeepsTheValues) {
+  TempDir dir;
+  const std::string path = dir.file("big.safetensors");
+  constexpr int64_t kRows = 1024, kColumns = 1024;  // 4 MiB
+  write_safetensors(path, {floats("w", {kRows, kColumns}, 0.5f)}, {});
+  TensorStore store = TensorStore::from_file(path);
+  store.add(floats("in_memory", {4}, 7.0f));
+  const TensorView& view = store.get("w");
+  ASSERT_NE(view.file, nullptr) << "views into a file know their mapping";
+  EXPECT_EQ(store.get("in_memory").file, nullptr);
+  const volatile float* values = static_cast<const float*>(view.data);
+  double sum = 0;
+  for (int64_t i = 0; i < kRows * kColumns; i += 1024) sum += values[i];  // touch every page
+  EXPECT_GT(sum, 0);
+  const int64_t before = resident_bytes_of_mapping(view.data);
+  ASSERT_GT(before, 3 * 1024 * 1024) << "every page was read";
+
+  EXPECT_GE(store.release_file_pages(), static_cast<size_t>(kRows * kColumns * 4));
+  EXPECT_LT(resident_bytes_of_mapping(view.data), 64 * 1024);
+  EXPECT_EQ(values[kRows * kColumns - 1], 0.5f + (kRows * kColumns - 1)) << "faulted back in";
+  EXPECT_EQ(first_float(store.get("in_memory")), 7.0f) << "memory-held tensors are untouched";
 }
 
 }  // namespace
