@@ -30,6 +30,10 @@ const char* kGenerateHelp =
     "  --text-encoder-2 FILE     T5 encoder weights instead of the model's (.gguf, .safetensors)\n"
     "  --quantize TYPE           quantize float transformer and T5 weights on load: q8_0, q4_k,\n"
     "                            q5_k, q6_k, fp8 or none (the stage's quantize: key)\n"
+    "  --memory-budget SIZE      what the generation may hold, e.g. 10GiB (default auto: 85% of\n"
+    "                            memory); when the weights do not all fit, the text encoders'\n"
+    "                            pages are given back before denoising\n"
+    "  --release-unused-weights B  true, false or auto (the stage's release_unused_weights)\n"
     "  --prompt TEXT             the prompt (CLIP and, without --prompt-2, T5)\n"
     "  --prompt-2 TEXT           a separate prompt for T5\n"
     "  --seed N                  default 0; image i of --n uses seed + i\n"
@@ -45,6 +49,7 @@ const char* kGenerateHelp =
 
 struct GenerateArgs {
   std::string model, base, text_encoder_2, quantize, prompt, prompt_2, out, dump, dtype, device, threads;
+  std::string memory_budget, release_unused_weights;
   std::string plugin = "flx_pipeline_flux";
   bool has_prompt_2 = false;
   uint64_t seed = 0;
@@ -111,6 +116,10 @@ int GenerateCommand(const std::vector<std::string>& args) {
       a.text_encoder_2 = flags.Value();
     } else if (flags.Is("--quantize")) {
       a.quantize = flags.Value();
+    } else if (flags.Is("--memory-budget")) {
+      a.memory_budget = flags.Value();
+    } else if (flags.Is("--release-unused-weights")) {
+      a.release_unused_weights = flags.Value();
     } else if (flags.Is("--prompt")) {
       a.prompt = flags.Value();
     } else if (flags.Is("--prompt-2")) {
@@ -210,6 +219,10 @@ int GenerateCommand(const std::vector<std::string>& args) {
   if (!a.base.empty()) stage_config["base"] = a.base;
   if (!a.text_encoder_2.empty()) stage_config["text_encoder_2_file"] = a.text_encoder_2;
   if (!a.quantize.empty()) stage_config["quantize"] = a.quantize;
+  if (!a.memory_budget.empty()) stage_config["memory_budget"] = a.memory_budget;
+  if (!a.release_unused_weights.empty()) {
+    stage_config["release_unused_weights"] = a.release_unused_weights;
+  }
   if (!a.dtype.empty()) stage_config["dtype"] = a.dtype;
   if (!a.device.empty()) stage_config["device"] = a.device;
   if (!a.threads.empty()) stage_config["threads"] = a.threads;

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -106,7 +107,7 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   std::map<std::string, std::shared_ptr<WeightRegistry>> registries;
   auto weights = [&](TensorStore store, const std::string& component) {
     const QuantizeOnLoad policy = quantize_policy(component, options);
-    record_component(store, component, dtype, offloading, policy);
+    record_component(store, component, dtype, device, offloading, policy);
     if (!offloading) return Weights(std::move(store), dtype, device).quantize_on_load(policy);
     const auto registry = std::make_shared<WeightRegistry>(device);
     registries[component] = registry;
@@ -143,28 +144,53 @@ const char* compute_dtype_name(c10::ScalarType dtype) {
 }  // namespace
 
 FluxPipeline::HeldWeight FluxPipeline::held_weight(const TensorView& view, c10::ScalarType dtype,
-                                                   bool offloading, const QuantizeOnLoad& policy) {
+                                                   c10::Device device, bool offloading,
+                                                   const QuantizeOnLoad& policy) {
   // Mirrors Weights::get_quantized: matrices stay (or become) quantized unless offloaded;
-  // everything else is held in the compute dtype.
+  // everything else is held in the compute dtype, zero-copy when the file has it on the CPU.
+  const bool in_file = view.file != nullptr && device.is_cpu() && !offloading;
   if (!offloading && is_quantized(view.dtype) && view.shape.size() == 2) {
-    return {dtype_name(view.dtype), static_cast<int64_t>(view.nbytes)};
+    return {dtype_name(view.dtype), static_cast<int64_t>(view.nbytes), in_file};
   }
   if (!offloading && policy.applies(view)) {
-    return {dtype_name(*policy.type), static_cast<int64_t>(*tensor_bytes(*policy.type, view.shape))};
+    return {dtype_name(*policy.type),
+            static_cast<int64_t>(*tensor_bytes(*policy.type, view.shape)), false};
   }
-  return {compute_dtype_name(dtype), view.numel() * static_cast<int64_t>(c10::elementSize(dtype))};
+  const char* held_type = compute_dtype_name(dtype);
+  return {held_type, view.numel() * static_cast<int64_t>(c10::elementSize(dtype)),
+          in_file && std::string(dtype_name(view.dtype)) == held_type};
 }
 
 void FluxPipeline::record_component(const TensorStore& store, const std::string& component,
-                                    c10::ScalarType dtype, bool offloading,
+                                    c10::ScalarType dtype, c10::Device device, bool offloading,
                                     const QuantizeOnLoad& policy) {
   ComponentWeights& summary = component_weights_[component];
   for (const std::string& name : store.names()) {
-    const HeldWeight held = held_weight(store.get(name), dtype, offloading, policy);
+    const HeldWeight held = held_weight(store.get(name), dtype, device, offloading, policy);
     summary.bytes += held.bytes;
+    if (held.file_backed) summary.file_backed_bytes += held.bytes;
     weights_bytes_ += held.bytes;
     ++summary.tensor_types[held.type];
   }
+  component_stores_.emplace(component, store);
+}
+
+int64_t FluxPipeline::peak_weights_bytes() const {
+  if (!release_unused_weights_) return weights_bytes_;
+  auto releasable = [&](const char* component) -> int64_t {
+    const auto it = component_weights_.find(component);
+    return it == component_weights_.end() ? 0 : it->second.file_backed_bytes;
+  };
+  const int64_t encoding = weights_bytes_ - releasable("transformer");
+  const int64_t denoising =
+      weights_bytes_ - releasable("text_encoder") - releasable("text_encoder_2");
+  return std::max(encoding, denoising);
+}
+
+void FluxPipeline::release_if_unused(const std::string& component) const {
+  if (!release_unused_weights_) return;
+  const auto it = component_stores_.find(component);
+  if (it != component_stores_.end()) it->second.release_file_pages();
 }
 
 QuantizeOnLoad FluxPipeline::quantize_policy(const std::string& component,
@@ -235,6 +261,9 @@ PromptEmbeddings FluxPipeline::run_text_encoders(const std::vector<int64_t>& cli
     prompt.prompt_embeds =
         t5_->forward(ids_tensor(t5_ids).to(device_), offload_->block_hook("text_encoder_2"));
   }
+  wait_for(prompt.prompt_embeds);
+  release_if_unused("text_encoder");
+  release_if_unused("text_encoder_2");
   prompt.text_ids = text_ids(prompt.prompt_embeds.size(1), dtype_).to(device_);
   ++prompt_encodings_;
   return prompt;
@@ -355,6 +384,7 @@ Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbed
     if (callbacks.on_step) callbacks.on_step(step + 1, params.steps, seconds_since(step_start));
   }
   transformer_run.reset();
+  if (index + 1 == params.n) release_if_unused("transformer");
   if (callbacks.on_phase) callbacks.on_phase("denoise", seconds_since(phase_start));
   if (dump) {
     dump->write("step_latents_in", at::stack(step_latents_in));

@@ -148,10 +148,27 @@ class FluxPipeline {
   struct ComponentWeights {
     std::map<std::string, int64_t> tensor_types;
     int64_t bytes = 0;
+    // Of `bytes`, what stays a view into the weight file's read-only mapping (matrices the
+    // file stores quantized, tensors already in the compute dtype, on the CPU): what
+    // releasing the component gives back.
+    int64_t file_backed_bytes = 0;
   };
   const std::map<std::string, ComponentWeights>& component_weights() const {
     return component_weights_;
   }
+
+  // Whether generate() gives back the file pages of the components it is done with: the
+  // CLIP and T5 encoders' after encoding the prompt, the transformer's after the last image's
+  // denoising (TensorStore::release_file_pages). For machines where the weights do not all
+  // fit at once: each use faults the pages back from the page cache (or the disk when memory
+  // is short), which costs time, never correctness; concurrent calls share the pages.
+  // Set before the pipeline is shared.
+  void set_release_unused_weights(bool release) { release_unused_weights_ = release; }
+  bool release_unused_weights() const { return release_unused_weights_; }
+  // The weight bytes held at once at the widest point of a generation: weights_bytes(), or
+  // with release_unused_weights() the larger of (everything but the transformer's
+  // file-backed bytes) while encoding and (everything but the text encoders') while denoising.
+  int64_t peak_weights_bytes() const;
 
   // 2^(len(vae block_out_channels) - 1); image sizes are multiples of twice this.
   int64_t vae_scale_factor() const { return vae_->config().scale_factor(); }
@@ -169,12 +186,18 @@ class FluxPipeline {
   struct HeldWeight {
     const char* type;
     int64_t bytes;
+    bool file_backed;  // a zero-copy view into the file's mapping
   };
-  static HeldWeight held_weight(const TensorView& view, c10::ScalarType dtype, bool offloading,
+  static HeldWeight held_weight(const TensorView& view, c10::ScalarType dtype,
+                                c10::Device device, bool offloading,
                                 const QuantizeOnLoad& policy);
-  // Adds `store`'s tensors to component_weights_[component] and weights_bytes_.
+  // Adds `store`'s tensors to component_weights_[component] and weights_bytes_, and keeps
+  // the store for release_if_unused().
   void record_component(const TensorStore& store, const std::string& component,
-                        c10::ScalarType dtype, bool offloading, const QuantizeOnLoad& policy);
+                        c10::ScalarType dtype, c10::Device device, bool offloading,
+                        const QuantizeOnLoad& policy);
+  // With release_unused_weights(), gives back the file pages of `component`'s weights.
+  void release_if_unused(const std::string& component) const;
   // The quantize-on-load policy of `component` under `options` (none for other components).
   static QuantizeOnLoad quantize_policy(const std::string& component,
                                         const FluxPipelineOptions& options);
@@ -194,6 +217,8 @@ class FluxPipeline {
   c10::Device device_;
   int64_t weights_bytes_ = 0;
   std::map<std::string, ComponentWeights> component_weights_;
+  std::map<std::string, TensorStore> component_stores_;
+  bool release_unused_weights_ = false;
   NoiseGenerator& noise_;
   std::unique_ptr<PromptCache> prompt_cache_;
   mutable std::atomic<uint64_t> prompt_encodings_{0};

@@ -87,6 +87,15 @@ std::string describe_json(const FluxDescription& d) {
   memory->set("max_pixels", d.options.max_pixels);
   memory->set("buffer_pool_idle_max_bytes", d.memory.buffer_pool_idle_max_bytes);
   memory->set("buffer_pool_idle_reason", d.memory.buffer_pool_idle_reason);
+  memory->set("release_unused_weights", d.memory.release_unused_weights
+                                            ? Poco::Dynamic::Var(*d.memory.release_unused_weights)
+                                            : Poco::Dynamic::Var());
+  memory->set("weights_peak_bytes", d.memory.weights_peak_bytes
+                                        ? Poco::Dynamic::Var(*d.memory.weights_peak_bytes)
+                                        : Poco::Dynamic::Var());
+  memory->set("planned_peak_bytes", d.memory.planned_peak_bytes
+                                        ? Poco::Dynamic::Var(*d.memory.planned_peak_bytes)
+                                        : Poco::Dynamic::Var());
 
   Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
   object.set("type", std::string("flux"));

@@ -27,6 +27,11 @@
 //    names), "default_width": int, "default_height": int,
 //    "warmup": {"enabled": bool, "state": "disabled"|"pending"|"running"|"done"|"failed"|
 //               "skipped", "duration_ms": number|null},
+//    "memory": {"budget_bytes": int, "budget_reason": string, "over_budget": "refuse"|"fit",
+//               "max_pixels": int, "buffer_pool_idle_max_bytes": int,
+//               "buffer_pool_idle_reason": string, "release_unused_weights": bool|null,
+//               "weights_peak_bytes": int|null, "planned_peak_bytes": int|null (null until
+//               loaded; planned: peak weights + a default-size request's activations)},
 //    "weights_bytes": int|null (null until loaded),
 //    "vae_scale_factor": int, "size_multiple": int, "guidance_embeds": bool,
 //    "fault_injection": null (off) or {"oom_first_n": int, "oom_above_pixels": int,
@@ -100,6 +105,11 @@ struct FluxDescription {
     std::string budget_reason;
     int64_t buffer_pool_idle_max_bytes = 0;
     std::string buffer_pool_idle_reason;
+    // Once loaded (the configured copy): whether unused components are released, the weights
+    // held at once at the widest point, and that plus a default-size request's activations.
+    std::optional<bool> release_unused_weights;
+    std::optional<int64_t> weights_peak_bytes;
+    std::optional<int64_t> planned_peak_bytes;
   } memory;
   std::optional<int64_t> weights_bytes;
   // Per component with quantization settings (transformer, text_encoder_2): the `quantize:`

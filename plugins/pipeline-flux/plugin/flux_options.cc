@@ -241,6 +241,9 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
   options.default_height = reader.integer("default_height", 1, kMaxSide).value_or(1024);
   options.memory_budget = reader.text("memory_budget").value_or(options.memory_budget);
   options.over_budget_fit = reader.choice("over_budget", {"refuse", "fit"}, "refuse") == "fit";
+  if (reader.text("release_unused_weights").value_or("auto") != "auto") {
+    options.release_unused_weights = reader.boolean("release_unused_weights");
+  }
   options.max_pixels =
       reader.integer("max_pixels", 1, kMaxSide * kMaxSide).value_or(options.max_pixels);
   options.buffer_pool_idle_max =

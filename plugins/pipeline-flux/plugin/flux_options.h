@@ -94,6 +94,14 @@
 //                                                       budget is a 400 before it starts; fit:
 //                                                       it runs with attention slicing / VAE
 //                                                       tiling chosen to fit, else is refused
+//   release_unused_weights       string   auto          true: give back the file pages of the
+//                                or bool                text encoders while denoising and of
+//                                                       the transformer between requests
+//                                                       (FluxPipeline::release_unused_weights);
+//                                                       auto: only when all the weights and a
+//                                                       default-size image (at its cheapest
+//                                                       knobs) do not fit memory_budget;
+//                                                       false: never
 //   max_pixels                   int      16777216      width x height above this is refused
 //   buffer_pool_idle_max         string   auto          idle memory the CPU buffer pool keeps
 //                                                       between requests; auto: a quarter of
@@ -152,6 +160,7 @@ struct FluxOptions {
   FaultInjection fault_injection;
   std::string memory_budget = "auto";
   bool over_budget_fit = false;  // over_budget: fit (else refuse)
+  std::optional<bool> release_unused_weights;  // nullopt: auto
   int64_t max_pixels = 4096 * 4096;
   std::string buffer_pool_idle_max = "auto";
 };

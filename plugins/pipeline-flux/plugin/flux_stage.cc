@@ -275,8 +275,10 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
     pipeline_options.text_cache_size = static_cast<size_t>(options_.text_cache_size);
     pipeline_options.quantize_transformer = quantize_dtype(options_.quantize_transformer);
     pipeline_options.quantize_text_encoder_2 = quantize_dtype(options_.quantize_text_encoder_2);
-    pipeline = std::make_shared<const FluxPipeline>(paths_, variant.dtype,
-                                                    settings_.device.device, pipeline_options);
+    auto loaded = std::make_shared<FluxPipeline>(paths_, variant.dtype, settings_.device.device,
+                                                 pipeline_options);
+    plan_weight_residency(*loaded);
+    pipeline = std::move(loaded);
     bytes = pipeline->weights_bytes();
     std::lock_guard<std::mutex> lock(state_mutex_);
     tokenizers = loaded_->tokenizers;
@@ -296,7 +298,11 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
   const bool configured = variant == configured_variant();
   host_.info(std::string(configured ? "model" : "override copy of the model") + " loaded in " +
                  variant.dtype_name + " in " + format_number(seconds) + " s (" +
-                 pipeline->offload_summary() + ")",
+                 pipeline->offload_summary() + "; weights " +
+                 format_bytes(pipeline->weights_bytes()) + ", at most " +
+                 format_bytes(pipeline->peak_weights_bytes()) + " held at once" +
+                 (pipeline->release_unused_weights() ? ", unused components released" : "") +
+                 ")",
              call);
   if (call != nullptr) host_.emit_phase(call, "load", seconds);
   int64_t total_bytes = 0;
@@ -450,6 +456,43 @@ void FluxStage::check_max_pixels(const ResolvedRequest& r) const {
       .detail("param", "size");
 }
 
+ActivationEstimate FluxStage::default_request_estimate(c10::ScalarType dtype,
+                                                       bool cheapest_knobs) const {
+  EstimateInputs inputs;
+  inputs.width = defaults_.width;
+  inputs.height = defaults_.height;
+  inputs.text_tokens = defaults_.max_sequence_length;
+  inputs.element_size = static_cast<int64_t>(c10::elementSize(dtype));
+  inputs.attention = settings_.attention;
+  inputs.vae = settings_.vae;
+  if (cheapest_knobs) {
+    inputs.attention.slicing = AttentionOptions::Slicing::kMax;
+    inputs.vae.tiling = true;
+  }
+  return estimate_activations(transformer_config_, vae_config_, inputs);
+}
+
+void FluxStage::plan_weight_residency(FluxPipeline& pipeline) const {
+  const int64_t budget = settings_.memory.budget_bytes;
+  // Weights compete with activations only where the activations cannot shrink: count a
+  // default-size request at its cheapest knobs, so large images alone never trigger it.
+  const int64_t activations =
+      default_request_estimate(pipeline.dtype(), /*cheapest_knobs=*/true).peak_bytes();
+  const bool release = options_.release_unused_weights.value_or(
+      pipeline.weights_bytes() + activations > budget);
+  pipeline.set_release_unused_weights(release);
+  if (pipeline.peak_weights_bytes() <= budget) return;
+  std::string parts;
+  for (const auto& [component, weights] : pipeline.component_weights()) {
+    parts += (parts.empty() ? "" : ", ") + component + " " + format_bytes(weights.bytes);
+  }
+  throw LoadError("the weights need " + format_bytes(pipeline.peak_weights_bytes()) +
+                  " at once (" + parts + (release ? "; unused components released" : "") +
+                  "), more than memory_budget " + format_bytes(budget) + " (" +
+                  settings_.memory.budget_reason +
+                  "): use quantized files or quantize: q8_0 / q4_k, or raise memory_budget");
+}
+
 FitDecision FluxStage::fit_memory(const ResolvedRequest& r, const Variant& variant,
                                   const CallKnobs& knobs) const {
   EstimateInputs inputs;
@@ -461,8 +504,12 @@ FitDecision FluxStage::fit_memory(const ResolvedRequest& r, const Variant& varia
   inputs.vae = knobs.vae;
   int64_t weights = 0;
   {
+    // Every loaded copy's weights, the variant's own counted at its peak (released parts).
     std::lock_guard<std::mutex> lock(state_mutex_);
     weights = loaded_->pipelines.total_bytes();
+    if (const auto pipeline = loaded_->pipelines.peek(variant)) {
+      weights -= pipeline->weights_bytes() - pipeline->peak_weights_bytes();
+    }
   }
   const int64_t budget = settings_.memory.budget_bytes;
   FitDecision fit = fit_request(inputs, weights, budget, options_.over_budget_fit,
@@ -563,6 +610,10 @@ std::string FluxStage::describe() {
     if (!shown && !entries.empty()) shown = entries.back().value;
     if (shown) {
       description.offload_summary = shown->offload_summary();
+      description.memory.release_unused_weights = shown->release_unused_weights();
+      description.memory.weights_peak_bytes = shown->peak_weights_bytes();
+      description.memory.planned_peak_bytes =
+          shown->peak_weights_bytes() + default_request_estimate(shown->dtype()).peak_bytes();
       if (const PromptCache* cache = shown->prompt_cache()) {
         description.text_cache.entries = static_cast<int64_t>(cache->size());
         description.text_cache.hits = cache->hits();

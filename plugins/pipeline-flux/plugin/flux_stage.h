@@ -108,6 +108,14 @@ class FluxStage : public flx::Pipeline {
   // the memory budget (memory_plan.h); throws OUT_OF_RANGE (param "size") when none does.
   FitDecision fit_memory(const ResolvedRequest& request, const Variant& variant,
                          const CallKnobs& knobs) const;
+  // The activations of a default-size request in `dtype` with the stage's knobs, or with the
+  // cheapest ones over_budget: fit could pick (attention_slicing max, vae_tiling).
+  ActivationEstimate default_request_estimate(c10::ScalarType dtype,
+                                              bool cheapest_knobs = false) const;
+  // Decides whether `pipeline` gives back unused weights (release_unused_weights; auto: when
+  // all its weights plus a default-size request at its cheapest knobs exceed the budget) and
+  // throws LoadError when even its peak weights exceed the budget, so nothing could run.
+  void plan_weight_residency(FluxPipeline& pipeline) const;
   void set_warmup(WarmupState state, std::optional<double> ms = std::nullopt);
   // Times a small matmul in the stage's dtype and threads (model/matmul_roof.h), logs it and
   // warns when it is implausibly slow for a CPU (reference BLAS, emulated dtype).

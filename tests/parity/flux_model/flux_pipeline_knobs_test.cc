@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
@@ -155,6 +156,36 @@ TEST_F(FluxPipelineKnobs, OffloadIsAcceptedAndHasNoEffectOnTheCpu) {
     }
   }
   EXPECT_EQ(pipeline_->offload_summary(), "offload none: every component on cpu");
+}
+
+// Releasing unused components gives file pages back between phases; the image must not
+// change, and the plan must count only what stays a view into the files.
+TEST_F(FluxPipelineKnobs, ReleasingUnusedWeightsKeepsTheImageAndLowersThePeak) {
+  params_.steps = 2;
+  const at::Tensor reference = decoded(params_, "kept");
+  FluxPipeline releasing(model_dir_, at::kFloat, c10::Device(c10::kCPU));
+  EXPECT_EQ(releasing.peak_weights_bytes(), releasing.weights_bytes()) << "off by default";
+  releasing.set_release_unused_weights(true);
+  GenerateParams params = params_;
+  params.dump_dir = scratch_ + "/released";
+  releasing.generate(params);
+  releasing.generate(params);  // the second call faults the released pages back in
+  EXPECT_TRUE(flx::test::read_tensor_dir(params.dump_dir, "vae_decoded").equal(reference));
+
+  // float32 files computed in float32 on the CPU are zero-copy: every byte is file-backed.
+  const auto& components = releasing.component_weights();
+  for (const auto& [name, weights] : components) {
+    EXPECT_EQ(weights.file_backed_bytes, weights.bytes) << name;
+  }
+  const int64_t text = components.at("text_encoder").bytes + components.at("text_encoder_2").bytes;
+  const int64_t transformer = components.at("transformer").bytes;
+  EXPECT_EQ(releasing.peak_weights_bytes(),
+            std::max(releasing.weights_bytes() - transformer, releasing.weights_bytes() - text));
+
+  // In bfloat16 the float32 files are converted into memory: nothing to give back.
+  FluxPipeline converted(model_dir_, at::kBFloat16, c10::Device(c10::kCPU));
+  converted.set_release_unused_weights(true);
+  EXPECT_EQ(converted.peak_weights_bytes(), converted.weights_bytes());
 }
 
 }  // namespace

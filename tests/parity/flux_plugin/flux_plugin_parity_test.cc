@@ -271,6 +271,45 @@ TEST(FluxPluginGolden, QuantizationIsReportedPerComponent) {
   EXPECT_GT(t5->getValue<int64_t>("bytes"), 0);
 }
 
+// memory_budget plans residency: weights that only fit with the unused components released
+// are released (auto), and a budget below even that peak refuses the model at load, naming
+// the budget.
+TEST(FluxPluginGolden, MemoryBudgetPlansReleaseOrRefusesTheModel) {
+  FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
+  const std::string base = "{model: \"" + model_dir + "\", threads: 2, warmup: false, dtype: float32, ";
+  auto roomy = ReadyGraph(base + "memory_budget: 8GiB}");
+  ASSERT_NE(roomy, nullptr);
+  ASSERT_TRUE(Generate(*roomy, GoldenInput(model_dir + "/cases/cat-64x64-4steps")).output);
+  const Poco::JSON::Object::Ptr plenty = ParseObject(Describe(*roomy))->getObject("memory");
+  EXPECT_FALSE(plenty->getValue<bool>("release_unused_weights")) << Describe(*roomy);
+  const int64_t weights = ParseObject(Describe(*roomy))->getValue<int64_t>("weights_bytes");
+  EXPECT_EQ(plenty->getValue<int64_t>("weights_peak_bytes"), weights);
+  EXPECT_GT(plenty->getValue<int64_t>("planned_peak_bytes"), weights);
+
+  // Forced on: the same image, a lower peak.
+  auto released = ReadyGraph(base + "release_unused_weights: true}");
+  ASSERT_NE(released, nullptr);
+  const GenerationInput input = GoldenInput(model_dir + "/cases/cat-64x64-4steps");
+  const RunResult a = Generate(*roomy, input);
+  const RunResult b = Generate(*released, input);
+  ASSERT_TRUE(a.output && b.output);
+  EXPECT_TRUE(a.output->images[0].pixels == b.output->images[0].pixels);
+  const Poco::JSON::Object::Ptr memory = ParseObject(Describe(*released))->getObject("memory");
+  EXPECT_TRUE(memory->getValue<bool>("release_unused_weights"));
+  EXPECT_LT(memory->getValue<int64_t>("weights_peak_bytes"), weights);
+
+  Diagnostics diags;
+  auto tight = BuildFluxGraph(base + "memory_budget: 64KiB}", &diags);
+  ASSERT_TRUE(tight.ok()) << diags.ToString();
+  (*tight)->StartPrepare();
+  (*tight)->WaitPrepared();
+  std::string why;
+  EXPECT_FALSE((*tight)->Ready(&why));
+  EXPECT_NE(why.find("more than memory_budget 65536 B"), std::string::npos) << why;
+  EXPECT_NE(why.find("unused components released"), std::string::npos)
+      << "auto released them before giving up: " << why;
+}
+
 TEST(FluxPluginGolden, BflSingleFileGivesTheSameImageAsTheDiffusersFolder) {
   FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
   const std::string single_file = model_dir + "/flux1-small-schnell-bfl.safetensors";

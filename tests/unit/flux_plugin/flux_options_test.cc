@@ -58,6 +58,7 @@ TEST_F(FluxOptionsTest, OnlyModelGivesTheDocumentedDefaults) {
   EXPECT_EQ(options.default_width, 1024);
   EXPECT_EQ(options.default_height, 1024);
   EXPECT_FALSE(options.fault_injection.enabled()) << "fault injection is off by default";
+  EXPECT_FALSE(options.release_unused_weights.has_value()) << "auto";
 }
 
 TEST_F(FluxOptionsTest, EveryKeyIsRead) {
@@ -93,6 +94,12 @@ TEST_F(FluxOptionsTest, EveryKeyIsRead) {
   EXPECT_EQ(quantize_dtype("q8_0"), DType::Q8_0);
   EXPECT_EQ(quantize_dtype("fp8"), DType::F8_E4M3);
   EXPECT_FALSE(quantize_dtype("none"));
+  EXPECT_EQ(Read({{"model", "m"}, {"release_unused_weights", "true"}}).release_unused_weights,
+            std::optional<bool>(true));
+  EXPECT_EQ(Read({{"model", "m"}, {"release_unused_weights", "false"}}).release_unused_weights,
+            std::optional<bool>(false));
+  EXPECT_FALSE(Read({{"model", "m"}, {"release_unused_weights", "auto"}})
+                   .release_unused_weights.has_value());
   EXPECT_EQ(options.load, LoadMode::kLazy);
   EXPECT_FALSE(options.warmup);
   EXPECT_EQ(options.device, "cpu");
@@ -182,6 +189,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "default_width must be between 1 and 8192, got 0"},
         BadCase{"height_type", {{"model", "m"}, {"default_height", "tall"}}, "default_height"},
         BadCase{"warmup_type", {{"model", "m"}, {"warmup", "maybe"}}, "warmup"},
+        BadCase{"release_unused_weights",
+                {{"model", "m"}, {"release_unused_weights", "sometimes"}},
+                "release_unused_weights"},
         BadCase{"fault_injection_scalar",
                 {{"model", "m"}, {"fault_injection", "oom"}},
                 "fault_injection"}),
