@@ -3,8 +3,10 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <vector>
 
 #include "io/dequantize.h"
 
@@ -36,13 +38,46 @@ at::Tensor QuantizedMatrix::materialize() const {
   return dense;
 }
 
+namespace {
+
+// Rows dequantized per pass when the compute dtype is a 16-bit float: a float32 scratch of
+// this many rows stays in cache, and each value is rounded once (to nearest even, as
+// Tensor::to() rounds) straight into the output.
+constexpr int64_t kRowsPerPass = 8;
+
+template <typename Half>
+void dequantize_rows_to(const TensorView& view, int64_t begin, int64_t end, int64_t cols,
+                        Half* out) {
+  std::vector<float> scratch(static_cast<size_t>(kRowsPerPass * cols));
+  for (int64_t row = begin; row < end; row += kRowsPerPass) {
+    const int64_t count = std::min(kRowsPerPass, end - row) * cols;
+    dequantize_view(view, row * cols, count, scratch.data());
+    Half* dst = out + row * cols;
+    for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<Half>(scratch[static_cast<size_t>(i)]);
+  }
+}
+
+}  // namespace
+
 at::Tensor QuantizedMatrix::expand() const {
   const int64_t rows = view_.shape[0];
   const int64_t cols = view_.shape[1];
+  // Rows are independent; a grain of 16 rows keeps each task well above the pool's overhead.
+  constexpr int64_t kGrain = 16;
+  if (dtype_ == at::kBFloat16 || dtype_ == at::kHalf) {
+    at::Tensor values = at::empty({rows, cols}, at::TensorOptions().dtype(dtype_));
+    at::parallel_for(0, rows, kGrain, [&](int64_t begin, int64_t end) {
+      if (dtype_ == at::kBFloat16) {
+        dequantize_rows_to(view_, begin, end, cols, values.data_ptr<c10::BFloat16>());
+      } else {
+        dequantize_rows_to(view_, begin, end, cols, values.data_ptr<c10::Half>());
+      }
+    });
+    return device_.is_cpu() ? values : values.to(device_);
+  }
   at::Tensor values = at::empty({rows, cols}, at::TensorOptions().dtype(at::kFloat));
   float* out = values.data_ptr<float>();
-  // Rows are independent; a grain of 16 rows keeps each task well above the pool's overhead.
-  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, rows, kGrain, [&](int64_t begin, int64_t end) {
     dequantize_view(view_, begin * cols, (end - begin) * cols, out + begin * cols);
   });
   if (dtype_ == at::kFloat && device_.is_cpu()) return values;

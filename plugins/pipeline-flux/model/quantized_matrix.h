@@ -1,9 +1,11 @@
 // quantized_matrix.h — a linear layer's weight kept in its file's quantized form (ggml blocks
 // or fp8, io/dequantize.h) and expanded only while the layer runs: the bytes stay in the
 // read-only file mapping (zero-copy), so a Q8_0 transformer takes about half the memory of a
-// bfloat16 one and a Q4_K one about a quarter. Each call dequantizes exactly into float32
-// (the values ggml defines), then converts to the compute dtype and device, so the GEMM sees
-// the same weight a float checkpoint of the dequantized values would give it.
+// bfloat16 one and a Q4_K one about a quarter. Each call dequantizes exactly (the float32
+// values ggml defines) and rounds them once into the compute dtype, a few rows at a time
+// (no float32 copy of the whole matrix), then moves the result to the device: the GEMM sees
+// the weight a float checkpoint of the dequantized values would give it. On CUDA the
+// expansion runs on the host and the dense weight is copied over per call (not tested here).
 #ifndef FLX_FLUX_MODEL_QUANTIZED_MATRIX_H_
 #define FLX_FLUX_MODEL_QUANTIZED_MATRIX_H_
 

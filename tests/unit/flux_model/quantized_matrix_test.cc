@@ -12,6 +12,7 @@
 #include "io/dequantize.h"
 #include "io/quantize.h"
 #include "model/layers.h"
+#include "model/weights.h"
 
 namespace flx::flux {
 namespace {
@@ -39,6 +40,24 @@ TEST(QuantizedMatrix, MaterializesTheExactValues) {
   EXPECT_EQ(matrix.stored_bytes(), 3u * 34);
   EXPECT_EQ(QuantizedMatrix(q8_matrix(2), at::kBFloat16, at::kCPU).materialize().scalar_type(),
             at::kBFloat16);
+}
+
+// 16-bit compute dtypes are filled a few rows at a time without a float32 matrix; every value
+// must round exactly as converting the float32 dequantization would.
+TEST(QuantizedMatrix, SixteenBitMaterializationRoundsLikeTensorTo) {
+  constexpr int64_t kRows = 37, kCols = 512;  // rows not a multiple of any pass or grain
+  std::vector<float> values(kRows * kCols);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = std::sin(0.37 * i) * 3.1f + 0.01f * i;
+  std::vector<unsigned char> bytes(*tensor_bytes(DType::Q4_K, {kRows, kCols}));
+  quantize(DType::Q4_K, values.data(), kRows * kCols, bytes.data());
+  const TensorView view =
+      make_owned_tensor("w.weight", DType::Q4_K, {kRows, kCols}, bytes.data(), bytes.size());
+  const at::Tensor reference = dequantized_tensor(view);
+  for (const c10::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
+    const at::Tensor dense = QuantizedMatrix(view, dtype, at::kCPU).materialize();
+    ASSERT_EQ(dense.scalar_type(), dtype);
+    EXPECT_TRUE(dense.equal(reference.to(dtype))) << c10::toString(dtype);
+  }
 }
 
 TEST(QuantizedMatrix, ScaledFp8UsesItsScale) {
