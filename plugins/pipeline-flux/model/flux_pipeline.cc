@@ -120,6 +120,13 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   transformer_ = std::make_unique<FluxTransformer>(
       transformer_config, weights(open_transformer_weights(paths), "transformer"));
   vae_ = std::make_unique<AutoencoderKL>(vae_config, weights(open_vae_weights(paths), "vae"));
+  // Quantizing on load read every float source page; the quantized copies are what is used
+  // now, so give those pages back (the few tensors still read from the file fault back in).
+  for (const char* component : {"text_encoder_2", "transformer"}) {
+    if (!offloading && quantize_policy(component, options).type) {
+      component_stores_.at(component).release_file_pages();
+    }
+  }
 
   OffloadPlanner planner(options.offload, {{"text_encoder", {}},
                                            {"text_encoder_2", t5_->block_prefixes()},
