@@ -87,6 +87,11 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 }
 
 int64_t TensorView::numel() const {
+  // A zero dimension makes the count 0 whatever the others are, and a file may declare huge
+  // ones beside it ([0, 2^40, 2^40] holds no bytes): multiplying first would overflow.
+  for (int64_t dim : shape) {
+    if (dim == 0) return 0;
+  }
   int64_t count = 1;
   for (int64_t dim : shape) count *= dim;
   return count;

@@ -38,6 +38,17 @@ float first_float(const TensorView& view) {
   return value;
 }
 
+// Found by fuzz_gguf: a file may declare an empty tensor with huge other dimensions.
+TEST(TensorView, NumelOfAZeroDimensionIsZeroWhateverTheOthers) {
+  TensorView view;
+  view.shape = {int64_t{1} << 40, 0, int64_t{1} << 40};
+  EXPECT_EQ(view.numel(), 0);
+  view.shape = {};
+  EXPECT_EQ(view.numel(), 1);
+  view.shape = {3, 5};
+  EXPECT_EQ(view.numel(), 15);
+}
+
 TEST(TensorStore, AddGetContainsNamesTotalBytesAndLaterWins) {
   TensorStore store("unit store");
   store.add(floats("b", {2, 3}, 1));
