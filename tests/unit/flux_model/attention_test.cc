@@ -62,8 +62,13 @@ TEST(Attention, AcceptsNonContiguousViews) {
   const at::Tensor q = at::randn({1, 4, 2, 16}).transpose(1, 2);
   const at::Tensor k = at::randn({1, 4, 2, 16}).transpose(1, 2);
   const at::Tensor v = at::randn({1, 4, 2, 16}).transpose(1, 2);
-  EXPECT_TRUE(
-      at::allclose(attention(q, k, v), attention(q.contiguous(), k.contiguous(), v.contiguous())));
+  // Strided and contiguous inputs may take different GEMM kernels (which one can depend on
+  // what ran before in the process), so compare to float rounding, not allclose's 1e-8 atol.
+  const at::Tensor strided = attention(q, k, v);
+  const at::Tensor dense = attention(q.contiguous(), k.contiguous(), v.contiguous());
+  EXPECT_TRUE(at::allclose(strided, dense, 1e-5, 1e-6))
+      << "max difference " << (strided - dense).abs().max().item<double>() << ", dtype "
+      << strided.scalar_type();
 }
 
 using Slicing = AttentionOptions::Slicing;
