@@ -71,12 +71,13 @@ void check_cancelled(const GenerateCallbacks& callbacks, const std::string& wher
 
 FluxPipeline::FluxPipeline(const std::string& model_dir, c10::ScalarType dtype, c10::Device device,
                            const FluxPipelineOptions& options)
-    : FluxPipeline(ModelPaths{model_dir, "", ""}, dtype, device, options) {}
+    : FluxPipeline(ModelPaths{model_dir, "", "", ""}, dtype, device, options) {}
 
 FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::Device device,
                            const FluxPipelineOptions& options)
     : dtype_(dtype),
       device_(device),
+      options_(options),
       noise_(NoiseGenerator::for_device(device)),
       prompt_cache_(options.text_cache_size > 0
                         ? std::make_unique<PromptCache>(options.text_cache_size)
@@ -107,7 +108,8 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   std::map<std::string, std::shared_ptr<WeightRegistry>> registries;
   auto weights = [&](TensorStore store, const std::string& component) {
     const QuantizeOnLoad policy = quantize_policy(component, options);
-    record_component(store, component, dtype, device, offloading, policy);
+    weights_plan_.add(store, component, dtype, device, offloading, policy);
+    component_stores_.emplace(component, store);
     if (!offloading) return Weights(std::move(store), dtype, device).quantize_on_load(policy);
     const auto registry = std::make_shared<WeightRegistry>(device);
     registries[component] = registry;
@@ -136,62 +138,22 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   offload_->on({OffloadEvent::Kind::kLoad, "", ""});
 }
 
-namespace {
-
-// The safetensors spelling of a compute dtype ("F32", "BF16", "F16").
-const char* compute_dtype_name(c10::ScalarType dtype) {
-  switch (dtype) {
-    case at::kFloat: return "F32";
-    case at::kBFloat16: return "BF16";
-    case at::kHalf: return "F16";
-    default: return c10::toString(dtype);
-  }
-}
-
-}  // namespace
-
-FluxPipeline::HeldWeight FluxPipeline::held_weight(const TensorView& view, c10::ScalarType dtype,
-                                                   c10::Device device, bool offloading,
-                                                   const QuantizeOnLoad& policy) {
-  // Mirrors Weights::get_quantized: matrices stay (or become) quantized unless offloaded;
-  // everything else is held in the compute dtype, zero-copy when the file has it on the CPU.
-  const bool in_file = view.file != nullptr && device.is_cpu() && !offloading;
-  if (!offloading && is_quantized(view.dtype) && view.shape.size() == 2) {
-    return {dtype_name(view.dtype), static_cast<int64_t>(view.nbytes), in_file};
-  }
-  if (!offloading && policy.applies(view)) {
-    return {dtype_name(*policy.type),
-            static_cast<int64_t>(*tensor_bytes(*policy.type, view.shape)), false};
-  }
-  const char* held_type = compute_dtype_name(dtype);
-  return {held_type, view.numel() * static_cast<int64_t>(c10::elementSize(dtype)),
-          in_file && std::string(dtype_name(view.dtype)) == held_type};
-}
-
-void FluxPipeline::record_component(const TensorStore& store, const std::string& component,
-                                    c10::ScalarType dtype, c10::Device device, bool offloading,
-                                    const QuantizeOnLoad& policy) {
-  ComponentWeights& summary = component_weights_[component];
-  for (const std::string& name : store.names()) {
-    const HeldWeight held = held_weight(store.get(name), dtype, device, offloading, policy);
-    summary.bytes += held.bytes;
-    if (held.file_backed) summary.file_backed_bytes += held.bytes;
-    weights_bytes_ += held.bytes;
-    ++summary.tensor_types[held.type];
-  }
-  component_stores_.emplace(component, store);
+WeightsPlan FluxPipeline::plan_weights(const ModelPaths& paths, c10::ScalarType dtype,
+                                       c10::Device device, const FluxPipelineOptions& options) {
+  const bool offloading = options.offload != OffloadMode::kNone && !device.is_cpu();
+  WeightsPlan plan;
+  auto add = [&](const TensorStore& store, const char* component) {
+    plan.add(store, component, dtype, device, offloading, quantize_policy(component, options));
+  };
+  add(open_text_encoder_weights(paths), "text_encoder");
+  add(open_text_encoder_2_weights(paths), "text_encoder_2");
+  add(open_transformer_weights(paths), "transformer");
+  add(open_vae_weights(paths), "vae");
+  return plan;
 }
 
 int64_t FluxPipeline::peak_weights_bytes() const {
-  if (!release_unused_weights_) return weights_bytes_;
-  auto releasable = [&](const char* component) -> int64_t {
-    const auto it = component_weights_.find(component);
-    return it == component_weights_.end() ? 0 : it->second.file_backed_bytes;
-  };
-  const int64_t encoding = weights_bytes_ - releasable("transformer");
-  const int64_t denoising =
-      weights_bytes_ - releasable("text_encoder") - releasable("text_encoder_2");
-  return std::max(encoding, denoising);
+  return weights_plan_.peak_bytes(release_unused_weights_);
 }
 
 void FluxPipeline::release_if_unused(const std::string& component) const {

@@ -29,6 +29,7 @@
 #include "model/offload_executor.h"
 #include "model/prompt_cache.h"
 #include "model/t5_encoder.h"
+#include "model/weights_plan.h"
 
 namespace flx::flux {
 
@@ -141,21 +142,18 @@ class FluxPipeline {
 
   // What the networks hold when they are all loaded: every weight's element count times the
   // compute dtype's size, except matrices kept quantized, which count their stored bytes.
-  int64_t weights_bytes() const { return weights_bytes_; }
-  // Per component ("transformer", "text_encoder_2", ...): how many tensors are held in each
-  // storage type (after quantize-on-load; "F32"/"BF16"... for float ones held in the compute
-  // dtype, the file's type otherwise) and the bytes they hold.
-  struct ComponentWeights {
-    std::map<std::string, int64_t> tensor_types;
-    int64_t bytes = 0;
-    // Of `bytes`, what stays a view into the weight file's read-only mapping (matrices the
-    // file stores quantized, tensors already in the compute dtype, on the CPU): what
-    // releasing the component gives back.
-    int64_t file_backed_bytes = 0;
-  };
+  int64_t weights_bytes() const { return weights_plan_.total_bytes(); }
+  // Per component ("transformer", "text_encoder_2", ...): the storage types and bytes held.
+  using ComponentWeights = flx::flux::ComponentWeights;
   const std::map<std::string, ComponentWeights>& component_weights() const {
-    return component_weights_;
+    return weights_plan_.components();
   }
+  // What the constructor would hold for `paths` in `dtype` on `device` under `options`, from
+  // the weight files' headers alone (nothing is read or converted). Throws LoadError as the
+  // constructor does for a missing or unreadable file.
+  static WeightsPlan plan_weights(const ModelPaths& paths, c10::ScalarType dtype,
+                                  c10::Device device, const FluxPipelineOptions& options);
+  const FluxPipelineOptions& options() const { return options_; }
 
   // Whether generate() gives back the file pages of the components it is done with: the
   // CLIP and T5 encoders' after encoding the prompt, the transformer's after the last image's
@@ -181,21 +179,6 @@ class FluxPipeline {
   const FlowMatchSchedulerConfig& scheduler_config() const { return scheduler_config_; }
 
  private:
-  // How `view` is held once loaded: its storage type name and bytes (its stored size for a
-  // matrix kept quantized, the quantize-on-load type's, else the compute dtype's).
-  struct HeldWeight {
-    const char* type;
-    int64_t bytes;
-    bool file_backed;  // a zero-copy view into the file's mapping
-  };
-  static HeldWeight held_weight(const TensorView& view, c10::ScalarType dtype,
-                                c10::Device device, bool offloading,
-                                const QuantizeOnLoad& policy);
-  // Adds `store`'s tensors to component_weights_[component] and weights_bytes_, and keeps
-  // the store for release_if_unused().
-  void record_component(const TensorStore& store, const std::string& component,
-                        c10::ScalarType dtype, c10::Device device, bool offloading,
-                        const QuantizeOnLoad& policy);
   // With release_unused_weights(), gives back the file pages of `component`'s weights.
   void release_if_unused(const std::string& component) const;
   // The quantize-on-load policy of `component` under `options` (none for other components).
@@ -215,8 +198,8 @@ class FluxPipeline {
 
   c10::ScalarType dtype_;
   c10::Device device_;
-  int64_t weights_bytes_ = 0;
-  std::map<std::string, ComponentWeights> component_weights_;
+  FluxPipelineOptions options_;
+  WeightsPlan weights_plan_;
   std::map<std::string, TensorStore> component_stores_;
   bool release_unused_weights_ = false;
   NoiseGenerator& noise_;

@@ -29,6 +29,7 @@ Poco::JSON::Object::Ptr quantization_json(
   for (const auto& [component, q] : quantization) {
     Poco::JSON::Object::Ptr entry = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     entry->set("quantize", q.quantize);
+    entry->set("applied", q.applied ? Poco::Dynamic::Var(*q.applied) : Poco::Dynamic::Var());
     entry->set("file", q.file);
     Poco::JSON::Object::Ptr types = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     for (const auto& [type, count] : q.tensor_types) types->set(type, count);

@@ -116,6 +116,7 @@ struct FluxDescription {
   // value and, once loaded, the tensors per held type and their bytes.
   struct Quantization {
     std::string quantize = "none";
+    std::optional<std::string> applied;  // what the loaded copy quantized to (auto resolved)
     std::string file;  // the single file it loads from, or ""
     std::map<std::string, int64_t> tensor_types;
     std::optional<int64_t> bytes;

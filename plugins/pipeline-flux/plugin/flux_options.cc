@@ -119,7 +119,8 @@ FluxOptions read_flux_options(const flx::Config& config) {
 
 namespace {
 
-const std::vector<std::string> kQuantizeTypes = {"none", "q8_0", "q4_k", "q5_k", "q6_k", "fp8"};
+const std::vector<std::string> kQuantizeTypes = {"none", "q8_0", "q4_k", "q5_k", "q6_k", "fp8",
+                                                  "auto"};
 
 // One `quantize:` value, checked; nullopt (with an error located at `where`) when unknown.
 std::optional<std::string> quantize_value(const flx::Config& where, const std::string& value,
@@ -128,8 +129,10 @@ std::optional<std::string> quantize_value(const flx::Config& where, const std::s
   if (std::find(kQuantizeTypes.begin(), kQuantizeTypes.end(), value) != kQuantizeTypes.end()) {
     return value;
   }
-  errors->push_back(where.error(key + " must be one of none, q8_0, q4_k, q5_k, q6_k, fp8, got \"" +
-                                value + "\"").what());
+  errors->push_back(where
+                        .error(key + " must be one of none, q8_0, q4_k, q5_k, q6_k, fp8, auto, " +
+                               "got \"" + value + "\"")
+                        .what());
   return std::nullopt;
 }
 
@@ -157,8 +160,8 @@ void read_quantize(const flx::Config& config, FluxOptions* options,
   }
   if (!node) return;
   if (node.size() > 0 || node.keys().empty()) {
-    errors->push_back(node.error("quantize must be a type (none, q8_0, q4_k, q5_k, q6_k, fp8) "
-                                 "or a map {transformer: TYPE, text_encoder_2: TYPE}")
+    errors->push_back(node.error("quantize must be a type (none, q8_0, q4_k, q5_k, q6_k, fp8, "
+                                 "auto) or a map {transformer: TYPE, text_encoder_2: TYPE}")
                           .what());
     return;
   }
@@ -190,6 +193,18 @@ std::optional<DType> quantize_dtype(const std::string& name) {
   if (name == "q6_k") return DType::Q6_K;
   if (name == "fp8") return DType::F8_E4M3;
   return std::nullopt;
+}
+
+std::string quantize_name(std::optional<DType> type) {
+  if (!type) return "none";
+  switch (*type) {
+    case DType::Q8_0: return "q8_0";
+    case DType::Q4_K: return "q4_k";
+    case DType::Q5_K: return "q5_k";
+    case DType::Q6_K: return "q6_k";
+    case DType::F8_E4M3: return "fp8";
+    default: return dtype_name(*type);
+  }
 }
 
 FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string>* errors) {

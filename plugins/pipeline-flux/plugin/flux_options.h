@@ -19,13 +19,16 @@
 //                                                       llama.cpp's names (t5-v1_1-xxl-encoder-
 //                                                       Q8_0.gguf) or .safetensors in
 //                                                       transformers' names (fp8 allowed)
-//   quantize                     string   none          none, q8_0, q4_k, q5_k, q6_k or fp8 for
-//                                or map                 the transformer and T5, or a map
-//                                                       {transformer: T, text_encoder_2: T}:
+//   quantize                     string   none          none, q8_0, q4_k, q5_k, q6_k, fp8 or
+//                                or map                 auto for the transformer and T5, or a
+//                                                       map {transformer: T, text_encoder_2: T}:
 //                                                       float linear weights are quantized as
 //                                                       they load and kept so (weights.h
 //                                                       QuantizeOnLoad); files already
-//                                                       quantized are used as they are
+//                                                       quantized are used as they are. auto:
+//                                                       the first of none, q8_0, q6_k, q5_k,
+//                                                       q4_k that fits memory_budget
+//                                                       (quantize_choice.h)
 //   load                         string   eager         eager: load in prepare(), which the host
 //                                                       runs in the background while /readyz
 //                                                       says "loading"; lazy: load on the first
@@ -135,7 +138,7 @@ struct FluxOptions {
   std::string model;
   std::string base;
   std::string text_encoder_2_file;
-  std::string quantize_transformer = "none";     // none, q8_0, q4_k, q5_k, q6_k, fp8
+  std::string quantize_transformer = "none";     // none, q8_0, q4_k, q5_k, q6_k, fp8, auto
   std::string quantize_text_encoder_2 = "none";
   LoadMode load = LoadMode::kEager;
   bool warmup = true;
@@ -180,8 +183,10 @@ FluxOptions read_flux_options(const flx::Config& config);
 
 const char* load_mode_name(LoadMode mode);
 // The storage type of a `quantize:` value ("q8_0" -> Q8_0, "fp8" -> F8_E4M3); nullopt for
-// "none".
+// "none" (and "auto", which the stage resolves first: quantize_choice.h).
 std::optional<DType> quantize_dtype(const std::string& name);
+// The inverse: the `quantize:` value of a storage type, "none" for nullopt.
+std::string quantize_name(std::optional<DType> type);
 const char* progress_mode_name(ProgressMode mode);
 
 }  // namespace flx::flux

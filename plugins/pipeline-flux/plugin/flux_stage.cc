@@ -24,6 +24,7 @@
 #include "model/prompt_cache.h"
 #include "model/single_file_check.h"
 #include "prompt_tokenizers.h"
+#include "quantize_choice.h"
 #include "variant_cache.h"
 
 namespace flx::flux {
@@ -69,6 +70,9 @@ void describe_quantization(const FluxPipeline* pipeline, FluxDescription* descri
     q.quantize = quantize;
     q.file = file;
     if (pipeline == nullptr) return;
+    const FluxPipelineOptions& options = pipeline->options();
+    q.applied = quantize_name(component == "transformer" ? options.quantize_transformer
+                                                          : options.quantize_text_encoder_2);
     auto it = pipeline->component_weights().find(component);
     if (it == pipeline->component_weights().end()) return;
     q.tensor_types = it->second.tensor_types;
@@ -273,8 +277,7 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
     FluxPipelineOptions pipeline_options;
     pipeline_options.offload = variant.offload;
     pipeline_options.text_cache_size = static_cast<size_t>(options_.text_cache_size);
-    pipeline_options.quantize_transformer = quantize_dtype(options_.quantize_transformer);
-    pipeline_options.quantize_text_encoder_2 = quantize_dtype(options_.quantize_text_encoder_2);
+    choose_quantization_for(variant, &pipeline_options, call);
     auto loaded = std::make_shared<FluxPipeline>(paths_, variant.dtype, settings_.device.device,
                                                  pipeline_options);
     plan_weight_residency(*loaded);
@@ -491,6 +494,34 @@ void FluxStage::plan_weight_residency(FluxPipeline& pipeline) const {
                   "), more than memory_budget " + format_bytes(budget) + " (" +
                   settings_.memory.budget_reason +
                   "): use quantized files or quantize: q8_0 / q4_k, or raise memory_budget");
+}
+
+void FluxStage::choose_quantization_for(const Variant& variant, FluxPipelineOptions* options,
+                                        const flx_call* call) const {
+  options->quantize_transformer = quantize_dtype(options_.quantize_transformer);
+  options->quantize_text_encoder_2 = quantize_dtype(options_.quantize_text_encoder_2);
+  if (options_.quantize_transformer != "auto" && options_.quantize_text_encoder_2 != "auto") {
+    return;
+  }
+  const int64_t activations =
+      default_request_estimate(variant.dtype, /*cheapest_knobs=*/true).peak_bytes();
+  const QuantizeChoice choice = choose_quantization(
+      options_.quantize_transformer, options_.quantize_text_encoder_2,
+      options_.release_unused_weights, activations, settings_.memory.budget_bytes,
+      [&](std::optional<DType> transformer, std::optional<DType> t5) {
+        FluxPipelineOptions candidate = *options;
+        candidate.quantize_transformer = transformer;
+        candidate.quantize_text_encoder_2 = t5;
+        return FluxPipeline::plan_weights(paths_, variant.dtype, settings_.device.device,
+                                          candidate);
+      });
+  options->quantize_transformer = choice.transformer;
+  options->quantize_text_encoder_2 = choice.text_encoder_2;
+  if (choice.fits) {
+    host_.info(choice.summary, call);
+  } else {
+    host_.warn(choice.summary, call);
+  }
 }
 
 FitDecision FluxStage::fit_memory(const ResolvedRequest& r, const Variant& variant,

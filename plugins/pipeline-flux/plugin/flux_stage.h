@@ -61,6 +61,7 @@
 namespace flx::flux {
 
 class FluxPipeline;
+struct FluxPipelineOptions;
 class PromptTokenizers;
 
 class FluxStage : public flx::Pipeline {
@@ -112,6 +113,10 @@ class FluxStage : public flx::Pipeline {
   // cheapest ones over_budget: fit could pick (attention_slicing max, vae_tiling).
   ActivationEstimate default_request_estimate(c10::ScalarType dtype,
                                               bool cheapest_knobs = false) const;
+  // The quantize-on-load types of the copy for `variant` into `options`: the configured
+  // ones, with `auto` resolved against the budget (quantize_choice.h, logged).
+  void choose_quantization_for(const Variant& variant, FluxPipelineOptions* options,
+                               const flx_call* call) const;
   // Decides whether `pipeline` gives back unused weights (release_unused_weights; auto: when
   // all its weights plus a default-size request at its cheapest knobs exceed the budget) and
   // throws LoadError when even its peak weights exceed the budget, so nothing could run.

@@ -100,7 +100,7 @@ TEST_F(FluxModelParity, EveryTransformerStepOnGoldenInputs) {
 }
 
 TEST_F(FluxModelParity, BlackForestLabsSingleFileTransformerComputesTheSame) {
-  const ModelPaths paths{model_dir_, model_dir_ + "/flux1-small-schnell-bfl.safetensors", ""};
+  const ModelPaths paths{model_dir_, model_dir_ + "/flux1-small-schnell-bfl.safetensors", "", ""};
   const FluxPipeline bfl(paths, at::kFloat, at::kCPU);
   for (const GoldenCase& golden_case : cases_) {
     SCOPED_TRACE(golden_case.name);

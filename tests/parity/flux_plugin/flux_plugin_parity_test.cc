@@ -271,6 +271,39 @@ TEST(FluxPluginGolden, QuantizationIsReportedPerComponent) {
   EXPECT_GT(t5->getValue<int64_t>("bytes"), 0);
 }
 
+// quantize: auto keeps the exact weights when they fit and otherwise picks a type that fits
+// beside a default request; the image is still made and describe() says what was applied.
+TEST(FluxPluginGolden, QuantizeAutoChoosesATypeThatFitsTheBudget) {
+  FLX_GOLDEN_OR_SKIP(model_dir, "tiny-flux");
+  const std::string base = "{model: \"" + model_dir +
+                           "\", threads: 2, warmup: false, dtype: float32, default_width: 64, "
+                           "default_height: 64, quantize: auto, ";
+  auto roomy = ReadyGraph(base + "memory_budget: 8GiB}");
+  ASSERT_NE(roomy, nullptr);
+  const Poco::JSON::Object::Ptr exact = ParseObject(Describe(*roomy));
+  const int64_t float_weights = exact->getValue<int64_t>("weights_bytes");
+  const Poco::JSON::Object::Ptr exact_t5 =
+      exact->getObject("quantization")->getObject("text_encoder_2");
+  EXPECT_EQ(exact_t5->getValue<std::string>("quantize"), "auto");
+  EXPECT_EQ(exact_t5->getValue<std::string>("applied"), "none") << "8 GiB holds it all";
+
+  // A budget the float weights alone fill: a default request no longer fits beside them.
+  auto tight = ReadyGraph(base + "memory_budget: " + std::to_string(float_weights) + "}");
+  ASSERT_NE(tight, nullptr);
+  const GenerationInput input = GoldenInput(model_dir + "/cases/cat-64x64-4steps");
+  const RunResult run = Generate(*tight, input);
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  const Poco::JSON::Object::Ptr chosen = ParseObject(Describe(*tight));
+  const Poco::JSON::Object::Ptr t5 = chosen->getObject("quantization")->getObject("text_encoder_2");
+  EXPECT_NE(t5->getValue<std::string>("applied"), "none") << Describe(*tight);
+  EXPECT_EQ(t5->getValue<std::string>("applied"),
+            chosen->getObject("quantization")->getObject("transformer")->getValue<std::string>(
+                "applied"));
+  EXPECT_LT(chosen->getValue<int64_t>("weights_bytes"), float_weights);
+  EXPECT_FALSE(chosen->getObject("memory")->getValue<bool>("release_unused_weights"))
+      << "a type that fits whole is preferred to faulting weights back in";
+}
+
 // memory_budget plans residency: weights that only fit with the unused components released
 // are released (auto), and a budget below even that peak refuses the model at load, naming
 // the budget.

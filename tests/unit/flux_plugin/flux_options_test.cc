@@ -94,6 +94,10 @@ TEST_F(FluxOptionsTest, EveryKeyIsRead) {
   EXPECT_EQ(quantize_dtype("q8_0"), DType::Q8_0);
   EXPECT_EQ(quantize_dtype("fp8"), DType::F8_E4M3);
   EXPECT_FALSE(quantize_dtype("none"));
+  EXPECT_EQ(Read({{"model", "m"}, {"quantize", "auto"}}).quantize_text_encoder_2, "auto");
+  for (const char* name : {"q8_0", "q4_k", "q5_k", "q6_k", "fp8", "none"}) {
+    EXPECT_EQ(quantize_name(quantize_dtype(name)), name);
+  }
   EXPECT_EQ(Read({{"model", "m"}, {"release_unused_weights", "true"}}).release_unused_weights,
             std::optional<bool>(true));
   EXPECT_EQ(Read({{"model", "m"}, {"release_unused_weights", "false"}}).release_unused_weights,
@@ -153,7 +157,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"no_model", {}, "model is required"},
         BadCase{"quantize",
                 {{"model", "m"}, {"quantize", "q3_k"}},
-                "quantize must be one of none, q8_0, q4_k, q5_k, q6_k, fp8, got \"q3_k\""},
+                "quantize must be one of none, q8_0, q4_k, q5_k, q6_k, fp8, auto, got \"q3_k\""},
         BadCase{"empty_model", {{"model", ""}}, "model must not be empty"},
         BadCase{"load",
                 {{"model", "m"}, {"load", "sometimes"}},
