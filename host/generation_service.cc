@@ -54,6 +54,7 @@ std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>> Gener
   request.max_sequence_length = input.max_sequence_length;
   request.seed = input.seed;
   request.call = call;
+  request.dump_dir = input.dump_dir.empty() ? nullptr : input.dump_dir.c_str();
 
   StageInstance* pipeline = chain.pipeline;
   if (pipeline->readiness() != Readiness::kReady) {

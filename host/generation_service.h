@@ -28,8 +28,10 @@ struct GenerationInput {
   float guidance = std::nanf("");
   uint32_t max_sequence_length = 0;
   uint64_t seed = 0;  // always set: the HTTP layer draws one when the client gave none
-  // Knobs in force from the first try (e.g. the CLI's {"dump_dir", DIR}); recovery adds more.
+  // Knobs (flx/vocabulary.h) in force from the first try; recovery adds more.
   std::vector<std::pair<std::string, std::string>> overrides;
+  // Where the pipeline writes its intermediate tensors (the CLI's --dump), or empty.
+  std::string dump_dir;
 };
 
 // One rung a recovery policy took.

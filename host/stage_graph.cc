@@ -163,7 +163,7 @@ void StageGraph::StartPrepare() {
       flx_event e{};
       e.struct_size = sizeof(e);
       e.type = FLX_EVENT_GAUGE;
-      e.name = "model_ready";
+      e.name = FLX_GAUGE_MODEL_READY;
       e.stage_id = s->id.c_str();
       e.value = st.ok() ? 1 : 0;
       Deliver(e);

@@ -78,12 +78,12 @@ RunSample run_once(const flux::FluxPipeline& pipeline, const flux::PromptTokeniz
   flux::GenerateCallbacks callbacks;
   callbacks.on_step = [&](int, int, double seconds) { sample.step_seconds.push_back(seconds); };
   callbacks.on_phase = [&](const std::string& phase, double seconds) {
-    if (phase == "encode_prompt") {
+    if (phase == FLX_PHASE_TEXT_ENCODE) {
       sample.text_encode_seconds = seconds;
-    } else if (phase == "denoise") {
+    } else if (phase == FLX_PHASE_DENOISE) {
       sample.denoise_seconds = seconds;
       denoised = ProcessUsage::now();
-    } else if (phase == "vae_decode") {
+    } else if (phase == FLX_PHASE_VAE_DECODE) {
       sample.vae_decode_seconds = seconds;
       sample.vae_decode_minor_faults = ProcessUsage::now().minor_faults - denoised.minor_faults;
     }

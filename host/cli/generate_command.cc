@@ -258,7 +258,7 @@ int GenerateCommand(const std::vector<std::string>& args) {
   input.max_sequence_length = a.max_sequence_length;
   input.n = a.n;
   input.guidance = a.guidance;
-  if (!a.dump.empty()) input.overrides.emplace_back("dump_dir", a.dump);
+  input.dump_dir = a.dump;
 
   flx_call call;
   call.request_id = "cli";

@@ -621,7 +621,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     double encode_s = Seconds(encode_start);
     flx_event phase{};
     phase.type = FLX_EVENT_PHASE;
-    phase.name = "image_encode";
+    phase.name = FLX_PHASE_IMAGE_ENCODE;
     phase.value = encode_s;
     Emit(phase, model_);
     auto save_start = Clock::now();
@@ -648,7 +648,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     }
     double save_s = Seconds(save_start);
     if (r.response_format == "url") {
-      phase.name = "save";
+      phase.name = FLX_PHASE_SAVE;
       phase.value = save_s;
       Emit(phase, model_);
     }
@@ -704,7 +704,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       }
       // Stage phases sit beside the host's own timings; a phase that would shadow one of
       // them (a stage calling its phase "queue", say) is renamed rather than duplicated.
-      static const char* const kHostTimings[] = {"queue", "generate", "encode", "save", "total"};
+      static const char* const kHostTimings[] = {"queue", "generate", "encode", FLX_PHASE_SAVE, "total"};
       for (const auto& [name, seconds] : summed) {
         bool clashes = false;
         for (const char* host_key : kHostTimings) clashes |= name == host_key;

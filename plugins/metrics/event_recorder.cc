@@ -97,8 +97,8 @@ void EventRecorder::ObserveLocked(const flx_event& event) {
       PendingRequest* p = Pending(event.request_id);
       if (p == nullptr) break;
       // Summed: a retried request reports each phase once per try.
-      if (phase == "denoise") p->sample.denoise_s = p->sample.denoise_s.value_or(0) + event.value;
-      if (phase == "vae_decode") {
+      if (phase == FLX_PHASE_DENOISE) p->sample.denoise_s = p->sample.denoise_s.value_or(0) + event.value;
+      if (phase == FLX_PHASE_VAE_DECODE) {
         p->sample.vae_decode_s = p->sample.vae_decode_s.value_or(0) + event.value;
       }
       break;
@@ -118,10 +118,10 @@ void EventRecorder::ObserveLocked(const flx_event& event) {
     case FLX_EVENT_GAUGE: {
       const std::string name = Text(event.name);
       const std::string stage = Text(event.stage_id);
-      if (name == "queue_depth") queue_depth_.Set({stage}, event.value);
-      if (name == "in_flight") in_flight_.Set({stage}, event.value);
-      if (name == "model_ready") model_ready_.Set({stage}, event.value);
-      if (name == "weights_bytes") weights_bytes_.Set({stage}, event.value);
+      if (name == FLX_GAUGE_QUEUE_DEPTH) queue_depth_.Set({stage}, event.value);
+      if (name == FLX_GAUGE_IN_FLIGHT) in_flight_.Set({stage}, event.value);
+      if (name == FLX_GAUGE_MODEL_READY) model_ready_.Set({stage}, event.value);
+      if (name == FLX_GAUGE_WEIGHTS_BYTES) weights_bytes_.Set({stage}, event.value);
       break;
     }
     case FLX_EVENT_QUEUED:

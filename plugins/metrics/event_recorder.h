@@ -13,10 +13,10 @@
 //   fluxserve_phase_seconds{model,phase}              PHASE (histogram); one family for all
 //                                                     phases so a dashboard can stack them
 //   fluxserve_step_seconds{model}                     STEP (histogram)
-//   fluxserve_queue_depth{stage}                      GAUGE "queue_depth"
-//   fluxserve_in_flight{stage}                        GAUGE "in_flight"
-//   fluxserve_model_ready{stage}                      GAUGE "model_ready"
-//   fluxserve_weights_bytes{stage}                    GAUGE "weights_bytes"
+//   fluxserve_queue_depth{stage}                      GAUGE FLX_GAUGE_QUEUE_DEPTH
+//   fluxserve_in_flight{stage}                        GAUGE FLX_GAUGE_IN_FLIGHT
+//   fluxserve_model_ready{stage}                      GAUGE FLX_GAUGE_MODEL_READY
+//   fluxserve_weights_bytes{stage}                    GAUGE FLX_GAUGE_WEIGHTS_BYTES
 //   fluxserve_process_resident_memory_bytes           read at scrape
 // Requests refused before their model was known (bad JSON, unknown model) count under
 // model="". Gauges of other names, and QUEUED and STARTED events, are not exported. The

@@ -20,10 +20,10 @@ constexpr int64_t kMaxMinSide = 16384;
 constexpr size_t kMaxReasonLength = 64;
 
 constexpr const char* kStageKeys[] = {"max_attempts", "codes", "delay_ms", "ladder"};
-constexpr const char* kKnobs[] = {"empty_cache", "attention_slicing", "vae_tiling",
-                                  "vae_slicing", "offload",           "dtype",
-                                  "steps",       "resolution"};
-constexpr const char* kRungModifiers[] = {"min_steps", "min_side", "delay_ms", "reason"};
+constexpr const char* kKnobs[] = {FLX_KNOB_EMPTY_CACHE, FLX_KNOB_ATTENTION_SLICING, FLX_KNOB_VAE_TILING,
+                                  FLX_KNOB_VAE_SLICING, FLX_KNOB_OFFLOAD,           FLX_KNOB_DTYPE,
+                                  FLX_KNOB_STEPS,       "resolution"};
+constexpr const char* kRungModifiers[] = {FLX_KNOB_MIN_STEPS, FLX_KNOB_MIN_SIDE, "delay_ms", "reason"};
 
 template <size_t N>
 bool Contains(const char* const (&names)[N], const std::string& name) {
@@ -93,7 +93,7 @@ bool IsPositiveInteger(const std::string& text) {
 
 std::optional<std::string> AttentionSlicing(Problems& problems, const flx::Config& rung) {
   std::optional<std::string> value =
-      problems.Guard([&] { return rung.string("attention_slicing"); });
+      problems.Guard([&] { return rung.string(FLX_KNOB_ATTENTION_SLICING); });
   if (!value) return std::nullopt;
   if (*value == "off" || *value == "auto" || *value == "max") return value;
   if (IsPositiveInteger(*value)) return std::to_string(std::stol(*value));
@@ -106,7 +106,7 @@ std::optional<std::string> Dtype(Problems& problems, const flx::Config& rung) {
   static const std::pair<const char*, const char*> kSpellings[] = {
       {"float32", "float32"}, {"fp32", "float32"},      {"float16", "float16"},
       {"fp16", "float16"},    {"bfloat16", "bfloat16"}, {"bf16", "bfloat16"}};
-  std::optional<std::string> value = problems.Guard([&] { return rung.string("dtype"); });
+  std::optional<std::string> value = problems.Guard([&] { return rung.string(FLX_KNOB_DTYPE); });
   if (!value) return std::nullopt;
   for (const auto& [spelling, canonical] : kSpellings) {
     if (*value == spelling) return std::string(canonical);
@@ -143,25 +143,25 @@ Rung ReadRung(Problems& problems, const flx::Config& node) {
   }
 
   if (std::optional<bool> empty_cache =
-          problems.Guard([&] { return node.boolean("empty_cache"); })) {
+          problems.Guard([&] { return node.boolean(FLX_KNOB_EMPTY_CACHE); })) {
     if (!*empty_cache) problems.Add(node, "empty_cache can only be true (leave it out otherwise)");
     rung.empty_cache = *empty_cache;
   }
   rung.attention_slicing = AttentionSlicing(problems, node);
-  rung.vae_tiling = problems.Guard([&] { return node.boolean("vae_tiling"); });
-  rung.vae_slicing = problems.Guard([&] { return node.boolean("vae_slicing"); });
+  rung.vae_tiling = problems.Guard([&] { return node.boolean(FLX_KNOB_VAE_TILING); });
+  rung.vae_slicing = problems.Guard([&] { return node.boolean(FLX_KNOB_VAE_SLICING); });
   static const char* const kOffloads[] = {"none", "model", "sequential"};
-  rung.offload = OneOf(problems, node, "offload", kOffloads);
+  rung.offload = OneOf(problems, node, FLX_KNOB_OFFLOAD, kOffloads);
   rung.dtype = Dtype(problems, node);
   static const char* const kHalf[] = {"half"};
-  rung.halve_steps = OneOf(problems, node, "steps", kHalf).has_value();
+  rung.halve_steps = OneOf(problems, node, FLX_KNOB_STEPS, kHalf).has_value();
   rung.halve_resolution = OneOf(problems, node, "resolution", kHalf).has_value();
 
-  if (std::optional<int64_t> min_steps = IntegerIn(problems, node, "min_steps", 1, kMaxMinSteps)) {
+  if (std::optional<int64_t> min_steps = IntegerIn(problems, node, FLX_KNOB_MIN_STEPS, 1, kMaxMinSteps)) {
     rung.min_steps = static_cast<uint32_t>(*min_steps);
     if (!rung.halve_steps) problems.Add(node, "min_steps needs steps: half in the same rung");
   }
-  if (std::optional<int64_t> min_side = IntegerIn(problems, node, "min_side", 1, kMaxMinSide)) {
+  if (std::optional<int64_t> min_side = IntegerIn(problems, node, FLX_KNOB_MIN_SIDE, 1, kMaxMinSide)) {
     rung.min_side = static_cast<uint32_t>(*min_side);
     if (!rung.halve_resolution) {
       problems.Add(node, "min_side needs resolution: half in the same rung");

@@ -1,6 +1,7 @@
 #include "ladder_policy.h"
 
 #include <flx/codes.hpp>
+#include <flx/knobs.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +9,6 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "override_keys.h"
 
 namespace flx::recovery {
 namespace {
@@ -20,80 +20,69 @@ struct Knob {
   std::vector<std::pair<std::string, std::string>> overrides;
 };
 
-// The shortest fixed-point text that reads back as `value` (pipelines parse it with strtod).
-std::string FormatDecimal(double value) {
-  char text[64];
-  for (int precision = 1; precision <= 40; ++precision) {
-    std::snprintf(text, sizeof(text), "%.*f", precision, value);
-    if (std::strtod(text, nullptr) == value) return text;
-  }
-  std::snprintf(text, sizeof(text), "%.17g", value);
-  return text;
-}
-
-// The factor in force for `key` (1 when absent).
+// The factor in force for `key` (1 when absent), read as every pipeline reads it.
+// Knobs in force were sent by a stage, so a malformed one is a bug there (INTERNAL), not bad
+// client input.
 double FactorInForce(const std::map<std::string, std::string>& in_force, const char* key) {
-  auto it = in_force.find(key);
-  if (it == in_force.end()) return 1.0;
-  const std::string& text = it->second;
-  char* end = nullptr;
-  const double value = text.empty() ? NAN : std::strtod(text.c_str(), &end);
-  if (std::isnan(value) || end != text.c_str() + text.size() || !(value > 0 && value <= 1)) {
-    throw std::invalid_argument(std::string("override ") + key + " = \"" + text +
-                                "\" in force is not a decimal in (0, 1]");
+  flx::Knobs knobs;
+  try {
+    knobs = flx::Knobs::parse(in_force);
+  } catch (const flx::Error& e) {
+    throw std::logic_error(std::string("the knobs in force are malformed: ") + e.what());
   }
-  return value;
+  const std::optional<double> factor =
+      std::string(key) == FLX_KNOB_STEPS_FACTOR ? knobs.steps_factor : knobs.resolution_factor;
+  return factor.value_or(1.0);
 }
 
 std::string OnOff(bool on) { return on ? "on" : "off"; }
-std::string TrueFalse(bool on) { return on ? "true" : "false"; }
 
 std::vector<Knob> KnobsOf(const Rung& rung, const std::map<std::string, std::string>& in_force) {
   std::vector<Knob> knobs;
   if (rung.empty_cache) {
-    knobs.push_back({"empty_cache", "the device cache emptied", {{kEmptyCache, "true"}}});
+    knobs.push_back({FLX_KNOB_EMPTY_CACHE, "the device cache emptied", {{FLX_KNOB_EMPTY_CACHE, FLX_KNOB_TRUE}}});
   }
   if (rung.attention_slicing) {
-    knobs.push_back({"attention_slicing",
+    knobs.push_back({FLX_KNOB_ATTENTION_SLICING,
                      "attention slicing " + *rung.attention_slicing,
-                     {{kAttentionSlicing, *rung.attention_slicing}}});
+                     {{FLX_KNOB_ATTENTION_SLICING, *rung.attention_slicing}}});
   }
   if (rung.vae_tiling) {
-    knobs.push_back({"vae_tiling",
+    knobs.push_back({FLX_KNOB_VAE_TILING,
                      "VAE tiling " + OnOff(*rung.vae_tiling),
-                     {{kVaeTiling, TrueFalse(*rung.vae_tiling)}}});
+                     {{FLX_KNOB_VAE_TILING, flx::knob_bool(*rung.vae_tiling)}}});
   }
   if (rung.vae_slicing) {
-    knobs.push_back({"vae_slicing",
+    knobs.push_back({FLX_KNOB_VAE_SLICING,
                      "VAE slicing " + OnOff(*rung.vae_slicing),
-                     {{kVaeSlicing, TrueFalse(*rung.vae_slicing)}}});
+                     {{FLX_KNOB_VAE_SLICING, flx::knob_bool(*rung.vae_slicing)}}});
   }
   if (rung.offload) {
-    knobs.push_back({"offload",
+    knobs.push_back({FLX_KNOB_OFFLOAD,
                      *rung.offload == "none" ? "no offload" : *rung.offload + " offload",
-                     {{kOffload, *rung.offload}}});
+                     {{FLX_KNOB_OFFLOAD, *rung.offload}}});
   }
   if (rung.dtype) {
-    knobs.push_back({"dtype", "dtype " + *rung.dtype, {{kDtype, *rung.dtype}}});
+    knobs.push_back({FLX_KNOB_DTYPE, "dtype " + *rung.dtype, {{FLX_KNOB_DTYPE, *rung.dtype}}});
   }
   if (rung.halve_steps) {
-    const std::string factor = FormatDecimal(FactorInForce(in_force, kStepsFactor) / 2);
-    Knob knob{"steps_halved", "half the steps (steps_factor " + factor, {{kStepsFactor, factor}}};
+    const std::string factor = flx::knob_factor(FactorInForce(in_force, FLX_KNOB_STEPS_FACTOR) / 2);
+    Knob knob{"steps_halved", "half the steps (steps_factor " + factor, {{FLX_KNOB_STEPS_FACTOR, factor}}};
     if (rung.min_steps) {
       knob.phrase += ", at least " + std::to_string(*rung.min_steps);
-      knob.overrides.emplace_back(kMinSteps, std::to_string(*rung.min_steps));
+      knob.overrides.emplace_back(FLX_KNOB_MIN_STEPS, std::to_string(*rung.min_steps));
     }
     knob.phrase += ")";
     knobs.push_back(std::move(knob));
   }
   if (rung.halve_resolution) {
-    const std::string factor = FormatDecimal(FactorInForce(in_force, kResolutionFactor) / 2);
+    const std::string factor = flx::knob_factor(FactorInForce(in_force, FLX_KNOB_RESOLUTION_FACTOR) / 2);
     Knob knob{"resolution_halved",
               "half the resolution (resolution_factor " + factor,
-              {{kResolutionFactor, factor}}};
+              {{FLX_KNOB_RESOLUTION_FACTOR, factor}}};
     if (rung.min_side) {
       knob.phrase += ", sides at least " + std::to_string(*rung.min_side);
-      knob.overrides.emplace_back(kMinSide, std::to_string(*rung.min_side));
+      knob.overrides.emplace_back(FLX_KNOB_MIN_SIDE, std::to_string(*rung.min_side));
     }
     knob.phrase += ")";
     knobs.push_back(std::move(knob));

@@ -34,7 +34,7 @@ struct RetryPlan {
   // For people: "out of memory (<failure>): retrying with attention slicing max (rung 2 of 6)".
   std::string message;
   uint32_t delay_ms = 0;
-  // Keys of override_keys.h with their values, in a fixed knob order.
+  // Knobs of flx/vocabulary.h with their values, in a fixed knob order.
   std::vector<std::pair<std::string, std::string>> overrides;
 };
 

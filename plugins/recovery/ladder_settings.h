@@ -12,7 +12,7 @@
 
 namespace flx::recovery {
 
-// One rung: the knobs of one retry. Values are canonical (as sent in override_keys.h); a
+// One rung: the knobs of one retry. Values are canonical (as flx/vocabulary.h spells them); a
 // knob left unset is not sent, so the value of an earlier rung stays in force. A rung
 // without knobs retries with the overrides already in force.
 struct Rung {

@@ -1,5 +1,7 @@
 #include "fifo_admission.h"
 
+#include <flx/vocabulary.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -172,11 +174,11 @@ bool FifoAdmission::PipelineBusyLocked(const Waiter& waiter) const {
 void FifoAdmission::PublishLevelsLocked() {
   if (queue_.size() != published_queue_depth_) {
     published_queue_depth_ = queue_.size();
-    if (on_gauge_) on_gauge_("queue_depth", static_cast<double>(published_queue_depth_));
+    if (on_gauge_) on_gauge_(FLX_GAUGE_QUEUE_DEPTH, static_cast<double>(published_queue_depth_));
   }
   if (in_flight_ != published_in_flight_) {
     published_in_flight_ = in_flight_;
-    if (on_gauge_) on_gauge_("in_flight", static_cast<double>(published_in_flight_));
+    if (on_gauge_) on_gauge_(FLX_GAUGE_IN_FLIGHT, static_cast<double>(published_in_flight_));
   }
 }
 

@@ -101,7 +101,7 @@ struct AdmissionLevels {
 
 class FifoAdmission {
  public:
-  // Called with the new level whenever "queue_depth" or "in_flight" changes; runs with the
+  // Called with the new level whenever FLX_GAUGE_QUEUE_DEPTH or FLX_GAUGE_IN_FLIGHT changes; runs with the
   // internal lock held (so levels arrive in order), must be cheap and must not re-enter.
   using GaugeHook = std::function<void(const char* gauge, double value)>;
 

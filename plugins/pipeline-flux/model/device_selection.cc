@@ -4,6 +4,7 @@
 #include <ATen/Context.h>
 #include <ATen/Version.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <flx/vocabulary.h>
 #include <dlfcn.h>
 #include <sched.h>
 #include <torch/cuda.h>
@@ -250,25 +251,25 @@ void resolve_dtype(const std::string& setting, const HardwareInfo& hardware, Dev
     } else if (value == "bfloat16" || value == "bf16") {
       choice.dtype = c10::kBFloat16;
     } else {
-      throw setting_error("dtype", setting,
+      throw setting_error(FLX_KNOB_DTYPE, setting,
                           "is not one of auto, float32 (fp32), float16 (fp16), bfloat16 (bf16)");
     }
     choice.dtype_reason = "explicit";
     const bool cpu = choice.device.is_cpu();
     if (choice.dtype == c10::kHalf && cpu && !hardware.cpu_float16_kernels) {
-      throw setting_error("dtype", setting,
+      throw setting_error(FLX_KNOB_DTYPE, setting,
                           "is not possible on cpu: this libtorch lacks CPU float16 kernels for "
                           "the networks' ops; use float32 or bfloat16");
     }
     if (choice.dtype == c10::kBFloat16 && choice.device.is_cuda() &&
         !cuda_has_bf16(hardware, choice.device.index())) {
-      throw setting_error("dtype", setting,
+      throw setting_error(FLX_KNOB_DTYPE, setting,
                           "is not possible on " + device +
                               ": the GPU has no native bf16 (compute capability < 8.0); use "
                               "float16 or float32");
     }
     if (choice.dtype == c10::kBFloat16 && choice.device.is_mps()) {
-      throw setting_error("dtype", setting,
+      throw setting_error(FLX_KNOB_DTYPE, setting,
                           "is not possible on mps: libtorch 1.13's MPS backend has no bfloat16; "
                           "use float16 or float32");
     }

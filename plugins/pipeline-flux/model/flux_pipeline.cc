@@ -270,7 +270,7 @@ std::vector<Image> FluxPipeline::generate(const GenerateParams& params,
   const Clock::time_point start = Clock::now();
   const PromptEmbeddings prompt = encode_prompt_unlocked(params.clip_ids, params.t5_ids);
   wait_for(prompt.prompt_embeds);
-  if (callbacks.on_phase) callbacks.on_phase("encode_prompt", seconds_since(start));
+  if (callbacks.on_phase) callbacks.on_phase(FLX_PHASE_TEXT_ENCODE, seconds_since(start));
   std::vector<Image> images;
   for (int i = 0; i < params.n; ++i) {
     images.push_back(generate_one(params, prompt, i, callbacks));
@@ -354,7 +354,7 @@ Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbed
   }
   transformer_run.reset();
   if (index + 1 == params.n) release_if_unused("transformer");
-  if (callbacks.on_phase) callbacks.on_phase("denoise", seconds_since(phase_start));
+  if (callbacks.on_phase) callbacks.on_phase(FLX_PHASE_DENOISE, seconds_since(phase_start));
   if (dump) {
     dump->write("step_latents_in", at::stack(step_latents_in));
     dump->write("step_timestep_in", at::stack(step_timestep_in));
@@ -374,7 +374,7 @@ Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbed
     dump->write("vae_decoded", decoded);
     dump->write("image", unit_image[0]);
   }
-  if (callbacks.on_phase) callbacks.on_phase("vae_decode", seconds_since(phase_start));
+  if (callbacks.on_phase) callbacks.on_phase(FLX_PHASE_VAE_DECODE, seconds_since(phase_start));
 
   Image image;
   image.width = params.width;

@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
+#include <flx/vocabulary.h>
 
 #include <atomic>
 #include <cstdint>
@@ -66,7 +67,8 @@ struct GenerateParams {
 struct GenerateCallbacks {
   // After each denoising step: step counts from 1 to total; seconds the step took.
   std::function<void(int step, int total, double seconds)> on_step;
-  // After each phase ("encode_prompt", then per image "denoise" and "vae_decode").
+  // After each phase (flx/vocabulary.h: FLX_PHASE_TEXT_ENCODE, then per image
+  // FLX_PHASE_DENOISE and FLX_PHASE_VAE_DECODE).
   std::function<void(const std::string& phase, double seconds)> on_phase;
   // Asked before each denoising step and decoding, and inside them at every block, attention
   // slice and VAE tile (cancellation.h); true aborts with Cancelled.
@@ -114,7 +116,7 @@ class FluxPipeline {
 
   // Generates params.n images. Throws std::invalid_argument for bad parameters (naming the
   // parameter), Cancelled when callbacks.cancelled says so. Safe to call concurrently. With a
-  // prompt cache, a cached prompt skips both text encoders ("encode_prompt" is still
+  // prompt cache, a cached prompt skips both text encoders (FLX_PHASE_TEXT_ENCODE is still
   // reported, taking about no time).
   std::vector<Image> generate(const GenerateParams& params,
                               const GenerateCallbacks& callbacks = {}) const;

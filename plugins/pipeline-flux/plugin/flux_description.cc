@@ -109,26 +109,26 @@ std::string describe_json(const FluxDescription& d) {
   object.set("loaded", d.loaded);
   object.set("device", d.settings.device);
   object.set("device_reason", d.settings.device_reason);
-  object.set("dtype", d.settings.dtype);
+  object.set(FLX_KNOB_DTYPE, d.settings.dtype);
   object.set("dtype_reason", d.settings.dtype_reason);
   object.set("threads", d.settings.threads);
   object.set("threads_reason", d.settings.threads_reason);
   object.set("blas", d.settings.blas);
   object.set("matmul_gflops", optional_number(d.matmul_gflops));
-  object.set("attention_slicing", d.settings.attention_slicing);
-  object.set("vae_slicing", d.settings.vae_slicing);
-  object.set("vae_tiling", d.settings.vae_tiling);
+  object.set(FLX_KNOB_ATTENTION_SLICING, d.settings.attention_slicing);
+  object.set(FLX_KNOB_VAE_SLICING, d.settings.vae_slicing);
+  object.set(FLX_KNOB_VAE_TILING, d.settings.vae_tiling);
   object.set("vae_tile_size", d.settings.vae_tile_size);
   object.set("vae_tile_overlap", d.settings.vae_tile_overlap);
-  object.set("offload", d.settings.offload);
+  object.set(FLX_KNOB_OFFLOAD, d.settings.offload);
   object.set("offload_summary", d.offload_summary);
   object.set("dtype_override", d.dtype_override);
   object.set("override_variants", d.options.override_variants);
   Poco::JSON::Array::Ptr variants = new Poco::JSON::Array;
   for (const FluxDescription::Variant& variant : d.loaded_variants) {
     Poco::JSON::Object::Ptr item = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    item->set("dtype", variant.dtype);
-    item->set("offload", variant.offload);
+    item->set(FLX_KNOB_DTYPE, variant.dtype);
+    item->set(FLX_KNOB_OFFLOAD, variant.offload);
     variants->add(item);
   }
   object.set("loaded_variants", variants);
@@ -146,7 +146,7 @@ std::string describe_json(const FluxDescription& d) {
   object.set("default_width", d.defaults.width);
   object.set("default_height", d.defaults.height);
   object.set("warmup", warmup);
-  object.set("weights_bytes",
+  object.set(FLX_GAUGE_WEIGHTS_BYTES,
              d.weights_bytes ? Poco::Dynamic::Var(*d.weights_bytes) : Poco::Dynamic::Var());
   object.set("vae_scale_factor", d.vae_scale_factor);
   object.set("size_multiple", 2 * d.vae_scale_factor);

@@ -225,16 +225,17 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
                                                                              : LoadMode::kEager;
   options.warmup = reader.boolean("warmup").value_or(true);
   options.device = reader.text("device").value_or(options.device);
-  options.dtype = reader.text("dtype").value_or(options.dtype);
+  options.dtype = reader.text(FLX_KNOB_DTYPE).value_or(options.dtype);
   options.threads = reader.text("threads").value_or(options.threads);
-  options.attention_slicing = reader.text("attention_slicing").value_or(options.attention_slicing);
-  options.vae_slicing = reader.boolean("vae_slicing").value_or(options.vae_slicing);
-  options.vae_tiling = reader.boolean("vae_tiling").value_or(options.vae_tiling);
+  options.attention_slicing =
+      reader.text(FLX_KNOB_ATTENTION_SLICING).value_or(options.attention_slicing);
+  options.vae_slicing = reader.boolean(FLX_KNOB_VAE_SLICING).value_or(options.vae_slicing);
+  options.vae_tiling = reader.boolean(FLX_KNOB_VAE_TILING).value_or(options.vae_tiling);
   options.vae_tile_size =
       reader.integer("vae_tile_size", 1, kMaxSide).value_or(options.vae_tile_size);
   options.vae_tile_overlap =
       reader.integer("vae_tile_overlap", 0, kMaxSide).value_or(options.vae_tile_overlap);
-  options.offload = reader.text("offload").value_or(options.offload);
+  options.offload = reader.text(FLX_KNOB_OFFLOAD).value_or(options.offload);
   options.override_variants = reader.integer("override_variants", 0, kMaxOverrideVariants)
                                   .value_or(options.override_variants);
   options.buffer_pool = reader.boolean("buffer_pool").value_or(options.buffer_pool);

@@ -1,6 +1,7 @@
 #include "flux_stage.h"
 
 #include <ATen/Parallel.h>
+#include <flx/knobs.hpp>
 #include <c10/core/InferenceMode.h>
 #include <unistd.h>
 
@@ -54,11 +55,6 @@ std::string format_number(double value) {
   char text[32];
   std::snprintf(text, sizeof(text), "%g", value);
   return text;
-}
-
-// The pipeline reports the text encoders as one phase; the ABI's events call it text_encode.
-const char* event_phase_name(const std::string& phase) {
-  return phase == "encode_prompt" ? "text_encode" : phase.c_str();
 }
 
 // config.quantization: the quantize setting and file of the transformer and T5, and what the
@@ -226,25 +222,25 @@ FluxStage::Variant FluxStage::choose_variant(const ResolvedRequest& r, const flx
       const DeviceChoice wanted =
           select_device_dtype(settings_.device.device_name, *r.dtype, hardware_);
       if (wanted.dtype != variant.dtype && !switchable) {
-        ignore("dtype", *r.dtype, not_switchable);
+        ignore(FLX_KNOB_DTYPE, *r.dtype, not_switchable);
       } else {
         variant.dtype = wanted.dtype;
         variant.dtype_name = wanted.dtype_name;
       }
     } catch (const std::invalid_argument& e) {
-      ignore("dtype", *r.dtype, e.what());
+      ignore(FLX_KNOB_DTYPE, *r.dtype, e.what());
     }
   }
   if (r.offload) {
     try {
       const OffloadMode wanted = parse_offload_mode(*r.offload);
       if (wanted != variant.offload && !switchable) {
-        ignore("offload", *r.offload, not_switchable);
+        ignore(FLX_KNOB_OFFLOAD, *r.offload, not_switchable);
       } else {
         variant.offload = wanted;
       }
     } catch (const std::invalid_argument& e) {
-      ignore("offload", *r.offload, e.what());
+      ignore(FLX_KNOB_OFFLOAD, *r.offload, e.what());
     }
   }
   return variant;
@@ -307,7 +303,7 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
                  (pipeline->release_unused_weights() ? ", unused components released" : "") +
                  ")",
              call);
-  if (call != nullptr) host_.emit_phase(call, "load", seconds);
+  if (call != nullptr) host_.emit_phase(call, FLX_PHASE_LOAD, seconds);
   int64_t total_bytes = 0;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
@@ -315,7 +311,7 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
     loaded_->pipelines.insert(variant, pipeline, bytes);
     total_bytes = loaded_->pipelines.total_bytes();
   }
-  host_.emit_gauge("weights_bytes", static_cast<double>(total_bytes), call);
+  host_.emit_gauge(FLX_GAUGE_WEIGHTS_BYTES, static_cast<double>(total_bytes), call);
   return {pipeline, tokenizers};
 }
 
@@ -380,18 +376,18 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   const FitDecision fit = fit_memory(r, variant, call_knobs(settings_, r));
   const CallKnobs knobs{fit.attention, fit.vae};
 
-  flx::set_param(result, "steps", std::to_string(r.steps));
-  flx::set_param(result, "width", std::to_string(r.width));
-  flx::set_param(result, "height", std::to_string(r.height));
+  flx::set_param(result, FLX_KNOB_STEPS, std::to_string(r.steps));
+  flx::set_param(result, FLX_KNOB_WIDTH, std::to_string(r.width));
+  flx::set_param(result, FLX_KNOB_HEIGHT, std::to_string(r.height));
   flx::set_param(result, "guidance", r.guidance ? format_number(*r.guidance) : "ignored");
   flx::set_param(result, "max_sequence_length", std::to_string(r.max_sequence_length));
-  flx::set_param(result, "dtype", variant.dtype_name);
+  flx::set_param(result, FLX_KNOB_DTYPE, variant.dtype_name);
   flx::set_param(result, "device", settings_.device.device_name);
   for (const auto& [key, value] : r.applied_overrides) flx::set_param(result, key, value);
-  flx::set_param(result, "attention_slicing", attention_slicing_name(knobs.attention));
-  flx::set_param(result, "vae_tiling", knobs.vae.tiling ? "true" : "false");
-  flx::set_param(result, "vae_slicing", knobs.vae.slicing ? "true" : "false");
-  flx::set_param(result, "offload", offload_mode_name(variant.offload));
+  flx::set_param(result, FLX_KNOB_ATTENTION_SLICING, attention_slicing_name(knobs.attention));
+  flx::set_param(result, FLX_KNOB_VAE_TILING, flx::knob_bool(knobs.vae.tiling));
+  flx::set_param(result, FLX_KNOB_VAE_SLICING, flx::knob_bool(knobs.vae.slicing));
+  flx::set_param(result, FLX_KNOB_OFFLOAD, offload_mode_name(variant.offload));
   if (!ignored.empty()) flx::set_param(result, "ignored_overrides", ignored);
   flx::set_param(result, "memory_estimate_bytes", std::to_string(fit.estimate.peak_bytes()));
   if (!fit.adjustment.empty()) flx::set_param(result, "memory_fit", fit.adjustment);
@@ -407,7 +403,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
         static_cast<size_t>(r.max_sequence_length));
     params.clip_ids = std::move(ids.clip);
     params.t5_ids = std::move(ids.t5);
-    host_.emit_phase(call, "tokenize", seconds_since(start));
+    host_.emit_phase(call, FLX_PHASE_TOKENIZE, seconds_since(start));
     params.width = r.width;
     params.height = r.height;
     params.steps = r.steps;
@@ -436,7 +432,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
       }
     };
     callbacks.on_phase = [&](const std::string& phase, double seconds) {
-      host_.emit_phase(call, event_phase_name(phase), seconds);
+      host_.emit_phase(call, phase.c_str(), seconds);
     };
     callbacks.cancelled = [call] { return flx::Host::cancelled(call); };
     images = model.pipeline->generate(params, callbacks);

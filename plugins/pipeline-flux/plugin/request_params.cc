@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <flx/knobs.hpp>
 #include <flx/plugin.hpp>
 #include <optional>
 
@@ -43,58 +44,16 @@ int checked_range(const char* name, int64_t value, int64_t max) {
   return static_cast<int>(value);
 }
 
-int64_t override_integer(const std::string& key, const std::string& text) {
-  const bool digits = !text.empty() && text.size() <= 9 &&
-                      text.find_first_not_of("0123456789") == std::string::npos;
-  if (!digits) {
-    throw invalid(key, "override " + key + " must be a decimal integer, got \"" + text + "\"");
-  }
-  return std::stoll(text);
-}
-
 int64_t round_down_to(int64_t value, int64_t multiple) {
   return std::clamp(value / multiple * multiple, multiple, kMaxSide / multiple * multiple);
 }
 
-double override_factor(const std::string& key, const std::string& text) {
-  char* end = nullptr;
-  const double value = text.empty() ? NAN : std::strtod(text.c_str(), &end);
-  if (std::isnan(value) || end != text.c_str() + text.size() || !(value > 0 && value <= 1)) {
-    throw invalid(key, "override " + key + " must be a decimal in (0, 1], got \"" + text + "\"");
-  }
-  return value;
-}
-
-bool override_boolean(const std::string& key, const std::string& text) {
-  if (text != "true" && text != "false") {
-    throw invalid(key, "override " + key + " must be true or false, got \"" + text + "\"");
-  }
-  return text == "true";
-}
-
-int64_t override_bound(const std::string& key, const std::string& text) {
-  const int64_t value = override_integer(key, text);
-  if (value < 1) throw invalid(key, "override " + key + " must be at least 1, got " + text);
-  return value;
-}
-
-// The relative overrides of a recovery stage, applied after every absolute value is known.
-struct Scaling {
-  std::optional<double> steps_factor;
-  int64_t min_steps = 1;
-  std::optional<double> resolution_factor;
-  int64_t min_side = 0;
-};
-
-int scale_steps(int steps, double factor, int64_t min_steps) {
-  const int64_t scaled = std::llround(steps * factor);
-  return static_cast<int>(std::min<int64_t>(steps, std::max(min_steps, scaled)));
-}
-
-int64_t scale_side(int64_t side, double factor, int64_t min_side, int64_t multiple) {
-  const int64_t lower = std::max(multiple, (min_side + multiple - 1) / multiple * multiple);
-  const auto scaled = static_cast<int64_t>(std::floor(side * factor / multiple)) * multiple;
-  return std::min(side, std::max(lower, scaled));
+// The knobs this stage applies itself later (stage_settings.h, flux_stage.h) and reports as
+// effective parameters under their own keys; steps, width and height are reported as the
+// effective values instead.
+bool reported_as_given(const std::string& key) {
+  return key != FLX_KNOB_STEPS && key != FLX_KNOB_WIDTH && key != FLX_KNOB_HEIGHT &&
+         key != FLX_KNOB_DTYPE && key != FLX_KNOB_OFFLOAD;
 }
 
 }  // namespace
@@ -133,54 +92,24 @@ ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults&
   if (request.n < 1) throw invalid("n", "n must be at least 1, got " + std::to_string(request.n));
   resolved.n = static_cast<int>(request.n);
 
-  Scaling scaling;
-  for (const auto& [key, value] : flx::overrides(request)) {
-    if (key == "steps") {
-      resolved.steps = checked_range("steps", override_integer(key, value), kMaxSteps);
-    } else if (key == "width") {
-      resolved.width = round_down_to(override_integer(key, value), size_multiple);
-    } else if (key == "height") {
-      resolved.height = round_down_to(override_integer(key, value), size_multiple);
-    } else if (key == "steps_factor") {
-      scaling.steps_factor = override_factor(key, value);
-      resolved.applied_overrides[key] = value;
-    } else if (key == "min_steps") {
-      scaling.min_steps = override_bound(key, value);
-      resolved.applied_overrides[key] = value;
-    } else if (key == "resolution_factor") {
-      scaling.resolution_factor = override_factor(key, value);
-      resolved.applied_overrides[key] = value;
-    } else if (key == "min_side") {
-      scaling.min_side = override_bound(key, value);
-      resolved.applied_overrides[key] = value;
-    } else if (key == "dump_dir") {
-      resolved.dump_dir = value;
-    } else if (key == "empty_cache") {
-      resolved.empty_cache = override_boolean(key, value);
-      resolved.applied_overrides[key] = value;
-    } else if (key == "vae_tiling") {
-      resolved.vae_tiling = override_boolean(key, value);
-      resolved.applied_overrides[key] = value;
-    } else if (key == "vae_slicing") {
-      resolved.vae_slicing = override_boolean(key, value);
-      resolved.applied_overrides[key] = value;
-    } else if (key == "attention_slicing") {
-      resolved.attention_slicing = value;
-      resolved.applied_overrides[key] = value;
-    } else if (key == "dtype") {
-      resolved.dtype = value;
-    } else if (key == "offload") {
-      resolved.offload = value;
-    }
+  const flx::Knobs knobs = flx::Knobs::parse(request);
+  if (knobs.steps) resolved.steps = checked_range("steps", *knobs.steps, kMaxSteps);
+  if (knobs.width) resolved.width = round_down_to(*knobs.width, size_multiple);
+  if (knobs.height) resolved.height = round_down_to(*knobs.height, size_multiple);
+  resolved.steps = static_cast<int>(knobs.scaled_steps(resolved.steps));
+  resolved.width = knobs.scaled_side(resolved.width, size_multiple);
+  resolved.height = knobs.scaled_side(resolved.height, size_multiple);
+  resolved.empty_cache = knobs.empty_cache.value_or(false);
+  resolved.attention_slicing = knobs.attention_slicing;
+  resolved.vae_tiling = knobs.vae_tiling;
+  resolved.vae_slicing = knobs.vae_slicing;
+  resolved.dtype = knobs.dtype;
+  resolved.offload = knobs.offload;
+  for (const auto& [key, value] : knobs.given) {
+    if (reported_as_given(key)) resolved.applied_overrides[key] = value;
   }
-  if (scaling.steps_factor) {
-    resolved.steps = scale_steps(resolved.steps, *scaling.steps_factor, scaling.min_steps);
-  }
-  if (scaling.resolution_factor) {
-    resolved.width =
-        scale_side(resolved.width, *scaling.resolution_factor, scaling.min_side, size_multiple);
-    resolved.height =
-        scale_side(resolved.height, *scaling.resolution_factor, scaling.min_side, size_multiple);
+  if (FLX_HAS_FIELD(flx_request, &request, dump_dir) && request.dump_dir != nullptr) {
+    resolved.dump_dir = request.dump_dir;
   }
   return resolved;
 }

@@ -61,21 +61,16 @@ struct ResolvedRequest {
 //    factor): otherwise flx::Error INVALID_ARGUMENT with detail "param" = "size" and a message
 //    naming the multiple and the nearest valid sizes (nothing is rounded silently);
 //  * steps must be 1..1000 and max_sequence_length 1..512 (detail "param" names the field);
-//  * overrides (later entries win; a malformed value is INVALID_ARGUMENT naming the key):
-//    "steps" and "width"/"height" are decimal integers that replace the request's values,
-//    sizes rounded down to the multiple (at least one multiple) because whoever set them
-//    cannot know the model's multiple; then the relative keys of a recovery stage
-//    (plugins/recovery/override_keys.h) scale what the other values resolved to:
-//      steps = min(steps, max(min_steps or 1, round(steps * steps_factor)))
-//      side  = min(side, max(lower, floor(side * resolution_factor / multiple) * multiple))
-//    with lower = min_side rounded up to the multiple, or one multiple; factors are decimals
-//    in (0, 1], bounds decimal integers >= 1. "dump_dir" asks for every intermediate tensor
-//    to be written there; "empty_cache" ("true" or "false") asks for cached device memory to
-//    be released before the try. "vae_tiling" and "vae_slicing" ("true" or "false"),
-//    "attention_slicing", "dtype" and "offload" are kept as given for the stage to check and
-//    apply. Other keys are ignored. The recovery keys used (steps_factor, min_steps,
-//    resolution_factor, min_side, empty_cache, attention_slicing, vae_tiling, vae_slicing)
-//    are listed in applied_overrides; the stage adds dtype and offload when it applies them.
+//  * the knobs of flx/vocabulary.h in request.overrides (flx::Knobs; a malformed value is
+//    INVALID_ARGUMENT naming the key): "steps", "width" and "height" replace the request's
+//    values (steps 1..1000, sizes rounded down to the multiple, at least one multiple); the
+//    relative ones then scale what the values resolved to (flx::Knobs::scaled_steps,
+//    scaled_side); "empty_cache" asks for cached device memory to be released before the
+//    try; "vae_tiling", "vae_slicing", "attention_slicing", "dtype" and "offload" are kept
+//    as given for the stage to check and apply. Other keys are ignored. The knobs given,
+//    except steps, width, height, dtype and offload (reported as effective values by the
+//    stage), are listed in applied_overrides;
+//  * request.dump_dir (ABI 1.1) asks for every intermediate tensor to be written there.
 ResolvedRequest resolve_request(const flx_request& request, const ModelDefaults& defaults,
                                 int64_t size_multiple);
 

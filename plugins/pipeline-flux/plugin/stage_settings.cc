@@ -57,7 +57,7 @@ CallKnobs call_knobs(const StageSettings& settings, const ResolvedRequest& reque
       knobs.attention = parse_attention_slicing(*request.attention_slicing);
     } catch (const std::invalid_argument& e) {
       throw flx::Error(FLX_INVALID_ARGUMENT, std::string("override ") + e.what())
-          .detail("param", "attention_slicing");
+          .detail("param", FLX_KNOB_ATTENTION_SLICING);
     }
   }
   if (request.vae_tiling) knobs.vae.tiling = *request.vae_tiling;

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vocabulary.h" /* the shared names: knobs, phases, gauges */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,9 +44,11 @@ extern "C" {
 
 /* The host loads a plugin only when the majors are equal and the host's minor is at least
  * the plugin's minor (a plugin may rely on everything up to its own minor). A minor release
- * only appends fields to structs and functions to tables. */
+ * only appends fields to structs and functions to tables.
+ *   1.0  the first release
+ *   1.1  flx_request.dump_dir; the shared names of flx/vocabulary.h */
 #define FLX_ABI_MAJOR 1
-#define FLX_ABI_MINOR 0
+#define FLX_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define FLX_EXPORT __declspec(dllexport)
@@ -140,11 +144,16 @@ typedef struct flx_request {
   float guidance;     /* NaN = the pipeline's default */
   uint32_t max_sequence_length; /* 0 = the pipeline's default */
   uint64_t seed;      /* image i uses seed + i */
-  /* Per-try overrides set by a recovery stage (e.g. {"attention_slicing","max"}); the
-   * pipeline applies those it knows and ignores the others. Empty on a first try. */
+  /* Per-try knobs set by a recovery stage (e.g. {"attention_slicing","max"}; the names and
+   * values are in flx/vocabulary.h); the pipeline applies those it knows and ignores the
+   * others. Usually empty on a first try. */
   const flx_kv* overrides;
   size_t n_overrides;
   flx_call* call;     /* for cancelled(), log() and emit() about this request */
+  /* Since 1.1 (test with FLX_HAS_FIELD): a folder to write the intermediate tensors of the
+   * generation into, for debugging (`fluxserve generate --dump`), or NULL. Never set from
+   * HTTP. A pipeline without a dump format ignores it. */
+  const char* dump_dir;
 } flx_request;
 
 /* What happened; observers (metrics) receive every event of every stage. */
@@ -153,16 +162,15 @@ typedef enum flx_event_type {
   FLX_EVENT_ADMITTED = 2,  /* left the queue; value = seconds waited */
   FLX_EVENT_STARTED = 3,   /* a pipeline try started */
   FLX_EVENT_STEP = 4,      /* step `step` of `total` finished; value = seconds it took */
-  FLX_EVENT_PHASE = 5,     /* phase `name` finished; value = seconds. Pipelines report
-                              "tokenize", "text_encode", "denoise", "vae_decode"; the host
-                              "image_encode" and "save" */
+  FLX_EVENT_PHASE = 5,     /* phase `name` finished; value = seconds. The names are the
+                              FLX_PHASE_* of flx/vocabulary.h */
   FLX_EVENT_OOM = 6,       /* a try failed with RESOURCE_EXHAUSTED; message = why */
   FLX_EVENT_FALLBACK = 7,  /* recovery chose rung `name`; message = human text */
   FLX_EVENT_COMPLETED = 8, /* request answered (host); code = HTTP status, name = error code
                               or NULL on success, value = total seconds, step = images made */
   FLX_EVENT_REJECTED = 9,  /* refused before running; name = reason code ("queue_full") */
-  FLX_EVENT_GAUGE = 10,    /* a level changed; name = gauge ("queue_depth", "in_flight",
-                              "model_ready", "weights_bytes"), value = new level */
+  FLX_EVENT_GAUGE = 10,    /* a level changed; name = gauge (FLX_GAUGE_* of
+                              flx/vocabulary.h), value = new level */
   FLX_EVENT_TYPE_RANGE_ = 0x7FFFFFFF /* not a type: every int32 is a valid value (see flx_code) */
 } flx_event_type;
 

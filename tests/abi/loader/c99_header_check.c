@@ -27,7 +27,8 @@ PIN(offsetof(flx_request, guidance) == 56);
 PIN(offsetof(flx_request, seed) == 64);
 PIN(offsetof(flx_request, overrides) == 72);
 PIN(offsetof(flx_request, call) == 88);
-PIN(sizeof(flx_request) == 96);
+PIN(offsetof(flx_request, dump_dir) == 96); /* ABI 1.1 */
+PIN(sizeof(flx_request) == 104);
 
 PIN(offsetof(flx_event, type) == 8);
 PIN(offsetof(flx_event, value) == 56);

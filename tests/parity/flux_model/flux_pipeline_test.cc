@@ -85,8 +85,9 @@ TEST_F(FluxPipelineTest, ReportsEveryStepAndPhaseInOrder) {
   };
   params_.steps = 3;
   pipeline_->generate(params_, callbacks);
-  EXPECT_EQ(events, (std::vector<std::string>{"encode_prompt", "step 1/3", "step 2/3", "step 3/3",
-                                              "denoise", "vae_decode"}));
+  EXPECT_EQ(events, (std::vector<std::string>{FLX_PHASE_TEXT_ENCODE, "step 1/3", "step 2/3",
+                                              "step 3/3", FLX_PHASE_DENOISE,
+                                              FLX_PHASE_VAE_DECODE}));
 }
 
 TEST_F(FluxPipelineTest, CancellationIsCheckedBeforeEveryStep) {

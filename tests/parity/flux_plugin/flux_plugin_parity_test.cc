@@ -694,8 +694,8 @@ TEST_F(FluxPluginDemoTest, OverridesReplaceSizeAndStepsAndDumpTensors) {
   ASSERT_NE(graph, nullptr);
   TempDir dump;
   GenerationInput input = Input();
-  input.overrides = {
-      {"steps", "1"}, {"width", "40"}, {"dump_dir", dump.path()}, {"attention_slicing", "max"}};
+  input.overrides = {{"steps", "1"}, {"width", "40"}, {"attention_slicing", "max"}};
+  input.dump_dir = dump.path();
   const RunResult run = Generate(*graph, input);
   ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
   EXPECT_EQ(run.output->images[0].width, 32u) << "override sizes round down to the multiple";

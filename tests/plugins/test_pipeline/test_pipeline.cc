@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <flx/knobs.hpp>
 #include <flx/plugin.hpp>
 #include <optional>
 #include <stdexcept>
@@ -49,76 +50,21 @@ uint32_t InRange(const std::string& param, uint64_t value, uint32_t max) {
   return static_cast<uint32_t>(value);
 }
 
-// Overrides are decimal integers; anything else is a bug in the stage that set them.
-uint32_t OverrideInRange(const std::string& key, const std::string& text, uint32_t max) {
-  const bool digits_only = !text.empty() && text.size() <= 9 &&
-                           text.find_first_not_of("0123456789") == std::string::npos;
-  if (!digits_only) {
-    throw flx::Error(FLX_INVALID_ARGUMENT,
-                     "override " + key + " must be a decimal integer, got \"" + text + "\"")
-        .detail("param", key);
-  }
-  return InRange(key, std::stoull(text), max);
-}
-
-// A scale factor override: a decimal in (0, 1].
-double FactorOverride(const std::string& key, const std::string& text) {
-  char* end = nullptr;
-  const double value = text.empty() ? NAN : std::strtod(text.c_str(), &end);
-  if (std::isnan(value) || end != text.c_str() + text.size() || !(value > 0 && value <= 1)) {
-    throw flx::Error(FLX_INVALID_ARGUMENT,
-                     "override " + key + " must be a decimal in (0, 1], got \"" + text + "\"")
-        .detail("param", key);
-  }
-  return value;
-}
-
-// The relative overrides of a recovery stage (plugins/recovery/override_keys.h).
-struct Scaling {
-  std::optional<double> steps_factor;
-  uint32_t min_steps = 1;
-  std::optional<double> resolution_factor;
-  uint32_t min_side = 0;
-};
-
-// Scaling never raises a count the request already had below the bound.
-uint32_t ScaleSteps(uint32_t steps, double factor, uint32_t min_steps) {
-  const auto scaled = static_cast<uint32_t>(std::lround(steps * factor));
-  return std::min(steps, std::max(min_steps, scaled));
-}
-
-uint32_t ScaleSide(uint32_t side, double factor, uint32_t min_side, uint32_t granularity) {
-  const uint32_t lower =
-      std::max(granularity, (min_side + granularity - 1) / granularity * granularity);
-  const auto scaled = static_cast<uint32_t>(std::floor(side * factor / granularity)) * granularity;
-  return std::min(side, std::max(lower, scaled));
-}
-
-// Request values win over defaults and recovery overrides win over both; scale factors apply
-// last, to whatever the other values resolved to.
+// Request values win over defaults and the knobs of a recovery stage (flx::Knobs) win over
+// both; scale factors apply last, to whatever the other values resolved to.
 EffectiveParams Resolve(const flx_request& request, uint32_t size_multiple) {
   EffectiveParams p;
   if (request.width != 0) p.width = InRange("width", request.width, kMaxSide);
   if (request.height != 0) p.height = InRange("height", request.height, kMaxSide);
   if (request.steps != 0) p.steps = InRange("steps", request.steps, kMaxSteps);
   if (!std::isnan(request.guidance)) p.guidance = request.guidance;
-  Scaling scaling;
-  for (const auto& [key, value] : flx::overrides(request)) {
-    if (key == "width") p.width = OverrideInRange(key, value, kMaxSide);
-    if (key == "height") p.height = OverrideInRange(key, value, kMaxSide);
-    if (key == "steps") p.steps = OverrideInRange(key, value, kMaxSteps);
-    if (key == "steps_factor") scaling.steps_factor = FactorOverride(key, value);
-    if (key == "min_steps") scaling.min_steps = OverrideInRange(key, value, kMaxSteps);
-    if (key == "resolution_factor") scaling.resolution_factor = FactorOverride(key, value);
-    if (key == "min_side") scaling.min_side = OverrideInRange(key, value, kMaxSide);
-  }
-  if (scaling.steps_factor) {
-    p.steps = ScaleSteps(p.steps, *scaling.steps_factor, scaling.min_steps);
-  }
-  if (scaling.resolution_factor) {
-    p.width = ScaleSide(p.width, *scaling.resolution_factor, scaling.min_side, size_multiple);
-    p.height = ScaleSide(p.height, *scaling.resolution_factor, scaling.min_side, size_multiple);
-  }
+  const flx::Knobs knobs = flx::Knobs::parse(request);
+  if (knobs.width) p.width = InRange(FLX_KNOB_WIDTH, *knobs.width, kMaxSide);
+  if (knobs.height) p.height = InRange(FLX_KNOB_HEIGHT, *knobs.height, kMaxSide);
+  if (knobs.steps) p.steps = InRange(FLX_KNOB_STEPS, *knobs.steps, kMaxSteps);
+  p.steps = static_cast<uint32_t>(knobs.scaled_steps(p.steps));
+  p.width = static_cast<uint32_t>(knobs.scaled_side(p.width, size_multiple));
+  p.height = static_cast<uint32_t>(knobs.scaled_side(p.height, size_multiple));
   return p;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <map>
 #include <ostream>
 #include <string>
@@ -188,14 +189,24 @@ TEST_F(RequestParamsTest, OverridesReplaceValuesAndRoundSizesDown) {
   SetOverrides({{"steps", "14"},
                 {"width", "500"},
                 {"height", "7"},
-                {"dump_dir", "/tmp/dump"},
                 {"attention_slicing", "max"},
                 {"steps", "7"}});
   const ResolvedRequest r = resolve_request(request_, model_defaults(true, Options()), kMultiple);
   EXPECT_EQ(r.steps, 7) << "later overrides win";
   EXPECT_EQ(r.width, 496);
   EXPECT_EQ(r.height, 16) << "never below one multiple";
-  EXPECT_EQ(r.dump_dir, "/tmp/dump");
+}
+
+TEST_F(RequestParamsTest, TheDumpFolderComesFromItsOwnRequestField) {
+  SetOverrides({{"dump_dir", "/tmp/not-a-knob"}});
+  EXPECT_EQ(resolve_request(request_, model_defaults(true, Options()), kMultiple).dump_dir, "")
+      << "an override is a knob, never a dump request";
+  request_.dump_dir = "/tmp/dump";
+  EXPECT_EQ(resolve_request(request_, model_defaults(true, Options()), kMultiple).dump_dir,
+            "/tmp/dump");
+  request_.struct_size = offsetof(flx_request, dump_dir);  // a 1.0 host
+  EXPECT_EQ(resolve_request(request_, model_defaults(true, Options()), kMultiple).dump_dir, "")
+      << "a field beyond struct_size is never read";
 }
 
 TEST_F(RequestParamsTest, RelativeOverridesScaleTheResolvedValues) {
@@ -235,7 +246,6 @@ TEST_F(RequestParamsTest, AppliedRecoveryOverridesAreListedForTheResult) {
                 {"min_side", "64"},
                 {"empty_cache", "true"},
                 {"steps", "8"},
-                {"dump_dir", "/tmp/dump"},
                 {"attention_slicing", "max"},
                 {"vae_tiling", "true"},
                 {"dtype", "bfloat16"},

@@ -2,6 +2,7 @@
 // factors, which failures it acts on and when it gives up.
 #include "ladder_policy.h"
 
+#include <flx/plugin.hpp>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -194,7 +195,7 @@ TEST(LadderPolicyTest, AMalformedFactorInForceIsAPolicyError) {
     try {
       policy.Decide(kOutOfMemory, 1, {{"steps_factor", value}});
       ADD_FAILURE() << "steps_factor \"" << value << "\" was accepted";
-    } catch (const std::invalid_argument& e) {
+    } catch (const std::logic_error& e) {
       EXPECT_NE(std::string(e.what()).find("steps_factor"), std::string::npos) << e.what();
     }
   }
