@@ -721,7 +721,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     std::string seeds;
     for (const auto& image : output->images) seeds += (seeds.empty() ? "" : ",") + std::to_string(image.seed);
     // The steps the pipeline ran (after any fallback), else those asked for; 0 = its default.
-    auto effective_steps = output->params.find("steps");
+    auto effective_steps = output->params.find(FLX_KNOB_STEPS);
     std::string steps = effective_steps != output->params.end() ? effective_steps->second
                                                                 : std::to_string(r.input.steps);
     char buf[320];

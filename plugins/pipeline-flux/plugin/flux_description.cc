@@ -137,7 +137,7 @@ std::string describe_json(const FluxDescription& d) {
   object.set("memory", memory);
   object.set("quantization", quantization_json(d.quantization));
   object.set("text_cache", text_cache);
-  object.set("steps", d.defaults.steps);
+  object.set(FLX_KNOB_STEPS, d.defaults.steps);
   object.set("guidance", optional_number(d.defaults.guidance));
   object.set("max_sequence_length", d.defaults.max_sequence_length);
   object.set("default_steps", d.defaults.steps);

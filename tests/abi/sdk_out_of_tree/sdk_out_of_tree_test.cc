@@ -6,12 +6,7 @@
 // toolchain that built the tree. The temporary directory is removed when the test passes and
 // kept (its path printed) when it fails.
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 
-#include <algorithm>
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -20,87 +15,27 @@
 #include <vector>
 
 #include "fake_host.h"
+#include "out_of_tree_build.h"
 
 namespace flx::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-std::string Quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-CommandResult RunCommand(const std::vector<std::string>& argv) {
-  std::string command;
-  for (const std::string& arg : argv) command += (command.empty() ? "" : " ") + Quote(arg);
-  std::cout << "+ " << command << std::endl;
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> chunk;
-  size_t n = 0;
-  while ((n = fread(chunk.data(), 1, chunk.size(), pipe)) > 0)
-    result.output.append(chunk.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-// Files under `root`, relative to it, sorted.
-std::vector<std::string> ListFiles(const fs::path& root) {
-  std::vector<std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    if (!entry.is_directory()) files.push_back(fs::relative(entry.path(), root).string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "flx_sdk_out_of_tree.XXXXXX").string();
-    if (mkdtemp(pattern.data())) path_ = pattern;
-  }
-  ~TempDir() {
-    if (path_.empty()) return;
-    if (::testing::Test::HasFailure()) {
-      std::cout << "kept for inspection: " << path_ << std::endl;
-    } else {
-      std::error_code ignored;
-      fs::remove_all(path_, ignored);
-    }
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 TEST(SdkOutOfTreeTest, ThirdPartyPluginBuildsAgainstTheInstalledSdkAndLoads) {
   TempDir temp;
   ASSERT_FALSE(temp.path().empty()) << "mkdtemp failed";
   const fs::path prefix = temp.path() / "prefix";
   const fs::path build = temp.path() / "build";
-  const fs::path example = fs::path(FLX_TEST_SOURCE_DIR) / "sdk/examples/length_scheduler";
 
   // 1. Install the SDK component only.
-  CommandResult install = RunCommand({FLX_TEST_CMAKE, "--install", FLX_TEST_BUILD_DIR,
-                                      "--component", "sdk", "--prefix", prefix.string()});
-  ASSERT_EQ(install.exit_code, 0) << install.output;
+  const std::string install_error = InstallSdk(prefix);
+  ASSERT_EQ(install_error, "");
   const fs::path sdk_config =
       prefix / FLX_TEST_INSTALL_LIBDIR / "cmake/flx_sdk/flx_sdkConfig.cmake";
   ASSERT_TRUE(fs::exists(sdk_config))
       << "`cmake --install --component sdk` did not install " << sdk_config
-      << "; every install() rule in sdk/CMakeLists.txt needs COMPONENT sdk.\n"
-      << install.output;
+      << "; every install() rule in sdk/CMakeLists.txt needs COMPONENT sdk.";
   for (const std::string& file : ListFiles(prefix)) {
     const bool sdk_file =
         file.rfind("include/flx/", 0) == 0 ||
@@ -109,26 +44,10 @@ TEST(SdkOutOfTreeTest, ThirdPartyPluginBuildsAgainstTheInstalledSdkAndLoads) {
   }
 
   // 2. Configure and build the example out of tree against that prefix.
-  std::vector<std::string> configure = {FLX_TEST_CMAKE,
-                                        "-S",
-                                        example.string(),
-                                        "-B",
-                                        build.string(),
-                                        "-G",
-                                        FLX_TEST_GENERATOR,
-                                        "-DCMAKE_BUILD_TYPE=Release",
-                                        "-DCMAKE_CXX_COMPILER=" FLX_TEST_CXX_COMPILER,
-                                        "-DCMAKE_PREFIX_PATH=" + prefix.string()};
-  if (std::string(FLX_TEST_CXX_COMPILER_LAUNCHER).size() > 0) {
-    configure.push_back("-DCMAKE_CXX_COMPILER_LAUNCHER=" FLX_TEST_CXX_COMPILER_LAUNCHER);
-  }
-  CommandResult configured = RunCommand(configure);
-  ASSERT_EQ(configured.exit_code, 0) << configured.output;
-  CommandResult built = RunCommand({FLX_TEST_CMAKE, "--build", build.string()});
-  ASSERT_EQ(built.exit_code, 0) << built.output;
+  const std::string build_error = BuildExample("length_scheduler", prefix, build);
+  ASSERT_EQ(build_error, "");
   const fs::path library = build / "flx_length_scheduler.so";
-  ASSERT_TRUE(fs::exists(library)) << "the build did not produce " << library << "\n"
-                                   << built.output;
+  ASSERT_TRUE(fs::exists(library)) << "the build did not produce " << library;
 
   // 3. Exactly one dynamic symbol is defined: the entry point.
   CommandResult symbols = RunCommand({FLX_TEST_NM, "-D", "--defined-only", library.string()});

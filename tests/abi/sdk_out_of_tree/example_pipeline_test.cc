@@ -1,0 +1,68 @@
+// sdk/examples/gradient_pipeline built the way a third party would (against the SDK installed
+// from this build into a temporary prefix), then served by a real in-process fluxserve with
+// the stock ladder recovery and prometheus metrics stages: the shared vocabulary is all they
+// have in common, and it is enough for the recovery's knobs to reach the pipeline and for the
+// pipeline's phases to reach /metrics.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "out_of_tree_build.h"
+#include "test_server.h"
+
+namespace flx::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(SdkExamplePipelineTest, ReactsToARecoveryKnobAndItsPhasesAreExported) {
+  TempDir temp;
+  ASSERT_FALSE(temp.path().empty()) << "mkdtemp failed";
+  const fs::path prefix = temp.path() / "prefix";
+  const fs::path build = temp.path() / "build";
+  ASSERT_EQ(InstallSdk(prefix), "");
+  ASSERT_EQ(BuildExample("gradient_pipeline", prefix, build), "");
+  const fs::path library = build / "flx_gradient_pipeline.so";
+  ASSERT_TRUE(fs::exists(library)) << "the build did not produce " << library;
+
+  auto server = flx::test::TestServer::Start(
+      "stages:\n"
+      "  - {id: retry, kind: recovery, library: flx_recovery, type: ladder,\n"
+      "     config: {ladder: [{resolution: half}]}}\n"
+      "  - {id: gradient, kind: pipeline, library: \"" +
+      library.string() +
+      "\", type: gradient,\n"
+      "     config: {max_pixels: 65536}}\n"
+      "  - {id: prom, kind: metrics, library: flx_metrics, type: prometheus}\n"
+      "models:\n"
+      "  gradient: [retry, gradient]\n"
+      "observers: [prom]\n");
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(flx::test::WaitFor([&] { return server->Get("/readyz").status == 200; }));
+
+  const flx::test::HttpResponse response = server->Post(
+      "/v1/images/generations",
+      R"({"model": "gradient", "prompt": "a gradient", "size": "512x512", "steps": 8})");
+  ASSERT_EQ(response.status, 200) << response.body;
+  const auto json = response.Json();
+  EXPECT_EQ(flx::test::Param(json, "width"), "256") << "resolution_factor 0.5 applied";
+  EXPECT_EQ(flx::test::Param(json, "height"), "256");
+  EXPECT_EQ(flx::test::Param(json, "steps"), "8");
+  EXPECT_EQ(flx::test::FallbackSteps(json, "code"),
+            (std::vector<std::string>{"resolution_halved"}))
+      << response.body;
+
+  const std::string metrics = server->Get("/metrics").body;
+  for (const char* phase : {FLX_PHASE_DENOISE, FLX_PHASE_VAE_DECODE}) {
+    const std::string series = std::string("fluxserve_phase_seconds_count{model=\"gradient\",") +
+                               "phase=\"" + phase + "\"} 1";
+    EXPECT_NE(metrics.find(series), std::string::npos) << series << " in\n" << metrics;
+  }
+  EXPECT_NE(metrics.find("fluxserve_fallbacks_total{model=\"gradient\",rung=\"resolution_halved\"} 1"),
+            std::string::npos)
+      << metrics;
+}
+
+}  // namespace
+}  // namespace flx::testing
