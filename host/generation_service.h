@@ -1,5 +1,5 @@
 // Runs one generation through a model's chain: scheduler admission, pipeline tries, and the
-// recovery loop that retries out-of-memory failures with the overrides a policy chooses.
+// recovery loop that retries failures with the knobs a policy chooses.
 #ifndef FLX_HOST_GENERATION_SERVICE_H_
 #define FLX_HOST_GENERATION_SERVICE_H_
 
@@ -57,19 +57,38 @@ struct GenerationOutput {
 // A failure with the details the HTTP layer turns into headers and fields.
 struct GenerationError {
   Status status;
-  flx_kind failed_kind = FLX_KIND_PIPELINE;   // the kind of stage that failed
+  flx_kind failed_kind = FLX_KIND_PIPELINE;    // the kind of stage that failed
   std::map<std::string, std::string> details;  // "retry_after_ms", "param"
   std::vector<FallbackStep> fallbacks;         // rungs tried before giving up
   uint32_t attempts = 0;                       // pipeline tries made (0: refused before)
 };
 
+// The request a chain sees, bound to a GenerationInput (generation_service.cc).
+class BoundRequest;
+
+// Folds the knobs a recovery chose into those in force: a key already there takes the new
+// value in place, a new key is appended (so the order of first use is kept).
+void MergeOverrides(const std::vector<std::pair<std::string, std::string>>& chosen,
+                    std::vector<std::pair<std::string, std::string>>* in_force);
+
+// One generation through a chain, as named steps:
+//   NotReady   the pipeline must be ready (UNAVAILABLE naming the model otherwise);
+//   Admit      the scheduler admits it or refuses (the refusal is returned as is);
+//   RunTries   pipeline tries: after a failed try the recovery stages are asked in order and
+//              the first that retries decides (a policy that fails is logged and skipped);
+//              its knobs are merged into those in force for the next try; a cancelled call,
+//              kMaxAttempts tries or no retry ends it with the last try's error and the
+//              fallbacks taken;
+//   release    the scheduler's ticket is released whatever happened.
+// Events go to `events` (may be null): STARTED per try, OOM for RESOURCE_EXHAUSTED tries,
+// FALLBACK per rung taken.
 class GenerationService {
  public:
   // Retries beyond this are refused whatever the policies say, so a policy that always
   // retries cannot spin forever.
   static constexpr uint32_t kMaxAttempts = 16;
 
-  explicit GenerationService(StageGraph* graph) : graph_(graph) {}
+  explicit GenerationService(EventSink* events) : events_(events) {}
 
   // Blocks until done. `call` carries the request id and cancellation; phases reported by
   // stages accumulate in call->phases.
@@ -77,7 +96,26 @@ class GenerationService {
       const ModelChain& chain, const GenerationInput& input, flx_call* call);
 
  private:
-  StageGraph* graph_;
+  std::optional<GenerationError> RunTries(const ModelChain& chain, const GenerationInput& input,
+                                          BoundRequest& request, flx_call* call,
+                                          GenerationOutput* out);
+  // Moves a successful try's images and parameters into `out`; INTERNAL when the pipeline
+  // made another number of images than asked.
+  std::optional<GenerationError> TakeResult(const StageInstance& pipeline,
+                                            const GenerationInput& input, flx_result result,
+                                            GenerationOutput* out) const;
+  // The first recovery stage that retries after `failure` (its decision in `decision`), or
+  // null.
+  const StageInstance* AskRecoveries(const ModelChain& chain, const flx_request& request,
+                                     const flx_error* failure, uint32_t attempt, flx_call* call,
+                                     flx_decision* decision) const;
+  // Records the rung taken (fallback list, knobs in force, log, FALLBACK event), then waits
+  // the decision's delay.
+  void ApplyFallback(const StageInstance& decided_by, const Status& failure, uint32_t attempt,
+                     flx_decision decision, flx_call* call, GenerationOutput* out) const;
+  void Emit(const flx_call* call, const StageInstance& stage, flx_event event) const;
+
+  EventSink* events_;
 };
 
 }  // namespace flx
