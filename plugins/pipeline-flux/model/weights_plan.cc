@@ -11,10 +11,14 @@ namespace {
 // The safetensors spelling of a compute dtype ("F32", "BF16", "F16").
 const char* compute_dtype_name(c10::ScalarType dtype) {
   switch (dtype) {
-    case at::kFloat: return "F32";
-    case at::kBFloat16: return "BF16";
-    case at::kHalf: return "F16";
-    default: return c10::toString(dtype);
+    case at::kFloat:
+      return "F32";
+    case at::kBFloat16:
+      return "BF16";
+    case at::kHalf:
+      return "F16";
+    default:
+      return c10::toString(dtype);
   }
 }
 
@@ -34,8 +38,8 @@ HeldWeight held_weight(const TensorView& view, c10::ScalarType dtype, c10::Devic
     return {dtype_name(view.dtype), static_cast<int64_t>(view.nbytes), in_file};
   }
   if (!offloading && policy.applies(view)) {
-    return {dtype_name(*policy.type),
-            static_cast<int64_t>(*tensor_bytes(*policy.type, view.shape)), false};
+    return {dtype_name(*policy.type), static_cast<int64_t>(*tensor_bytes(*policy.type, view.shape)),
+            false};
   }
   const char* held_type = compute_dtype_name(dtype);
   return {held_type, view.numel() * static_cast<int64_t>(c10::elementSize(dtype)),
@@ -44,9 +48,8 @@ HeldWeight held_weight(const TensorView& view, c10::ScalarType dtype, c10::Devic
 
 }  // namespace
 
-void WeightsPlan::add(const TensorStore& store, const std::string& component,
-                      c10::ScalarType dtype, c10::Device device, bool offloading,
-                      const QuantizeOnLoad& policy) {
+void WeightsPlan::add(const TensorStore& store, const std::string& component, c10::ScalarType dtype,
+                      c10::Device device, bool offloading, const QuantizeOnLoad& policy) {
   ComponentWeights& summary = components_[component];
   for (const std::string& name : store.names()) {
     const HeldWeight held = held_weight(store.get(name), dtype, device, offloading, policy);

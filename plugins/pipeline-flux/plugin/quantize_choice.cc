@@ -11,7 +11,7 @@ namespace {
 
 // Least lossy first.
 const std::vector<std::optional<DType>> kAutoLadder = {std::nullopt, DType::Q8_0, DType::Q6_K,
-                                                      DType::Q5_K, DType::Q4_K};
+                                                       DType::Q5_K, DType::Q4_K};
 
 std::optional<DType> resolved(const std::string& setting, std::optional<DType> candidate) {
   return setting == "auto" ? candidate : quantize_dtype(setting);

@@ -74,10 +74,10 @@ class GradientPipeline final : public flx::Pipeline {
   void generate(const flx_request& request, flx_result* result) override {
     const Effective e = Resolve(request);
     if (e.width * e.height > max_pixels_) {
-      throw flx::Error(FLX_RESOURCE_EXHAUSTED,
-                       "out of memory: " + std::to_string(e.width) + "x" +
-                           std::to_string(e.height) + " is above max_pixels " +
-                           std::to_string(max_pixels_));
+      throw flx::Error(FLX_RESOURCE_EXHAUSTED, "out of memory: " + std::to_string(e.width) + "x" +
+                                                   std::to_string(e.height) +
+                                                   " is above max_pixels " +
+                                                   std::to_string(max_pixels_));
     }
     flx::set_param(result, FLX_KNOB_WIDTH, std::to_string(e.width));
     flx::set_param(result, FLX_KNOB_HEIGHT, std::to_string(e.height));

@@ -11,7 +11,6 @@
 #define FLX_KNOBS_HPP_
 
 #include <flx/flx.h>
-#include <flx/plugin.hpp>
 #include <flx/vocabulary.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <flx/plugin.hpp>
 #include <map>
 #include <optional>
 #include <string>
@@ -101,8 +101,8 @@ struct Knobs {
 
  private:
   static Error invalid(const std::string& key, const std::string& must, const std::string& text) {
-    return Error(FLX_INVALID_ARGUMENT, "override " + key + " must be " + must + ", got \"" +
-                                           text + "\"")
+    return Error(FLX_INVALID_ARGUMENT,
+                 "override " + key + " must be " + must + ", got \"" + text + "\"")
         .detail("param", key);
   }
   static int64_t integer(const std::string& key, const std::string& text) {
@@ -124,21 +124,37 @@ struct Knobs {
     return text == FLX_KNOB_TRUE;
   }
 
+  // Sets the member of `key` from `text`; keys outside the vocabulary are left alone.
   void read(const std::string& key, const std::string& text) {
-    if (key == FLX_KNOB_STEPS) steps = integer(key, text);
-    else if (key == FLX_KNOB_WIDTH) width = integer(key, text);
-    else if (key == FLX_KNOB_HEIGHT) height = integer(key, text);
-    else if (key == FLX_KNOB_STEPS_FACTOR) steps_factor = factor(key, text);
-    else if (key == FLX_KNOB_MIN_STEPS) min_steps = integer(key, text);
-    else if (key == FLX_KNOB_RESOLUTION_FACTOR) resolution_factor = factor(key, text);
-    else if (key == FLX_KNOB_MIN_SIDE) min_side = integer(key, text);
-    else if (key == FLX_KNOB_EMPTY_CACHE) empty_cache = boolean(key, text);
-    else if (key == FLX_KNOB_ATTENTION_SLICING) attention_slicing = text;
-    else if (key == FLX_KNOB_VAE_TILING) vae_tiling = boolean(key, text);
-    else if (key == FLX_KNOB_VAE_SLICING) vae_slicing = boolean(key, text);
-    else if (key == FLX_KNOB_OFFLOAD) offload = text;
-    else if (key == FLX_KNOB_DTYPE) dtype = text;
-    else return;
+    if (key == FLX_KNOB_STEPS) {
+      steps = integer(key, text);
+    } else if (key == FLX_KNOB_WIDTH) {
+      width = integer(key, text);
+    } else if (key == FLX_KNOB_HEIGHT) {
+      height = integer(key, text);
+    } else if (key == FLX_KNOB_STEPS_FACTOR) {
+      steps_factor = factor(key, text);
+    } else if (key == FLX_KNOB_MIN_STEPS) {
+      min_steps = integer(key, text);
+    } else if (key == FLX_KNOB_RESOLUTION_FACTOR) {
+      resolution_factor = factor(key, text);
+    } else if (key == FLX_KNOB_MIN_SIDE) {
+      min_side = integer(key, text);
+    } else if (key == FLX_KNOB_EMPTY_CACHE) {
+      empty_cache = boolean(key, text);
+    } else if (key == FLX_KNOB_ATTENTION_SLICING) {
+      attention_slicing = text;
+    } else if (key == FLX_KNOB_VAE_TILING) {
+      vae_tiling = boolean(key, text);
+    } else if (key == FLX_KNOB_VAE_SLICING) {
+      vae_slicing = boolean(key, text);
+    } else if (key == FLX_KNOB_OFFLOAD) {
+      offload = text;
+    } else if (key == FLX_KNOB_DTYPE) {
+      dtype = text;
+    } else {
+      return;
+    }
     given[key] = text;
   }
 };

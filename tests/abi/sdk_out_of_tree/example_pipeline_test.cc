@@ -49,8 +49,7 @@ TEST(SdkExamplePipelineTest, ReactsToARecoveryKnobAndItsPhasesAreExported) {
   EXPECT_EQ(flx::test::Param(json, "width"), "256") << "resolution_factor 0.5 applied";
   EXPECT_EQ(flx::test::Param(json, "height"), "256");
   EXPECT_EQ(flx::test::Param(json, "steps"), "8");
-  EXPECT_EQ(flx::test::FallbackSteps(json, "code"),
-            (std::vector<std::string>{"resolution_halved"}))
+  EXPECT_EQ(flx::test::FallbackSteps(json, "code"), (std::vector<std::string>{"resolution_halved"}))
       << response.body;
 
   const std::string metrics = server->Get("/metrics").body;
@@ -59,8 +58,9 @@ TEST(SdkExamplePipelineTest, ReactsToARecoveryKnobAndItsPhasesAreExported) {
                                "phase=\"" + phase + "\"} 1";
     EXPECT_NE(metrics.find(series), std::string::npos) << series << " in\n" << metrics;
   }
-  EXPECT_NE(metrics.find("fluxserve_fallbacks_total{model=\"gradient\",rung=\"resolution_halved\"} 1"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.find("fluxserve_fallbacks_total{model=\"gradient\",rung=\"resolution_halved\"} 1"),
+      std::string::npos)
       << metrics;
 }
 

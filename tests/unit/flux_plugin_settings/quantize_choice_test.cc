@@ -13,11 +13,16 @@ namespace {
 int64_t HeldBytes(int64_t float_bytes, std::optional<DType> type) {
   if (!type) return float_bytes;
   switch (*type) {
-    case DType::Q8_0: return float_bytes * 34 / 64;
-    case DType::Q6_K: return float_bytes * 210 / 512;
-    case DType::Q5_K: return float_bytes * 176 / 512;
-    case DType::Q4_K: return float_bytes * 144 / 512;
-    default: return float_bytes;
+    case DType::Q8_0:
+      return float_bytes * 34 / 64;
+    case DType::Q6_K:
+      return float_bytes * 210 / 512;
+    case DType::Q5_K:
+      return float_bytes * 176 / 512;
+    case DType::Q4_K:
+      return float_bytes * 144 / 512;
+    default:
+      return float_bytes;
   }
 }
 
@@ -30,8 +35,8 @@ struct FakeModel {
   std::vector<std::string> asked;
 
   WeightsPlan Plan(std::optional<DType> transformer_type, std::optional<DType> t5_type) {
-    asked.push_back(std::string(transformer_type ? dtype_name(*transformer_type) : "none") +
-                    "/" + (t5_type ? dtype_name(*t5_type) : "none"));
+    asked.push_back(std::string(transformer_type ? dtype_name(*transformer_type) : "none") + "/" +
+                    (t5_type ? dtype_name(*t5_type) : "none"));
     WeightsPlan plan;
     auto add = [&](const char* name, int64_t float_bytes, std::optional<DType> type) {
       ComponentWeights weights;
@@ -103,8 +108,7 @@ TEST(QuantizeChoiceTest, ExactWeightsReleasedWinOverQuantizingOnlyWhenWholeDoesN
 
 TEST(QuantizeChoiceTest, AGivenTypeIsKeptAndAnExplicitReleaseSettingIsObeyed) {
   FakeModel model;
-  QuantizeChoice choice =
-      choose_quantization("auto", "q8_0", false, 1000, 16000, model.Planner());
+  QuantizeChoice choice = choose_quantization("auto", "q8_0", false, 1000, 16000, model.Planner());
   EXPECT_EQ(choice.text_encoder_2, DType::Q8_0);
   // T5 q8_0 5046 + VAE 400 + the transformer: q6_k 9843 is 15289, q5_k 8250 is 13696.
   EXPECT_EQ(choice.transformer, DType::Q5_K) << choice.summary;

@@ -1,6 +1,6 @@
-#include <flx/knobs.hpp>
 #include <gtest/gtest.h>
 
+#include <flx/knobs.hpp>
 #include <map>
 #include <string>
 
