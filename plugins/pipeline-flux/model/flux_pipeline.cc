@@ -17,7 +17,7 @@
 #include "model/image_postprocess.h"
 #include "model/json_config.h"
 #include "model/latents.h"
-#include "model/tensor_dump.h"
+#include "model/sampling_observer.h"
 #include "model/weights.h"
 
 namespace flx::flux {
@@ -44,10 +44,6 @@ void require_match(int64_t a, const std::string& a_name, int64_t b, const std::s
 at::Tensor ids_tensor(const std::vector<int64_t>& ids) {
   return at::tensor(at::ArrayRef<int64_t>(ids), at::TensorOptions().dtype(at::kLong))
       .view({1, static_cast<int64_t>(ids.size())});
-}
-
-at::Tensor float_tensor(const std::vector<float>& values) {
-  return at::tensor(at::ArrayRef<float>(values), at::TensorOptions().dtype(at::kFloat));
 }
 
 // Fails fast, naming the op, when this libtorch build lacks a kernel the networks need in
@@ -280,102 +276,91 @@ std::vector<Image> FluxPipeline::generate(const GenerateParams& params,
 
 Image FluxPipeline::generate_one(const GenerateParams& params, const PromptEmbeddings& prompt,
                                  int index, const GenerateCallbacks& callbacks) const {
-  std::optional<TensorDump> dump;
+  std::unique_ptr<SamplingObserver> dump;
   if (!params.dump_dir.empty()) {
-    dump.emplace(index == 0 ? params.dump_dir
-                            : params.dump_dir + "/image-" + std::to_string(index));
+    dump = std::make_unique<TensorDumpObserver>(
+        index == 0 ? params.dump_dir : params.dump_dir + "/image-" + std::to_string(index));
   }
-  const uint64_t seed = params.seed + static_cast<uint64_t>(index);
+  const Clock::time_point denoise_start = Clock::now();
+  const SamplingState state = start_sampling(params, prompt, index, dump.get());
+  const at::Tensor latents = denoise(state, params, prompt, callbacks, dump.get());
+  if (index + 1 == params.n) release_if_unused("transformer");
+  if (callbacks.on_phase) callbacks.on_phase(FLX_PHASE_DENOISE, seconds_since(denoise_start));
+  check_cancelled(callbacks, "before decoding");
+  return decode_image(latents, params, state.seed, callbacks, dump.get());
+}
+
+FluxPipeline::SamplingState FluxPipeline::start_sampling(const GenerateParams& params,
+                                                         const PromptEmbeddings& prompt,
+                                                         int index,
+                                                         SamplingObserver* observer) const {
+  const FluxTransformerConfig& config = transformer_->config();
   const int64_t latent_height = latent_size(params.height, vae_scale_factor());
   const int64_t latent_width = latent_size(params.width, vae_scale_factor());
-  const FluxTransformerConfig& config = transformer_->config();
-
-  Clock::time_point phase_start = Clock::now();
-  at::Tensor latents = pack_latents(noise_.initial_noise(config.in_channels / 4, latent_height,
-                                                         latent_width, seed, dtype_))
-                           .to(device_);
-  const at::Tensor image_ids =
-      latent_image_ids(latent_height / 2, latent_width / 2, dtype_).to(device_);
-  const FlowMatchSchedule schedule =
-      flow_match_schedule(params.steps, latents.size(1), scheduler_config_);
-  std::optional<at::Tensor> guidance;
+  SamplingState state;
+  state.seed = params.seed + static_cast<uint64_t>(index);
+  state.latents = pack_latents(noise_.initial_noise(config.in_channels / 4, latent_height,
+                                                    latent_width, state.seed, dtype_))
+                      .to(device_);
+  state.image_ids = latent_image_ids(latent_height / 2, latent_width / 2, dtype_).to(device_);
+  state.schedule = flow_match_schedule(params.steps, state.latents.size(1), scheduler_config_);
   if (config.guidance_embeds) {
-    guidance =
+    state.guidance =
         at::full({1}, params.guidance, at::TensorOptions().dtype(at::kFloat).device(device_));
   }
-  if (dump) {
-    dump->write("clip_input_ids", ids_tensor(params.clip_ids));
-    dump->write("t5_input_ids", ids_tensor(params.t5_ids));
-    dump->write("prompt_embeds", prompt.prompt_embeds);
-    dump->write("pooled_prompt_embeds", prompt.pooled);
-    dump->write("text_ids", prompt.text_ids);
-    dump->write("latent_image_ids", image_ids);
-    dump->write("initial_latents", latents);
-    dump->write("sigmas", float_tensor(schedule.sigmas));
-    dump->write("timesteps", float_tensor(schedule.timesteps));
-    if (guidance) dump->write("guidance", *guidance);
+  if (observer != nullptr) {
+    observer->on_start({params.clip_ids, params.t5_ids, prompt, state.image_ids, state.latents,
+                        state.schedule, state.guidance});
   }
+  return state;
+}
 
-  std::vector<at::Tensor> step_latents_in, step_timestep_in, step_noise_pred, step_latents_out;
-  const BlockHook block_hook = offload_->block_hook("transformer");
-  std::optional<OffloadExecutor::ComponentRun> transformer_run;
-  transformer_run.emplace(*offload_, "transformer");
+at::Tensor FluxPipeline::denoise(const SamplingState& state, const GenerateParams& params,
+                                 const PromptEmbeddings& prompt,
+                                 const GenerateCallbacks& callbacks,
+                                 SamplingObserver* observer) const {
+  FluxTransformerInputs inputs;
+  inputs.encoder_hidden_states = prompt.prompt_embeds;
+  inputs.pooled_projections = prompt.pooled;
+  inputs.img_ids = state.image_ids;
+  inputs.txt_ids = prompt.text_ids;
+  inputs.guidance = state.guidance;
+  inputs.attention = params.attention;
+  inputs.block_hook = offload_->block_hook("transformer");
+  const OffloadExecutor::ComponentRun transformer_run(*offload_, "transformer");
+  at::Tensor latents = state.latents;
   for (int step = 0; step < params.steps; ++step) {
     check_cancelled(callbacks, "before step " + std::to_string(step + 1) + " of " +
                                    std::to_string(params.steps));
     const Clock::time_point step_start = Clock::now();
     // The pipeline hands the model t / 1000 in the latents' dtype; the model scales it back.
-    const at::Tensor timestep = at::full({1}, schedule.timesteps[step],
-                                         at::TensorOptions().dtype(at::kFloat).device(device_))
-                                    .to(dtype_) /
-                                1000;
-    FluxTransformerInputs inputs;
+    inputs.timestep = at::full({1}, state.schedule.timesteps[step],
+                               at::TensorOptions().dtype(at::kFloat).device(device_))
+                          .to(dtype_) /
+                      1000;
     inputs.hidden_states = latents;
-    inputs.encoder_hidden_states = prompt.prompt_embeds;
-    inputs.pooled_projections = prompt.pooled;
-    inputs.timestep = timestep;
-    inputs.img_ids = image_ids;
-    inputs.txt_ids = prompt.text_ids;
-    inputs.guidance = guidance;
-    inputs.attention = params.attention;
-    inputs.block_hook = block_hook;
     const at::Tensor noise_pred = transformer_->forward(inputs);
-    const at::Tensor next =
-        euler_step(latents, noise_pred, schedule.sigmas[step], schedule.sigmas[step + 1]);
-    if (dump) {
-      step_latents_in.push_back(latents);
-      step_timestep_in.push_back(timestep);
-      step_noise_pred.push_back(noise_pred);
-      step_latents_out.push_back(next);
-    }
+    const at::Tensor next = euler_step(latents, noise_pred, state.schedule.sigmas[step],
+                                       state.schedule.sigmas[step + 1]);
+    if (observer != nullptr) observer->on_step({latents, inputs.timestep, noise_pred, next});
     latents = next;
     wait_for(latents);
     if (callbacks.on_step) callbacks.on_step(step + 1, params.steps, seconds_since(step_start));
   }
-  transformer_run.reset();
-  if (index + 1 == params.n) release_if_unused("transformer");
-  if (callbacks.on_phase) callbacks.on_phase(FLX_PHASE_DENOISE, seconds_since(phase_start));
-  if (dump) {
-    dump->write("step_latents_in", at::stack(step_latents_in));
-    dump->write("step_timestep_in", at::stack(step_timestep_in));
-    dump->write("step_noise_pred", at::stack(step_noise_pred));
-    dump->write("step_latents_out", at::stack(step_latents_out));
-    dump->write("final_latents", latents);
-  }
+  if (observer != nullptr) observer->on_denoised(latents);
+  return latents;
+}
 
-  check_cancelled(callbacks, "before decoding");
-  phase_start = Clock::now();
+Image FluxPipeline::decode_image(const at::Tensor& latents, const GenerateParams& params,
+                                 uint64_t seed, const GenerateCallbacks& callbacks,
+                                 SamplingObserver* observer) const {
+  const Clock::time_point start = Clock::now();
   const at::Tensor vae_input = vae_input_latents(latents, params.width, params.height);
   const at::Tensor decoded = decode_unlocked(vae_input, params.vae, params.attention);
   const at::Tensor unit_image = to_unit_images(decoded);
   const at::Tensor rgb = to_uint8_images(unit_image).to(at::kCPU).contiguous();
-  if (dump) {
-    dump->write("vae_input_latents", vae_input);
-    dump->write("vae_decoded", decoded);
-    dump->write("image", unit_image[0]);
-  }
-  if (callbacks.on_phase) callbacks.on_phase(FLX_PHASE_VAE_DECODE, seconds_since(phase_start));
-
+  if (observer != nullptr) observer->on_decoded({vae_input, decoded, unit_image});
+  if (callbacks.on_phase) callbacks.on_phase(FLX_PHASE_VAE_DECODE, seconds_since(start));
   Image image;
   image.width = params.width;
   image.height = params.height;

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "model/noise_generator.h"
 #include "model/offload_executor.h"
 #include "model/prompt_cache.h"
+#include "model/sampling_observer.h"
 #include "model/t5_encoder.h"
 #include "model/weights_plan.h"
 
@@ -195,8 +197,27 @@ class FluxPipeline {
                                      const std::vector<int64_t>& t5_ids) const;
   at::Tensor decode_unlocked(const at::Tensor& vae_input, const VaeDecodeOptions& options,
                              const AttentionOptions& attention) const;
+  // Image `index` of params.n: start_sampling, denoise, decode_image; a dump folder in
+  // params watches it through a TensorDumpObserver (sampling_observer.h).
   Image generate_one(const GenerateParams& params, const PromptEmbeddings& prompt, int index,
                      const GenerateCallbacks& callbacks) const;
+  // One image's sampling inputs: its seed, initial noise, position ids, schedule, guidance.
+  struct SamplingState {
+    uint64_t seed = 0;
+    at::Tensor latents;
+    at::Tensor image_ids;
+    FlowMatchSchedule schedule;
+    std::optional<at::Tensor> guidance;
+  };
+  SamplingState start_sampling(const GenerateParams& params, const PromptEmbeddings& prompt,
+                               int index, SamplingObserver* observer) const;
+  // The flow-match Euler steps from state.latents; returns the final latents.
+  at::Tensor denoise(const SamplingState& state, const GenerateParams& params,
+                     const PromptEmbeddings& prompt, const GenerateCallbacks& callbacks,
+                     SamplingObserver* observer) const;
+  // The VAE decode of `latents` into 8-bit RGB.
+  Image decode_image(const at::Tensor& latents, const GenerateParams& params, uint64_t seed,
+                     const GenerateCallbacks& callbacks, SamplingObserver* observer) const;
 
   c10::ScalarType dtype_;
   c10::Device device_;
