@@ -488,8 +488,21 @@ void FluxStage::plan_weight_residency(FluxPipeline& pipeline) const {
   throw LoadError("the weights need " + format_bytes(pipeline.peak_weights_bytes()) +
                   " at once (" + parts + (release ? "; unused components released" : "") +
                   "), more than memory_budget " + format_bytes(budget) + " (" +
-                  settings_.memory.budget_reason +
-                  "): use quantized files or quantize: q8_0 / q4_k, or raise memory_budget");
+                  settings_.memory.budget_reason + "): " + residency_advice(pipeline));
+}
+
+std::string FluxStage::residency_advice(const FluxPipeline& pipeline) const {
+  const FluxPipelineOptions& applied = pipeline.options();
+  if (applied.quantize_transformer == DType::Q4_K &&
+      applied.quantize_text_encoder_2 == DType::Q4_K) {
+    return "q4_k is the smallest type quantize: offers, so raise memory_budget or use a "
+           "smaller model";
+  }
+  if (options_.quantize_transformer == "none" && options_.quantize_text_encoder_2 == "none") {
+    return "set quantize: auto (or a type such as q8_0 / q4_k), load quantized files, or raise "
+           "memory_budget";
+  }
+  return "choose a smaller quantize: type (q4_k) or raise memory_budget";
 }
 
 void FluxStage::choose_quantization_for(const Variant& variant, FluxPipelineOptions* options,

@@ -121,6 +121,8 @@ class FluxStage : public flx::Pipeline {
   // all its weights plus a default-size request at its cheapest knobs exceed the budget) and
   // throws LoadError when even its peak weights exceed the budget, so nothing could run.
   void plan_weight_residency(FluxPipeline& pipeline) const;
+  // What to change when `pipeline`'s weights exceed the budget, given what it quantized to.
+  std::string residency_advice(const FluxPipeline& pipeline) const;
   void set_warmup(WarmupState state, std::optional<double> ms = std::nullopt);
   // Times a small matmul in the stage's dtype and threads (model/matmul_roof.h), logs it and
   // warns when it is implausibly slow for a CPU (reference BLAS, emulated dtype).

@@ -341,6 +341,14 @@ TEST(FluxPluginGolden, MemoryBudgetPlansReleaseOrRefusesTheModel) {
   EXPECT_NE(why.find("more than memory_budget 65536 B"), std::string::npos) << why;
   EXPECT_NE(why.find("unused components released"), std::string::npos)
       << "auto released them before giving up: " << why;
+  EXPECT_NE(why.find("set quantize: auto"), std::string::npos) << why;
+
+  auto smallest = BuildFluxGraph(base + "memory_budget: 64KiB, quantize: q4_k}", &diags);
+  ASSERT_TRUE(smallest.ok()) << diags.ToString();
+  (*smallest)->StartPrepare();
+  (*smallest)->WaitPrepared();
+  EXPECT_FALSE((*smallest)->Ready(&why));
+  EXPECT_NE(why.find("q4_k is the smallest type quantize: offers"), std::string::npos) << why;
 }
 
 TEST(FluxPluginGolden, BflSingleFileGivesTheSameImageAsTheDiffusersFolder) {
