@@ -126,7 +126,10 @@ static std::optional<ApiError> CheckIntegerLiterals(const std::string& body) {
   return std::nullopt;
 }
 
-std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body) {
+namespace {
+
+// The body as a JSON object, or the 400 saying why it is not one.
+std::variant<Poco::JSON::Object::Ptr, ApiError> ParseJsonObject(const std::string& body) {
   // Poco's parser answers a bare scalar such as `null` with "Attempt to set value on an empty
   // stack"; anything that does not open an object is refused here in plain words.
   const size_t first = body.find_first_not_of(" \t\r\n");
@@ -134,58 +137,58 @@ std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body
     return BadRequest("the request body must be a JSON object", "", "invalid_json");
   }
   if (auto e = CheckIntegerLiterals(body)) return *e;
-  Poco::JSON::Object::Ptr obj;
   try {
     Poco::JSON::Parser parser;
     Var parsed = parser.parse(body);
     if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) {
       return BadRequest("the request body must be a JSON object", "", "invalid_json");
     }
-    obj = parsed.extract<Poco::JSON::Object::Ptr>();
+    return parsed.extract<Poco::JSON::Object::Ptr>();
   } catch (const Poco::Exception& e) {
     return BadRequest("the request body is not valid JSON: " + e.message(), "", "invalid_json");
   } catch (const std::exception& e) {
     return BadRequest(std::string("the request body is not valid JSON: ") + e.what(), "",
                       "invalid_json");
   }
+}
 
-  ImagesRequest r;
-  if (!Present(*obj, "prompt")) {
+// prompt (required, non-empty, bounded), prompt_2 and model.
+std::optional<ApiError> ReadPrompts(const Poco::JSON::Object& obj, ImagesRequest* r) {
+  if (!Present(obj, "prompt")) {
     return BadRequest("'prompt' is required", "prompt", "missing_required_parameter");
   }
-  if (auto e = ReadString(*obj, "prompt", &r.input.prompt)) return *e;
-  if (r.input.prompt.empty()) return BadRequest("'prompt' must not be empty", "prompt");
-  if (r.input.prompt.size() > RequestLimits::kMaxPromptChars) {
-    return BadRequest("'prompt' is " + std::to_string(r.input.prompt.size()) +
+  if (auto e = ReadString(obj, "prompt", &r->input.prompt)) return e;
+  if (r->input.prompt.empty()) return BadRequest("'prompt' must not be empty", "prompt");
+  if (r->input.prompt.size() > RequestLimits::kMaxPromptChars) {
+    return BadRequest("'prompt' is " + std::to_string(r->input.prompt.size()) +
                           " bytes long; the limit is " +
                           std::to_string(RequestLimits::kMaxPromptChars),
                       "prompt", "string_above_max_length");
   }
-  if (Present(*obj, "prompt_2")) {
+  if (Present(obj, "prompt_2")) {
     std::string p2;
-    if (auto e = ReadString(*obj, "prompt_2", &p2)) return *e;
+    if (auto e = ReadString(obj, "prompt_2", &p2)) return e;
     if (p2.size() > RequestLimits::kMaxPromptChars) {
       return BadRequest("'prompt_2' is too long", "prompt_2", "string_above_max_length");
     }
-    r.input.prompt_2 = p2;
+    r->input.prompt_2 = p2;
   }
-  if (Present(*obj, "model")) {
-    if (auto e = ReadString(*obj, "model", &r.model)) return *e;
-  }
-  uint64_t v = 0;
-  if (Present(*obj, "n")) {
-    if (auto e = ReadInteger(*obj, "n", 1, RequestLimits::kMaxImages, &v)) return *e;
-    r.input.n = uint32_t(v);
-  }
-  if (Present(*obj, "size")) {
+  if (Present(obj, "model")) return ReadString(obj, "model", &r->model);
+  return std::nullopt;
+}
+
+// size ("WxH" or "auto"), then width and height, which must agree with it.
+std::optional<ApiError> ReadSize(const Poco::JSON::Object& obj, ImagesRequest* r) {
+  if (Present(obj, "size")) {
     std::string size;
-    if (auto e = ReadString(*obj, "size", &size)) return *e;
+    if (auto e = ReadString(obj, "size", &size)) return e;
     if (size != "auto") {
       auto wh = ParseSize(size);
       if (!wh) {
-        return BadRequest("'size' must be \"WIDTHxHEIGHT\" (e.g. \"1024x1024\") or \"auto\", got \"" +
-                              size + "\"",
-                          "size");
+        return BadRequest(
+            "'size' must be \"WIDTHxHEIGHT\" (e.g. \"1024x1024\") or \"auto\", got \"" + size +
+                "\"",
+            "size");
       }
       if (wh->first == 0 || wh->second == 0 || wh->first > RequestLimits::kMaxSide ||
           wh->second > RequestLimits::kMaxSide) {
@@ -193,14 +196,15 @@ std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body
                               std::to_string(RequestLimits::kMaxSide),
                           "size");
       }
-      r.input.width = uint32_t(wh->first);
-      r.input.height = uint32_t(wh->second);
+      r->input.width = uint32_t(wh->first);
+      r->input.height = uint32_t(wh->second);
     }
   }
+  uint64_t v = 0;
   for (const char* key : {"width", "height"}) {
-    if (!Present(*obj, key)) continue;
-    if (auto e = ReadInteger(*obj, key, 1, RequestLimits::kMaxSide, &v)) return *e;
-    uint32_t& dst = key[0] == 'w' ? r.input.width : r.input.height;
+    if (!Present(obj, key)) continue;
+    if (auto e = ReadInteger(obj, key, 1, RequestLimits::kMaxSide, &v)) return e;
+    uint32_t& dst = key[0] == 'w' ? r->input.width : r->input.height;
     if (dst != 0 && dst != v) {
       return BadRequest(std::string("'") + key + "' (" + std::to_string(v) +
                             ") contradicts 'size'",
@@ -208,50 +212,81 @@ std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body
     }
     dst = uint32_t(v);
   }
-  if (Present(*obj, "steps")) {
-    if (auto e = ReadInteger(*obj, "steps", 1, RequestLimits::kMaxSteps, &v)) return *e;
-    r.input.steps = uint32_t(v);
+  return std::nullopt;
+}
+
+std::optional<ApiError> ReadImageCount(const Poco::JSON::Object& obj, ImagesRequest* r) {
+  if (!Present(obj, "n")) return std::nullopt;
+  uint64_t v = 0;
+  if (auto e = ReadInteger(obj, "n", 1, RequestLimits::kMaxImages, &v)) return e;
+  r->input.n = uint32_t(v);
+  return std::nullopt;
+}
+
+// steps, max_sequence_length, seed and guidance_scale, each inside its range.
+std::optional<ApiError> ReadSampling(const Poco::JSON::Object& obj, ImagesRequest* r) {
+  uint64_t v = 0;
+  if (Present(obj, "steps")) {
+    if (auto e = ReadInteger(obj, "steps", 1, RequestLimits::kMaxSteps, &v)) return e;
+    r->input.steps = uint32_t(v);
   }
-  if (Present(*obj, "max_sequence_length")) {
-    if (auto e = ReadInteger(*obj, "max_sequence_length", 1, RequestLimits::kMaxSequenceLength, &v)) {
-      return *e;
+  if (Present(obj, "max_sequence_length")) {
+    if (auto e = ReadInteger(obj, "max_sequence_length", 1, RequestLimits::kMaxSequenceLength,
+                             &v)) {
+      return e;
     }
-    r.input.max_sequence_length = uint32_t(v);
+    r->input.max_sequence_length = uint32_t(v);
   }
-  if (Present(*obj, "seed")) {
-    if (auto e = ReadInteger(*obj, "seed", 0, std::numeric_limits<uint64_t>::max(), &v)) return *e;
-    r.input.seed = v;
-    r.seed_given = true;
+  if (Present(obj, "seed")) {
+    if (auto e = ReadInteger(obj, "seed", 0, std::numeric_limits<uint64_t>::max(), &v)) return e;
+    r->input.seed = v;
+    r->seed_given = true;
   }
-  if (Present(*obj, "guidance_scale")) {
-    Var g = obj->get("guidance_scale");
-    if (g.isBoolean() || !g.isNumeric()) {
-      return BadRequest("'guidance_scale' must be a number, got " + TypeName(g), "guidance_scale",
-                        "invalid_type");
-    }
-    double d = g.convert<double>();
-    if (!std::isfinite(d) || d < 0 || d > RequestLimits::kMaxGuidance) {
-      return BadRequest("'guidance_scale' must be between 0 and 100", "guidance_scale");
-    }
-    r.input.guidance = float(d);
+  if (!Present(obj, "guidance_scale")) return std::nullopt;
+  Var g = obj.get("guidance_scale");
+  if (g.isBoolean() || !g.isNumeric()) {
+    return BadRequest("'guidance_scale' must be a number, got " + TypeName(g), "guidance_scale",
+                      "invalid_type");
   }
-  if (Present(*obj, "response_format")) {
-    if (auto e = ReadString(*obj, "response_format", &r.response_format)) return *e;
-    if (r.response_format != "b64_json" && r.response_format != "url") {
+  double d = g.convert<double>();
+  if (!std::isfinite(d) || d < 0 || d > RequestLimits::kMaxGuidance) {
+    return BadRequest("'guidance_scale' must be between 0 and 100", "guidance_scale");
+  }
+  r->input.guidance = float(d);
+  return std::nullopt;
+}
+
+// response_format, output_format and user.
+std::optional<ApiError> ReadOutput(const Poco::JSON::Object& obj, ImagesRequest* r) {
+  if (Present(obj, "response_format")) {
+    if (auto e = ReadString(obj, "response_format", &r->response_format)) return e;
+    if (r->response_format != "b64_json" && r->response_format != "url") {
       return BadRequest("'response_format' must be \"b64_json\" or \"url\", got \"" +
-                            r.response_format + "\"",
+                            r->response_format + "\"",
                         "response_format");
     }
   }
-  if (Present(*obj, "output_format")) {
+  if (Present(obj, "output_format")) {
     std::string f;
-    if (auto e = ReadString(*obj, "output_format", &f)) return *e;
+    if (auto e = ReadString(obj, "output_format", &f)) return e;
     auto format = ParseImageFormat(f);
     if (!format.ok()) return BadRequest(format.status().message(), "output_format");
-    r.output_format = *format;
+    r->output_format = *format;
   }
-  if (Present(*obj, "user")) {
-    if (auto e = ReadString(*obj, "user", &r.user)) return *e;
+  if (Present(obj, "user")) return ReadString(obj, "user", &r->user);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body) {
+  auto parsed = ParseJsonObject(body);
+  if (auto* error = std::get_if<ApiError>(&parsed)) return *error;
+  const Poco::JSON::Object& obj = *std::get<Poco::JSON::Object::Ptr>(parsed);
+  ImagesRequest r;
+  // Fields are checked in this order, so the first problem reported is stable.
+  for (auto read : {ReadPrompts, ReadImageCount, ReadSize, ReadSampling, ReadOutput}) {
+    if (auto e = read(obj, &r)) return *e;
   }
   return r;
 }
