@@ -19,6 +19,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <sstream>
 
 #include "error.h"
@@ -528,15 +530,14 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     SendApiError(response, error);
   }
 
+  // POST /v1/images/generations as named steps: refuse while draining, read and parse the
+  // body, resolve the model, run the generation, then encode (and store) the images and
+  // render the response; each step that fails answers the client itself.
   void GenerationsImpl(HTTPServerRequest& request, HTTPServerResponse& response,
                        Clock::time_point start) {
     if (state_->shutting_down.load()) {
       response.setKeepAlive(false);
-      ApiError e;
-      e.http_status = 503;
-      e.code = "shutting_down";
-      e.message = "server is shutting down";
-      return Fail(response, e);
+      return Fail(response, ShuttingDown("server is shutting down"));
     }
     std::string body;
     if (!ReadBody(request, response, state_->options.max_body_bytes, state_->deadlines,
@@ -546,33 +547,14 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     auto parsed = ParseImagesRequest(body);
     if (auto* err = std::get_if<ApiError>(&parsed)) return Fail(response, *err);
     ImagesRequest& r = std::get<ImagesRequest>(parsed);
-
-    const auto& models = state_->graph->models();
-    const ModelChain* chain = r.model.empty() ? &models.front() : state_->graph->FindModel(r.model);
-    if (chain == nullptr) {
-      std::string known;
-      for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.id;
-      ApiError e = NotFoundError("the model '" + r.model + "' does not exist (available: " + known + ")",
-                                 "model_not_found");
-      e.param = "model";
-      return Fail(response, e);
-    }
-    model_ = chain->id;
-    access_fields_.Key("model").String(model_);
+    const ModelChain* chain = ResolveModel(r, response);
+    if (chain == nullptr) return;
     if (!r.seed_given) r.input.seed = state_->DrawSeed();
 
     flx_call call;
     call.request_id = request_id_;
     call.model = chain->id;
-    int fd = SocketOf(request);
-    call.peer_gone = [fd] {
-      // Readable with nothing to read means the peer closed its side.
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 0) <= 0) return false;
-      if (p.revents & (POLLHUP | POLLERR)) return true;
-      char c;
-      return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-    };
+    call.peer_gone = PeerGone(SocketOf(request));
     // Registered until the response is written, so shutdown waits for the answer too.
     struct Registration {
       ServerState* state;
@@ -581,173 +563,256 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     } registration{state_, &call};
     state_->Register(&call);
     auto [output, failure] = state_->service.Run(*chain, r.input, &call);
+    if (failure) return FailGeneration(response, r, *chain, *failure);
 
-    if (failure) {
-      ApiError e = FromGenerationError(*failure);
-      if (state_->shutting_down.load() && failure->status.code() == FLX_CANCELLED) {
-        e.http_status = 503;
-        e.code = "shutting_down";
-        e.message = "server is shutting down: the request was cancelled (" + e.message + ")";
-      }
-      summary_ = " model=" + chain->id + " seed=" + std::to_string(r.input.seed) + " error=" +
-                 CodeName(failure->status.code()) + ": " + failure->status.message();
-      access_fields_.Key("seed").UInt(r.input.seed);
-      access_fields_.Key("error").String(CodeName(failure->status.code()));
-      if (!failure->fallbacks.empty()) {
-        summary_ += " fallbacks=" + std::to_string(failure->fallbacks.size());
-        access_fields_.Key("fallbacks").UInt(failure->fallbacks.size());
-      }
-      return Fail(response, e);
+    std::optional<EncodedImages> encoded = EncodeAndStore(request, response, r, *chain, *output);
+    if (!encoded) return;
+    const std::string json = RenderGeneration(r, *chain, *output, *encoded, call, start);
+    LogGeneration(r, *chain, *output, *encoded);
+    images_ = uint32_t(output->images.size());
+    SendJson(response, HTTPResponse::HTTP_OK, json);
+  }
+
+  static ApiError ShuttingDown(const std::string& message) {
+    ApiError e;
+    e.http_status = 503;
+    e.code = "shutting_down";
+    e.message = message;
+    return e;
+  }
+
+  // Whether the client closed the socket `fd`: readable with nothing to read.
+  static std::function<bool()> PeerGone(int fd) {
+    return [fd] {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) return false;
+      if (p.revents & (POLLHUP | POLLERR)) return true;
+      char c;
+      return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    };
+  }
+
+  // The request's model (the first model when it names none); a 404 listing the models and
+  // null otherwise.
+  const ModelChain* ResolveModel(const ImagesRequest& r, HTTPServerResponse& response) {
+    const auto& models = state_->graph->models();
+    const ModelChain* chain = r.model.empty() ? &models.front() : state_->graph->FindModel(r.model);
+    if (chain == nullptr) {
+      std::string known;
+      for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.id;
+      ApiError e = NotFoundError(
+          "the model '" + r.model + "' does not exist (available: " + known + ")",
+          "model_not_found");
+      e.param = "model";
+      Fail(response, e);
+      return nullptr;
     }
+    model_ = chain->id;
+    access_fields_.Key("model").String(model_);
+    return chain;
+  }
 
-    // Encode (and store) each image.
-    auto encode_start = Clock::now();
-    std::vector<std::string> encoded;
-    std::vector<std::pair<std::string, std::string>> png_text = {
-        {"Software", "fluxserve"}, {"Model", chain->id}};
-    for (const auto& image : output->images) {
+  void FailGeneration(HTTPServerResponse& response, const ImagesRequest& r,
+                      const ModelChain& chain, const GenerationError& failure) {
+    ApiError e = FromGenerationError(failure);
+    if (state_->shutting_down.load() && failure.status.code() == FLX_CANCELLED) {
+      e = ShuttingDown("server is shutting down: the request was cancelled (" + e.message + ")");
+    }
+    summary_ = " model=" + chain.id + " seed=" + std::to_string(r.input.seed) +
+               " error=" + CodeName(failure.status.code()) + ": " + failure.status.message();
+    access_fields_.Key("seed").UInt(r.input.seed);
+    access_fields_.Key("error").String(CodeName(failure.status.code()));
+    if (!failure.fallbacks.empty()) {
+      summary_ += " fallbacks=" + std::to_string(failure.fallbacks.size());
+      access_fields_.Key("fallbacks").UInt(failure.fallbacks.size());
+    }
+    Fail(response, e);
+  }
+
+  struct EncodedImages {
+    std::vector<std::string> bytes;  // PNG/JPEG files
+    std::vector<std::string> urls;   // with response_format url
+    double encode_s = 0;
+    double save_s = 0;
+  };
+
+  // Every image encoded in the requested format (with fluxserve, model and seed as PNG text)
+  // and, for response_format url, stored; a 500 and nullopt when either fails.
+  std::optional<EncodedImages> EncodeAndStore(HTTPServerRequest& request,
+                                              HTTPServerResponse& response,
+                                              const ImagesRequest& r, const ModelChain& chain,
+                                              const GenerationOutput& output) {
+    EncodedImages out;
+    const Clock::time_point encode_start = Clock::now();
+    for (const auto& image : output.images) {
       PixelView view{image.width, image.height, image.channels, image.pixels.data()};
-      auto meta = png_text;
-      meta.emplace_back("Seed", std::to_string(image.seed));
-      auto bytes = EncodeImage(view, r.output_format, meta);
+      auto bytes = EncodeImage(view, r.output_format,
+                               {{"Software", "fluxserve"},
+                                {"Model", chain.id},
+                                {"Seed", std::to_string(image.seed)}});
       if (!bytes.ok()) {
-        ApiError e;
-        e.message = bytes.status().message();
-        e.code = "internal_error";
-        return Fail(response, e);
+        Fail(response, InternalError(bytes.status().message()));
+        return std::nullopt;
       }
-      encoded.push_back(std::move(*bytes));
+      out.bytes.push_back(std::move(*bytes));
     }
-    double encode_s = Seconds(encode_start);
+    out.encode_s = Seconds(encode_start);
+    EmitPhase(FLX_PHASE_IMAGE_ENCODE, out.encode_s);
+    if (r.response_format != "url") return out;
+    const Clock::time_point save_start = Clock::now();
+    std::string base = state_->options.public_base_url;
+    if (base.empty()) base = "http://" + request.getHost();
+    for (const std::string& bytes : out.bytes) {
+      const std::string name = StoredName(r.output_format);
+      Status saved = state_->store.Save(name, bytes);
+      if (!saved.ok()) {
+        Fail(response, InternalError("cannot store the image: " + saved.message()));
+        return std::nullopt;
+      }
+      out.urls.push_back(base + kFilesPrefix + name);
+    }
+    out.save_s = Seconds(save_start);
+    EmitPhase(FLX_PHASE_SAVE, out.save_s);
+    return out;
+  }
+
+  static ApiError InternalError(const std::string& message) {
+    ApiError e;
+    e.message = message;
+    e.code = "internal_error";
+    return e;
+  }
+
+  void EmitPhase(const char* name, double seconds) {
     flx_event phase{};
     phase.type = FLX_EVENT_PHASE;
-    phase.name = FLX_PHASE_IMAGE_ENCODE;
-    phase.value = encode_s;
+    phase.name = name;
+    phase.value = seconds;
     Emit(phase, model_);
-    auto save_start = Clock::now();
-    std::vector<std::string> urls;
-    if (r.response_format == "url") {
-      std::string base = state_->options.public_base_url;
-      if (base.empty()) base = "http://" + request.getHost();
-      for (size_t i = 0; i < encoded.size(); ++i) {
-        std::string name = request_id_ + "-" + std::to_string(state_->NextImageNumber()) + "." +
-                           ImageFormatExtension(r.output_format);
-        if (!OutputStore::IsSafeName(name)) {
-          name = "img-" + std::to_string(state_->NextImageNumber()) + "." +
-                 ImageFormatExtension(r.output_format);
-        }
-        Status saved = state_->store.Save(name, encoded[i]);
-        if (!saved.ok()) {
-          ApiError e;
-          e.message = "cannot store the image: " + saved.message();
-          e.code = "internal_error";
-          return Fail(response, e);
-        }
-        urls.push_back(base + kFilesPrefix + name);
-      }
-    }
-    double save_s = Seconds(save_start);
-    if (r.response_format == "url") {
-      phase.name = FLX_PHASE_SAVE;
-      phase.value = save_s;
-      Emit(phase, model_);
-    }
+  }
 
+  // A fresh file name for a stored image: <request id>-<n>.<ext>, or img-<n>.<ext> when the
+  // request id would not make a safe name.
+  std::string StoredName(ImageFormat format) {
+    const std::string number = std::to_string(state_->NextImageNumber());
+    const std::string name = request_id_ + "-" + number + "." + ImageFormatExtension(format);
+    if (OutputStore::IsSafeName(name)) return name;
+    return "img-" + std::to_string(state_->NextImageNumber()) + "." + ImageFormatExtension(format);
+  }
+
+  // The OpenAI images response with fluxserve's additions (seed per image, parameters,
+  // fallback_reason, timings).
+  std::string RenderGeneration(const ImagesRequest& r, const ModelChain& chain,
+                               const GenerationOutput& output, const EncodedImages& encoded,
+                               flx_call& call, Clock::time_point start) {
     JsonWriter w;
     size_t payload = 0;
-    for (const auto& e : encoded) payload += (e.size() + 2) / 3 * 4 + 64;
+    for (const auto& e : encoded.bytes) payload += (e.size() + 2) / 3 * 4 + 64;
     w.Reserve(payload + 1024);
     w.BeginObject();
     w.Key("created").Int(std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count());
     w.Key("data").BeginArray();
-    for (size_t i = 0; i < encoded.size(); ++i) {
+    for (size_t i = 0; i < encoded.bytes.size(); ++i) {
       w.BeginObject();
       if (r.response_format == "url") {
-        w.Key("url").String(urls[i]);
+        w.Key("url").String(encoded.urls[i]);
       } else {
-        w.Key("b64_json").String(Base64Encode(encoded[i]));
+        w.Key("b64_json").String(Base64Encode(encoded.bytes[i]));
       }
-      w.Key("seed").UInt(output->images[i].seed);
+      w.Key("seed").UInt(output.images[i].seed);
       w.Key("revised_prompt").Null();
       w.EndObject();
     }
     w.EndArray();
-    w.Key("model").String(chain->id);
+    w.Key("model").String(chain.id);
     w.Key("output_format").String(ImageFormatExtension(r.output_format));
-    const auto& first = output->images.front();
+    const auto& first = output.images.front();
     w.Key("size").String(std::to_string(first.width) + "x" + std::to_string(first.height));
     w.Key("parameters").BeginObject();
-    for (const auto& [k, v] : output->params) w.Key(k).Scalar(v);
+    for (const auto& [k, v] : output.params) w.Key(k).Scalar(v);
     w.Key("seed").UInt(r.input.seed);
     w.Key("n").UInt(r.input.n);
     w.EndObject();
-    if (!output->fallbacks.empty()) {
-      w.Key("fallback_reason").Raw(FallbackReasonJson(output->fallbacks, output->attempts));
+    if (!output.fallbacks.empty()) {
+      w.Key("fallback_reason").Raw(FallbackReasonJson(output.fallbacks, output.attempts));
     }
+    WriteTimings(w, output, encoded, call, start);
+    w.EndObject();
+    return w.str();
+  }
+
+  // "timings": the host's queue/generate/encode/save/total and every stage phase, summed
+  // over tries.
+  static void WriteTimings(JsonWriter& w, const GenerationOutput& output,
+                           const EncodedImages& encoded, flx_call& call, Clock::time_point start) {
     w.Key("timings").BeginObject();
-    w.Key("queue_s").Number(output->queue_seconds);
-    w.Key("generate_s").Number(output->generate_seconds);
+    w.Key("queue_s").Number(output.queue_seconds);
+    w.Key("generate_s").Number(output.generate_seconds);
+    std::vector<std::pair<std::string, double>> summed;
     {
       std::lock_guard<std::mutex> lock(call.phases_mutex);
-      std::vector<std::pair<std::string, double>> summed;
       for (const auto& [name, seconds] : call.phases) {
-        bool found = false;
-        for (auto& s : summed) {
-          if (s.first == name) {
-            s.second += seconds;
-            found = true;
-          }
+        auto it = std::find_if(summed.begin(), summed.end(),
+                               [&](const auto& s) { return s.first == name; });
+        if (it == summed.end()) {
+          summed.emplace_back(name, seconds);
+        } else {
+          it->second += seconds;
         }
-        if (!found) summed.emplace_back(name, seconds);
-      }
-      // Stage phases sit beside the host's own timings; a phase that would shadow one of
-      // them (a stage calling its phase "queue", say) is renamed rather than duplicated.
-      static const char* const kHostTimings[] = {"queue", "generate", "encode", FLX_PHASE_SAVE, "total"};
-      for (const auto& [name, seconds] : summed) {
-        bool clashes = false;
-        for (const char* host_key : kHostTimings) clashes |= name == host_key;
-        w.Key((clashes ? "phase_" : "") + name + "_s").Number(seconds);
       }
     }
-    w.Key("encode_s").Number(encode_s);
-    w.Key("save_s").Number(save_s);
-    double total = Seconds(start);
-    w.Key("total_s").Number(total);
+    // Stage phases sit beside the host's own timings; a phase that would shadow one of them
+    // (a stage calling its phase "queue", say) is renamed rather than duplicated.
+    static const char* const kHostTimings[] = {"queue", "generate", "encode", FLX_PHASE_SAVE,
+                                               "total"};
+    for (const auto& [name, seconds] : summed) {
+      bool clashes = false;
+      for (const char* host_key : kHostTimings) clashes |= name == host_key;
+      w.Key((clashes ? "phase_" : "") + name + "_s").Number(seconds);
+    }
+    w.Key("encode_s").Number(encoded.encode_s);
+    w.Key("save_s").Number(encoded.save_s);
+    w.Key("total_s").Number(Seconds(start));
     w.EndObject();
-    w.EndObject();
+  }
 
+  // The access-log summary and JSON fields of a served generation.
+  void LogGeneration(const ImagesRequest& r, const ModelChain& chain,
+                     const GenerationOutput& output, const EncodedImages& encoded) {
     std::string seeds;
-    for (const auto& image : output->images) seeds += (seeds.empty() ? "" : ",") + std::to_string(image.seed);
+    for (const auto& image : output.images) {
+      seeds += (seeds.empty() ? "" : ",") + std::to_string(image.seed);
+    }
     // The steps the pipeline ran (after any fallback), else those asked for; 0 = its default.
-    auto effective_steps = output->params.find(FLX_KNOB_STEPS);
-    std::string steps = effective_steps != output->params.end() ? effective_steps->second
-                                                                : std::to_string(r.input.steps);
+    auto effective_steps = output.params.find(FLX_KNOB_STEPS);
+    const std::string steps = effective_steps != output.params.end()
+                                  ? effective_steps->second
+                                  : std::to_string(r.input.steps);
+    const auto& first = output.images.front();
     char buf[320];
     std::snprintf(buf, sizeof(buf),
                   " model=%s n=%u size=%ux%u steps=%s seeds=%s queue=%.3fs generate=%.3fs "
                   "encode=%.3fs save=%.3fs",
-                  chain->id.c_str(), r.input.n, first.width, first.height,
-                  steps.substr(0, 20).c_str(), seeds.substr(0, 100).c_str(), output->queue_seconds,
-                  output->generate_seconds, encode_s, save_s);
+                  chain.id.c_str(), r.input.n, first.width, first.height,
+                  steps.substr(0, 20).c_str(), seeds.substr(0, 100).c_str(), output.queue_seconds,
+                  output.generate_seconds, encoded.encode_s, encoded.save_s);
     summary_ = buf;
-    if (!output->fallbacks.empty()) summary_ += " fallback=" + output->fallbacks.back().reason_code;
+    if (!output.fallbacks.empty()) summary_ += " fallback=" + output.fallbacks.back().reason_code;
     access_fields_.Key("n").UInt(r.input.n);
     access_fields_.Key("size").String(std::to_string(first.width) + "x" +
                                       std::to_string(first.height));
     access_fields_.Key("steps").UInt(std::strtoull(steps.c_str(), nullptr, 10));
     access_fields_.Key("seeds").BeginArray();
-    for (const auto& image : output->images) access_fields_.UInt(image.seed);
+    for (const auto& image : output.images) access_fields_.UInt(image.seed);
     access_fields_.EndArray();
-    access_fields_.Key("queue_s").Number(output->queue_seconds);
-    access_fields_.Key("generate_s").Number(output->generate_seconds);
-    access_fields_.Key("encode_s").Number(encode_s).Key("save_s").Number(save_s);
-    if (!output->fallbacks.empty()) {
-      access_fields_.Key("fallback").String(output->fallbacks.back().reason_code);
+    access_fields_.Key("queue_s").Number(output.queue_seconds);
+    access_fields_.Key("generate_s").Number(output.generate_seconds);
+    access_fields_.Key("encode_s").Number(encoded.encode_s).Key("save_s").Number(encoded.save_s);
+    if (!output.fallbacks.empty()) {
+      access_fields_.Key("fallback").String(output.fallbacks.back().reason_code);
     }
-    images_ = uint32_t(output->images.size());
-    SendJson(response, HTTPResponse::HTTP_OK, w.str());
   }
 
   ServerState* state_;
