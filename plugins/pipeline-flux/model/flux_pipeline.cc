@@ -134,17 +134,20 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   offload_->on({OffloadEvent::Kind::kLoad, "", ""});
 }
 
-WeightsPlan FluxPipeline::plan_weights(const ModelPaths& paths, c10::ScalarType dtype,
+FluxPipeline::WeightStores FluxPipeline::open_weight_stores(const ModelPaths& paths) {
+  return {{"text_encoder", open_text_encoder_weights(paths)},
+          {"text_encoder_2", open_text_encoder_2_weights(paths)},
+          {"transformer", open_transformer_weights(paths)},
+          {"vae", open_vae_weights(paths)}};
+}
+
+WeightsPlan FluxPipeline::plan_weights(const WeightStores& stores, c10::ScalarType dtype,
                                        c10::Device device, const FluxPipelineOptions& options) {
   const bool offloading = options.offload != OffloadMode::kNone && !device.is_cpu();
   WeightsPlan plan;
-  auto add = [&](const TensorStore& store, const char* component) {
+  for (const auto& [component, store] : stores) {
     plan.add(store, component, dtype, device, offloading, quantize_policy(component, options));
-  };
-  add(open_text_encoder_weights(paths), "text_encoder");
-  add(open_text_encoder_2_weights(paths), "text_encoder_2");
-  add(open_transformer_weights(paths), "transformer");
-  add(open_vae_weights(paths), "vae");
+  }
   return plan;
 }
 

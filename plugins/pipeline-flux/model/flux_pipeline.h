@@ -152,10 +152,14 @@ class FluxPipeline {
   const std::map<std::string, ComponentWeights>& component_weights() const {
     return weights_plan_.components();
   }
-  // What the constructor would hold for `paths` in `dtype` on `device` under `options`, from
-  // the weight files' headers alone (nothing is read or converted). Throws LoadError as the
-  // constructor does for a missing or unreadable file.
-  static WeightsPlan plan_weights(const ModelPaths& paths, c10::ScalarType dtype,
+  // Every component's weight files, opened (memory-mapped, headers parsed, nothing read),
+  // by component name. Throws LoadError as the constructor does for a missing or unreadable
+  // file.
+  using WeightStores = std::map<std::string, TensorStore>;
+  static WeightStores open_weight_stores(const ModelPaths& paths);
+  // What the constructor would hold for `stores` in `dtype` on `device` under `options`, from
+  // the headers alone: open the stores once, plan as many settings as needed.
+  static WeightsPlan plan_weights(const WeightStores& stores, c10::ScalarType dtype,
                                   c10::Device device, const FluxPipelineOptions& options);
   const FluxPipelineOptions& options() const { return options_; }
 

@@ -514,6 +514,7 @@ void FluxStage::choose_quantization_for(const Variant& variant, FluxPipelineOpti
   }
   const int64_t activations =
       default_request_estimate(variant.dtype, /*cheapest_knobs=*/true).peak_bytes();
+  const FluxPipeline::WeightStores stores = FluxPipeline::open_weight_stores(paths_);
   const QuantizeChoice choice = choose_quantization(
       options_.quantize_transformer, options_.quantize_text_encoder_2,
       options_.release_unused_weights, activations, settings_.memory.budget_bytes,
@@ -521,7 +522,7 @@ void FluxStage::choose_quantization_for(const Variant& variant, FluxPipelineOpti
         FluxPipelineOptions candidate = *options;
         candidate.quantize_transformer = transformer;
         candidate.quantize_text_encoder_2 = t5;
-        return FluxPipeline::plan_weights(paths_, variant.dtype, settings_.device.device,
+        return FluxPipeline::plan_weights(stores, variant.dtype, settings_.device.device,
                                           candidate);
       });
   options->quantize_transformer = choice.transformer;
