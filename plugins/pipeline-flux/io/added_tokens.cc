@@ -34,6 +34,7 @@ AddedTokens::AddedTokens(std::vector<AddedToken> tokens, const std::string& sour
     if (!by_content_.emplace(tokens_[i].content, i).second) {
       throw LoadError(source + ": added token \"" + tokens_[i].content + "\" appears twice");
     }
+    by_first_byte_[static_cast<unsigned char>(tokens_[i].content[0])].push_back(i);
   }
 }
 
@@ -48,7 +49,8 @@ std::vector<AddedTokens::Piece> AddedTokens::split(const std::string& text) cons
   size_t i = 0;
   while (i < text.size()) {
     const AddedToken* longest = nullptr;
-    for (const AddedToken& token : tokens_) {
+    for (size_t index : by_first_byte_[static_cast<unsigned char>(text[i])]) {
+      const AddedToken& token = tokens_[index];
       if (text.compare(i, token.content.size(), token.content) == 0 &&
           (longest == nullptr || token.content.size() > longest->content.size())) {
         longest = &token;

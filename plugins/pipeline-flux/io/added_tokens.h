@@ -4,6 +4,7 @@
 #ifndef FLX_FLUX_IO_ADDED_TOKENS_H_
 #define FLX_FLUX_IO_ADDED_TOKENS_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -43,6 +44,8 @@ class AddedTokens {
  private:
   std::vector<AddedToken> tokens_;
   std::map<std::string, size_t> by_content_;
+  // Indexes into tokens_ by their first byte: split() compares only these at each position.
+  std::array<std::vector<size_t>, 256> by_first_byte_;
 };
 
 }  // namespace flx::flux

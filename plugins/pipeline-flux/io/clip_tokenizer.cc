@@ -269,9 +269,10 @@ void ClipTokenizer::append_bpe(const std::string& piece, std::vector<std::string
   out.insert(out.end(), word.begin(), word.end());
 }
 
-void ClipTokenizer::tokenize_text(const std::string& text, std::vector<std::string>& out) const {
+void ClipTokenizer::tokenize_text(const std::string& text, size_t max_tokens,
+                                  std::vector<std::string>& out) const {
   const std::u32string cleaned = basic_clean(unicode::decode_utf8(text));
-  for (size_t i = 0; i < cleaned.size();) {
+  for (size_t i = 0; i < cleaned.size() && out.size() < max_tokens;) {
     const size_t length = match_length(cleaned, i);
     if (length == 0) {
       ++i;
@@ -282,21 +283,22 @@ void ClipTokenizer::tokenize_text(const std::string& text, std::vector<std::stri
   }
 }
 
-std::vector<std::string> ClipTokenizer::tokenize(const std::string& text) const {
+std::vector<std::string> ClipTokenizer::tokenize(const std::string& text, size_t max_tokens) const {
   std::vector<std::string> tokens;
   for (const AddedTokens::Piece& piece : added_tokens_.split(text)) {
+    if (tokens.size() >= max_tokens) break;
     if (piece.token != nullptr) {
       tokens.push_back(piece.token->content);
     } else {
-      tokenize_text(piece.text, tokens);
+      tokenize_text(piece.text, max_tokens, tokens);
     }
   }
   return tokens;
 }
 
-std::vector<int32_t> ClipTokenizer::token_ids(const std::string& text) const {
+std::vector<int32_t> ClipTokenizer::token_ids(const std::string& text, size_t max_tokens) const {
   std::vector<int32_t> ids;
-  for (const std::string& token : tokenize(text)) {
+  for (const std::string& token : tokenize(text, max_tokens)) {
     if (const AddedToken* added = added_tokens_.find(token)) {
       ids.push_back(added->id);
       continue;
@@ -310,7 +312,7 @@ std::vector<int32_t> ClipTokenizer::token_ids(const std::string& text) const {
 std::vector<int32_t> ClipTokenizer::encode(const std::string& text, size_t max_length) const {
   if (max_length < 2)
     throw std::invalid_argument("CLIP max_length must leave room for BOS and EOS");
-  std::vector<int32_t> ids = token_ids(text);
+  std::vector<int32_t> ids = token_ids(text, max_length - 2);
   if (ids.size() > max_length - 2) ids.resize(max_length - 2);
   std::vector<int32_t> sequence;
   sequence.reserve(max_length);

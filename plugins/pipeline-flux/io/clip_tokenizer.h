@@ -14,6 +14,7 @@
 #define FLX_FLUX_IO_CLIP_TOKENIZER_H_
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,10 +33,15 @@ class ClipTokenizer {
   // <|endoftext|>). Throws LoadError naming the file at fault.
   static ClipTokenizer load(const std::string& dir);
 
-  // The tokens of `text` without BOS/EOS, as CLIPTokenizer.tokenize() returns them.
-  std::vector<std::string> tokenize(const std::string& text) const;
-  // The ids of tokenize(text); tokens outside the vocabulary become the unknown-token id.
-  std::vector<int32_t> token_ids(const std::string& text) const;
+  // The tokens of `text` without BOS/EOS, as CLIPTokenizer.tokenize() returns them, or their
+  // first `max_tokens` and perhaps a few more: tokenization stops once it has that many, so
+  // a 32000-character prompt costs no more than the 77 tokens the encoder reads.
+  std::vector<std::string> tokenize(const std::string& text,
+                                    size_t max_tokens = std::numeric_limits<size_t>::max()) const;
+  // The ids of tokenize(text, max_tokens); tokens outside the vocabulary become the
+  // unknown-token id.
+  std::vector<int32_t> token_ids(const std::string& text,
+                                 size_t max_tokens = std::numeric_limits<size_t>::max()) const;
   // What FluxPipeline feeds the text encoder: BOS, the first max_length - 2 ids of `text`,
   // EOS, then the pad id up to exactly `max_length` ids. Throws std::invalid_argument when
   // max_length < 2.
@@ -50,7 +56,9 @@ class ClipTokenizer {
   ClipTokenizer() = default;
   // Appends the BPE symbols of one pattern match, given as UTF-8.
   void append_bpe(const std::string& piece, std::vector<std::string>& out) const;
-  void tokenize_text(const std::string& text, std::vector<std::string>& out) const;
+  // Appends the tokens of `text` (no added tokens in it) until `out` holds max_tokens.
+  void tokenize_text(const std::string& text, size_t max_tokens,
+                     std::vector<std::string>& out) const;
   int32_t id_of(const std::string& name, const std::string& source) const;
 
   std::unordered_map<std::string, int32_t> vocab_;

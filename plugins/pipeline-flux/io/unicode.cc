@@ -1,6 +1,7 @@
 #include "io/unicode.h"
 
 #include <algorithm>
+#include <array>
 
 #include "io/unicode_data.h"
 
@@ -15,13 +16,25 @@ constexpr uint8_t kCaseIgnorable = 1 << 3;
 constexpr uint8_t kCased = 1 << 4;
 constexpr char32_t kReplacement = 0xFFFD;
 
-uint8_t class_bits(char32_t c) {
-  if (c >= 0x110000) return kOther;
+uint8_t class_bits_searched(char32_t c) {
   const ClassRange* end = kClassRanges + kClassRangeCount;
   const ClassRange* next =
       std::upper_bound(kClassRanges, end, c,
                        [](char32_t value, const ClassRange& range) { return value < range.first; });
   return (next - 1)->bits;
+}
+
+// Prompts are mostly Latin-1, and the tokenizers ask several classes per character: a table
+// for the first 256 code points spares the binary search over the ranges for them.
+uint8_t class_bits(char32_t c) {
+  static const std::array<uint8_t, 256> kLatin1 = [] {
+    std::array<uint8_t, 256> table{};
+    for (char32_t code = 0; code < table.size(); ++code) table[code] = class_bits_searched(code);
+    return table;
+  }();
+  if (c < kLatin1.size()) return kLatin1[c];
+  if (c >= 0x110000) return kOther;
+  return class_bits_searched(c);
 }
 
 uint8_t combining_class(char32_t c) {

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "support/golden.h"
 
@@ -103,6 +106,26 @@ TEST_F(ClipTokenizerTest, OverLongPromptKeepsBosFirst75TokensEos) {
   for (size_t i = 1; i + 1 < ids.size(); ++i) ASSERT_EQ(ids[i], 2368) << "position " << i;
   EXPECT_EQ(tokenizer_->encode(prompt, 5), (std::vector<int32_t>{kBos, 2368, 2368, 2368, kEos}));
   EXPECT_THROW(tokenizer_->encode(prompt, 1), std::invalid_argument);
+}
+
+TEST_F(ClipTokenizerTest, LimitedTokenizationIsAPrefixOfTheWholeOne) {
+  std::string prompt;
+  for (int i = 0; i < 40; ++i) {
+    prompt += "A photo-realistic <|endoftext|>cat nr." + std::to_string(i) + " w/ naïve 😀 hats, ";
+  }
+  const std::vector<std::string> whole = tokenizer_->tokenize(prompt);
+  ASSERT_GT(whole.size(), 300u);
+  for (size_t limit : {size_t{0}, size_t{1}, size_t{75}, size_t{299}}) {
+    const std::vector<std::string> limited = tokenizer_->tokenize(prompt, limit);
+    ASSERT_GE(limited.size(), limit);
+    ASSERT_LT(limited.size(), whole.size()) << "limit " << limit << " did not stop early";
+    EXPECT_TRUE(std::equal(limited.begin(), limited.end(), whole.begin())) << "limit " << limit;
+  }
+  std::vector<int32_t> expected = tokenizer_->token_ids(prompt);
+  expected.resize(75);
+  expected.insert(expected.begin(), kBos);
+  expected.push_back(kEos);
+  EXPECT_EQ(tokenizer_->encode(prompt), expected);
 }
 
 }  // namespace
