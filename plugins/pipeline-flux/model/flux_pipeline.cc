@@ -74,6 +74,7 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
     : dtype_(dtype),
       device_(device),
       options_(options),
+      weights_plan_(device),
       noise_(NoiseGenerator::for_device(device)),
       prompt_cache_(options.text_cache_size > 0
                         ? std::make_unique<PromptCache>(options.text_cache_size)
@@ -104,7 +105,7 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   std::map<std::string, std::shared_ptr<WeightRegistry>> registries;
   auto weights = [&](TensorStore store, const std::string& component) {
     const QuantizeOnLoad policy = quantize_policy(component, options);
-    weights_plan_.add(store, component, dtype, device, offloading, policy);
+    weights_plan_.add(store, component, dtype, policy);
     component_stores_.emplace(component, store);
     if (!offloading) return Weights(std::move(store), dtype, device).quantize_on_load(policy);
     const auto registry = std::make_shared<WeightRegistry>(device);
@@ -121,7 +122,7 @@ FluxPipeline::FluxPipeline(const ModelPaths& paths, c10::ScalarType dtype, c10::
   // Quantizing on load read every float source page; the quantized copies are what is used
   // now, so give those pages back (the few tensors still read from the file fault back in).
   for (const char* component : {"text_encoder_2", "transformer"}) {
-    if (!offloading && quantize_policy(component, options).type) {
+    if (quantize_policy(component, options).type) {
       component_stores_.at(component).release_file_pages();
     }
   }
@@ -143,16 +144,15 @@ FluxPipeline::WeightStores FluxPipeline::open_weight_stores(const ModelPaths& pa
 
 WeightsPlan FluxPipeline::plan_weights(const WeightStores& stores, c10::ScalarType dtype,
                                        c10::Device device, const FluxPipelineOptions& options) {
-  const bool offloading = options.offload != OffloadMode::kNone && !device.is_cpu();
-  WeightsPlan plan;
+  WeightsPlan plan(device);
   for (const auto& [component, store] : stores) {
-    plan.add(store, component, dtype, device, offloading, quantize_policy(component, options));
+    plan.add(store, component, dtype, quantize_policy(component, options));
   }
   return plan;
 }
 
 int64_t FluxPipeline::peak_weights_bytes() const {
-  return weights_plan_.peak_bytes(release_unused_weights_);
+  return weights_plan_.peak_bytes(options_.offload, release_unused_weights_);
 }
 
 void FluxPipeline::release_if_unused(const std::string& component) const {

@@ -171,9 +171,9 @@ class FluxPipeline {
   // Set before the pipeline is shared.
   void set_release_unused_weights(bool release) { release_unused_weights_ = release; }
   bool release_unused_weights() const { return release_unused_weights_; }
-  // The weight bytes held at once at the widest point of a generation: weights_bytes(), or
-  // with release_unused_weights() the larger of (everything but the transformer's
-  // file-backed bytes) while encoding and (everything but the text encoders') while denoising.
+  // The weight bytes the memory budget sees at once at the widest point of a generation
+  // (WeightsPlan::peak_bytes): on the CPU weights_bytes(), or with release_unused_weights()
+  // less the components not in use; on an accelerator what the offload mode puts there.
   int64_t peak_weights_bytes() const;
 
   // 2^(len(vae block_out_channels) - 1); image sizes are multiples of twice this.

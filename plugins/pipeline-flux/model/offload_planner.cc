@@ -12,7 +12,9 @@ OffloadMode parse_offload_mode(const std::string& value) {
   if (lower == "none") return OffloadMode::kNone;
   if (lower == "model") return OffloadMode::kModel;
   if (lower == "sequential") return OffloadMode::kSequential;
-  throw std::invalid_argument("offload \"" + value + "\" must be none, model or sequential");
+  if (lower == "auto") return OffloadMode::kAuto;
+  throw std::invalid_argument("offload \"" + value +
+                              "\" must be none, model, sequential or auto");
 }
 
 const char* offload_mode_name(OffloadMode mode) {
@@ -23,8 +25,25 @@ const char* offload_mode_name(OffloadMode mode) {
       return "model";
     case OffloadMode::kSequential:
       return "sequential";
+    case OffloadMode::kAuto:
+      return "auto";
   }
   return "none";
+}
+
+std::string block_prefix_of(const std::string& weight_name) {
+  for (const std::string container :
+       {"transformer_blocks.", "single_transformer_blocks.", "encoder.block."}) {
+    if (weight_name.compare(0, container.size(), container) != 0) continue;
+    size_t end = container.size();
+    while (end < weight_name.size() && std::isdigit(static_cast<unsigned char>(weight_name[end]))) {
+      ++end;
+    }
+    if (end > container.size() && end < weight_name.size() && weight_name[end] == '.') {
+      return weight_name.substr(0, end + 1);
+    }
+  }
+  return "";
 }
 
 bool group_contains(const WeightGroup& group, const OffloadComponent& component,
@@ -47,7 +66,11 @@ bool group_contains(const WeightGroup& group, const OffloadComponent& component,
 }
 
 OffloadPlanner::OffloadPlanner(OffloadMode mode, std::vector<OffloadComponent> components)
-    : mode_(mode), components_(std::move(components)) {}
+    : mode_(mode), components_(std::move(components)) {
+  if (mode_ == OffloadMode::kAuto) {
+    throw std::invalid_argument("offload auto must be resolved to a mode before loading");
+  }
+}
 
 const OffloadComponent* OffloadPlanner::find(const std::string& name) const {
   for (const OffloadComponent& candidate : components_) {

@@ -22,12 +22,20 @@
 
 namespace flx::flux {
 
-enum class OffloadMode { kNone, kModel, kSequential };
+// kAuto is a setting, not a mode the planner runs: the stage resolves it before loading
+// (quantize_choice.h: none when the weights fit the accelerator's budget, else model, with
+// sequential last; none on the CPU).
+enum class OffloadMode { kNone, kModel, kSequential, kAuto };
 
-// Parses "none", "model" or "sequential" (any case). Throws std::invalid_argument naming
-// offload and the value otherwise.
+// Parses "none", "model", "sequential" or "auto" (any case). Throws std::invalid_argument
+// naming offload and the value otherwise.
 OffloadMode parse_offload_mode(const std::string& value);
 const char* offload_mode_name(OffloadMode mode);
+
+// The block holding the weight called `weight_name`, as the networks name their blocks for
+// sequential offload ("transformer_blocks.3.", "single_transformer_blocks.0.",
+// "encoder.block.11."), or "" for a weight outside every block.
+std::string block_prefix_of(const std::string& weight_name);
 
 // A network the planner moves: its name ("text_encoder", "text_encoder_2", "transformer",
 // "vae") and the weight-name prefixes of its blocks in the order they run (empty when it
@@ -83,6 +91,7 @@ struct OffloadEvent {
 
 class OffloadPlanner {
  public:
+  // Throws std::invalid_argument for kAuto, which must be resolved first.
   OffloadPlanner(OffloadMode mode, std::vector<OffloadComponent> components);
 
   // The moves to make at `event`, in order; empty where the mode does nothing. At kLoad every

@@ -116,14 +116,17 @@ TensorView quantized_copy(const TensorView& view, DType type) {
 
 std::shared_ptr<const QuantizedMatrix> Weights::get_quantized(
     const std::string& name, const std::vector<int64_t>& shape) const {
-  if (!keep_quantized_ || registry_) return nullptr;
+  if (!keep_quantized_) return nullptr;
   const TensorView& view = store_->get(prefix_ + name, shape);
+  // A quantized matrix stays on the host whether or not its component is offloaded, and
+  // expands per call onto the device the layer computes on.
+  const c10::Device compute_device = registry_ ? registry_->accelerator() : device_;
   if (is_quantized(view.dtype) && view.shape.size() == 2) {
-    return std::make_shared<const QuantizedMatrix>(view, dtype_, device_);
+    return std::make_shared<const QuantizedMatrix>(view, dtype_, compute_device);
   }
   if (!quantize_on_load_.applies(view)) return nullptr;
   return std::make_shared<const QuantizedMatrix>(quantized_copy(view, *quantize_on_load_.type),
-                                                 dtype_, device_);
+                                                 dtype_, compute_device);
 }
 
 Weights Weights::quantize_on_load(QuantizeOnLoad policy) const {

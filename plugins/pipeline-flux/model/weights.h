@@ -66,8 +66,9 @@ class Weights {
   // prefix + name as a matrix kept quantized, or nullptr (then use get()). A matrix the file
   // stores quantized (fp8 or ggml blocks) stays so; a float one is quantized here to the
   // quantize_on_load() type when that is set and the matrix is eligible (see
-  // QuantizeOnLoad::applies). Never for weights recorded for offloading, nor after
-  // keep_quantized(false). Throws LoadError like get() for a missing tensor or wrong shape.
+  // QuantizeOnLoad::applies). Never after keep_quantized(false). With a registry (offload)
+  // the matrix is not recorded: it stays on the host and expands onto the registry's
+  // accelerator per call. Throws LoadError like get() for a missing tensor or wrong shape.
   std::shared_ptr<const QuantizedMatrix> get_quantized(const std::string& name,
                                                        const std::vector<int64_t>& shape) const;
   // The same weights, keeping quantized linear weights quantized (the default) or not.

@@ -58,8 +58,10 @@
 //   vae_tile_overlap             int      128           pixels neighbouring tiles share, a
 //                                                       multiple of the VAE scale factor, at
 //                                                       most vae_tile_size / 2
-//   offload                      string   none          none, model or sequential
-//                                                       (offload_planner.h); no effect on the CPU
+//   offload                      string   none          none, model, sequential or auto
+//                                                       (offload_planner.h); no effect on the CPU;
+//                                                       auto: chosen with quantize against
+//                                                       memory_budget (quantize_choice.h)
 //   override_variants            int      1             copies of the model in another dtype or
 //                                                       offload mode kept for recovery overrides
 //                                                       (variant_cache.h), 0..4; 0 ignores such

@@ -273,7 +273,7 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
     FluxPipelineOptions pipeline_options;
     pipeline_options.offload = variant.offload;
     pipeline_options.text_cache_size = static_cast<size_t>(options_.text_cache_size);
-    choose_quantization_for(variant, &pipeline_options, call);
+    choose_residency_for(variant, &pipeline_options, call);
     auto loaded = std::make_shared<FluxPipeline>(paths_, variant.dtype, settings_.device.device,
                                                  pipeline_options);
     plan_weight_residency(*loaded);
@@ -387,7 +387,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   flx::set_param(result, FLX_KNOB_ATTENTION_SLICING, attention_slicing_name(knobs.attention));
   flx::set_param(result, FLX_KNOB_VAE_TILING, flx::knob_bool(knobs.vae.tiling));
   flx::set_param(result, FLX_KNOB_VAE_SLICING, flx::knob_bool(knobs.vae.slicing));
-  flx::set_param(result, FLX_KNOB_OFFLOAD, offload_mode_name(variant.offload));
+  flx::set_param(result, FLX_KNOB_OFFLOAD, offload_mode_name(model.pipeline->options().offload));
   if (!ignored.empty()) flx::set_param(result, "ignored_overrides", ignored);
   flx::set_param(result, "memory_estimate_bytes", std::to_string(fit.estimate.peak_bytes()));
   if (!fit.adjustment.empty()) flx::set_param(result, "memory_fit", fit.adjustment);
@@ -478,7 +478,7 @@ void FluxStage::plan_weight_residency(FluxPipeline& pipeline) const {
   const int64_t activations =
       default_request_estimate(pipeline.dtype(), /*cheapest_knobs=*/true).peak_bytes();
   const bool release = options_.release_unused_weights.value_or(
-      pipeline.weights_bytes() + activations > budget);
+      pipeline.device().is_cpu() && pipeline.weights_bytes() + activations > budget);
   pipeline.set_release_unused_weights(release);
   if (pipeline.peak_weights_bytes() <= budget) return;
   std::string parts;
@@ -493,6 +493,9 @@ void FluxStage::plan_weight_residency(FluxPipeline& pipeline) const {
 
 std::string FluxStage::residency_advice(const FluxPipeline& pipeline) const {
   const FluxPipelineOptions& applied = pipeline.options();
+  if (!pipeline.device().is_cpu() && applied.offload != OffloadMode::kSequential) {
+    return "set offload: auto (or model / sequential) or quantize: auto, or raise memory_budget";
+  }
   if (applied.quantize_transformer == DType::Q4_K &&
       applied.quantize_text_encoder_2 == DType::Q4_K) {
     return "q4_k is the smallest type quantize: offers, so raise memory_budget or use a "
@@ -505,19 +508,26 @@ std::string FluxStage::residency_advice(const FluxPipeline& pipeline) const {
   return "choose a smaller quantize: type (q4_k) or raise memory_budget";
 }
 
-void FluxStage::choose_quantization_for(const Variant& variant, FluxPipelineOptions* options,
-                                        const flx_call* call) const {
-  options->quantize_transformer = quantize_dtype(options_.quantize_transformer);
-  options->quantize_text_encoder_2 = quantize_dtype(options_.quantize_text_encoder_2);
-  if (options_.quantize_transformer != "auto" && options_.quantize_text_encoder_2 != "auto") {
+void FluxStage::choose_residency_for(const Variant& variant, FluxPipelineOptions* options,
+                                     const flx_call* call) const {
+  ResidencySettings settings;
+  settings.transformer = options_.quantize_transformer;
+  settings.text_encoder_2 = options_.quantize_text_encoder_2;
+  settings.release_unused = options_.release_unused_weights;
+  settings.offload = variant.offload;
+  settings.accelerator = !settings_.device.device.is_cpu();
+  options->quantize_transformer = quantize_dtype(settings.transformer);
+  options->quantize_text_encoder_2 = quantize_dtype(settings.text_encoder_2);
+  options->offload = variant.offload == OffloadMode::kAuto ? OffloadMode::kNone : variant.offload;
+  if (!settings.has_auto() || (!settings.accelerator && settings.transformer != "auto" &&
+                               settings.text_encoder_2 != "auto")) {
     return;
   }
   const int64_t activations =
       default_request_estimate(variant.dtype, /*cheapest_knobs=*/true).peak_bytes();
   const FluxPipeline::WeightStores stores = FluxPipeline::open_weight_stores(paths_);
   const QuantizeChoice choice = choose_quantization(
-      options_.quantize_transformer, options_.quantize_text_encoder_2,
-      options_.release_unused_weights, activations, settings_.memory.budget_bytes,
+      settings, activations, settings_.memory.budget_bytes,
       [&](std::optional<DType> transformer, std::optional<DType> t5) {
         FluxPipelineOptions candidate = *options;
         candidate.quantize_transformer = transformer;
@@ -527,6 +537,7 @@ void FluxStage::choose_quantization_for(const Variant& variant, FluxPipelineOpti
       });
   options->quantize_transformer = choice.transformer;
   options->quantize_text_encoder_2 = choice.text_encoder_2;
+  if (variant.offload == OffloadMode::kAuto) options->offload = choice.offload;
   if (choice.fits) {
     host_.info(choice.summary, call);
   } else {
@@ -643,8 +654,9 @@ std::string FluxStage::describe() {
     if (!entries.empty()) description.weights_bytes = loaded_->pipelines.total_bytes();
     describe_quantization(entries.empty() ? nullptr : entries.back().value.get(), &description);
     for (const auto& entry : entries) {
+      // The mode the copy runs with (offload: auto resolved at its load).
       description.loaded_variants.push_back(
-          {entry.key.dtype_name, offload_mode_name(entry.key.offload)});
+          {entry.key.dtype_name, offload_mode_name(entry.value->options().offload)});
     }
     // The configured copy's offload and prompt cache, else the most recently used one's.
     std::shared_ptr<const FluxPipeline> shown = loaded_->pipelines.peek(configured_variant());

@@ -113,13 +113,15 @@ class FluxStage : public flx::Pipeline {
   // cheapest ones over_budget: fit could pick (attention_slicing max, vae_tiling).
   ActivationEstimate default_request_estimate(c10::ScalarType dtype,
                                               bool cheapest_knobs = false) const;
-  // The quantize-on-load types of the copy for `variant` into `options`: the configured
-  // ones, with `auto` resolved against the budget (quantize_choice.h, logged).
-  void choose_quantization_for(const Variant& variant, FluxPipelineOptions* options,
-                               const flx_call* call) const;
-  // Decides whether `pipeline` gives back unused weights (release_unused_weights; auto: when
-  // all its weights plus a default-size request at its cheapest knobs exceed the budget) and
-  // throws LoadError when even its peak weights exceed the budget, so nothing could run.
+  // The quantize-on-load types and the offload mode of the copy for `variant` into
+  // `options`: the configured ones, with `auto` resolved against the budget
+  // (quantize_choice.h, logged); offload auto is none on the CPU.
+  void choose_residency_for(const Variant& variant, FluxPipelineOptions* options,
+                            const flx_call* call) const;
+  // Decides whether `pipeline` gives back unused weights (release_unused_weights; auto: on the
+  // CPU, when all its weights plus a default-size request at its cheapest knobs exceed the
+  // budget) and throws LoadError when even its peak weights exceed the budget, so nothing
+  // could run.
   void plan_weight_residency(FluxPipeline& pipeline) const;
   // What to change when `pipeline`'s weights exceed the budget, given what it quantized to.
   std::string residency_advice(const FluxPipeline& pipeline) const;

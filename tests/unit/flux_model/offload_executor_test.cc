@@ -72,6 +72,28 @@ TEST(Weights, RecordedWeightsMustLoadOnTheHost) {
   }
 }
 
+TEST(Weights, OffloadedQuantizedMatricesStayQuantizedOnTheHostAndUnrecorded) {
+  // A 2 x 64 float matrix quantized on load to Q8_0 (two 32-element blocks per row), beside
+  // a dense bias: the bias is recorded for moves, the matrix is not (it expands per call).
+  std::vector<float> values(128);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 7) - 3.0f;
+  TensorStore store("unit store");
+  store.add(make_owned_tensor("proj.weight", DType::F32, {2, 64}, values.data(),
+                              values.size() * sizeof(float)));
+  store.add(make_owned_tensor("proj.bias", DType::F32, {2}, values.data(), 2 * sizeof(float)));
+  const auto registry = std::make_shared<WeightRegistry>(c10::Device(c10::kCPU));
+  const Weights weights = Weights(store, at::kFloat, c10::Device(c10::kCPU), registry)
+                              .quantize_on_load(QuantizeOnLoad{DType::Q8_0, {}});
+  const auto matrix = weights.get_quantized("proj.weight", {2, 64});
+  ASSERT_NE(matrix, nullptr) << "offloading no longer widens quantized matrices";
+  EXPECT_EQ(matrix->storage_type(), DType::Q8_0);
+  EXPECT_EQ(matrix->stored_bytes(), 2u * 2 * 34);
+  weights.get("proj.bias", {2});
+  EXPECT_EQ(registry->total_bytes(), 2 * static_cast<int64_t>(sizeof(float)));
+  const at::Tensor dense = matrix->materialize();
+  EXPECT_TRUE(dense.allclose(at::tensor(values).view({2, 64}), 0, 0.02)) << "Q8_0 of small ints";
+}
+
 class CpuAsAccelerator : public ::testing::Test {
  protected:
   // A transformer with two blocks and an embedding, and a VAE, recorded for offloading.

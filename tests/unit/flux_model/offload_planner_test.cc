@@ -24,12 +24,13 @@ OffloadMove whole(const std::string& component, bool to_accelerator) {
   return {{component, Scope::kWhole, ""}, to_accelerator};
 }
 
-TEST(ParseOffloadMode, AcceptsTheThreeModes) {
+TEST(ParseOffloadMode, AcceptsTheThreeModesAndAuto) {
   EXPECT_EQ(parse_offload_mode("none"), OffloadMode::kNone);
   EXPECT_EQ(parse_offload_mode("Model"), OffloadMode::kModel);
   EXPECT_EQ(parse_offload_mode("SEQUENTIAL"), OffloadMode::kSequential);
-  for (const OffloadMode mode :
-       {OffloadMode::kNone, OffloadMode::kModel, OffloadMode::kSequential}) {
+  EXPECT_EQ(parse_offload_mode("Auto"), OffloadMode::kAuto);
+  for (const OffloadMode mode : {OffloadMode::kNone, OffloadMode::kModel,
+                                 OffloadMode::kSequential, OffloadMode::kAuto}) {
     EXPECT_EQ(parse_offload_mode(offload_mode_name(mode)), mode);
   }
   for (const std::string& bad : std::vector<std::string>{"", "cpu", "full", "models"}) {
@@ -38,8 +39,26 @@ TEST(ParseOffloadMode, AcceptsTheThreeModes) {
       ADD_FAILURE() << "expected std::invalid_argument for \"" << bad << "\"";
     } catch (const std::invalid_argument& error) {
       EXPECT_EQ(std::string(error.what()),
-                "offload \"" + bad + "\" must be none, model or sequential");
+                "offload \"" + bad + "\" must be none, model, sequential or auto");
     }
+  }
+}
+
+TEST(OffloadPlanner, AutoMustBeResolvedBeforeAPlannerRuns) {
+  EXPECT_THROW(OffloadPlanner(OffloadMode::kAuto, flux_components()), std::invalid_argument);
+}
+
+TEST(BlockPrefixOf, NamesTheBlockAsTheNetworksDo) {
+  EXPECT_EQ(block_prefix_of("transformer_blocks.12.attn.to_q.weight"), "transformer_blocks.12.");
+  EXPECT_EQ(block_prefix_of("single_transformer_blocks.0.proj_out.weight"),
+            "single_transformer_blocks.0.");
+  EXPECT_EQ(block_prefix_of("encoder.block.23.layer.1.DenseReluDense.wo.weight"),
+            "encoder.block.23.");
+  for (const std::string outside :
+       {"x_embedder.weight", "encoder.final_layer_norm.weight", "shared.weight",
+        "transformer_blocks.weight", "transformer_blocks.x.y", "encoder.block.7", "",
+        "norm_out.transformer_blocks.1.weight"}) {
+    EXPECT_EQ(block_prefix_of(outside), "") << outside;
   }
 }
 
