@@ -637,6 +637,20 @@ TEST_F(FluxPluginDemoTest, RecoveryOverridesReachTheEffectiveParameters) {
       << bad.error->status.ToString();
 }
 
+TEST_F(FluxPluginDemoTest, OffloadAutoIsNoneOnTheCpu) {
+  auto graph = ReadyGraph(Config("warmup: false, dtype: float32, offload: auto"));
+  ASSERT_NE(graph, nullptr);
+  const RunResult run = Generate(*graph, Input());
+  ASSERT_TRUE(run.output.has_value()) << run.error->status.ToString();
+  EXPECT_EQ(run.output->params.at("offload"), "none") << "the mode the copy runs with";
+  const Poco::JSON::Object::Ptr d = ParseObject(Describe(*graph));
+  EXPECT_EQ(d->getValue<std::string>("offload"), "auto") << "the setting as configured";
+  const Poco::JSON::Array::Ptr variants = d->getArray("loaded_variants");
+  ASSERT_FALSE(variants.isNull()) << Describe(*graph);
+  ASSERT_EQ(variants->size(), 1u);
+  EXPECT_EQ(variants->getObject(0)->getValue<std::string>("offload"), "none");
+}
+
 TEST_F(FluxPluginDemoTest, WithoutOverrideVariantsLoadTimeOverridesAreIgnored) {
   auto graph = ReadyGraph(Config("warmup: false, dtype: float32, override_variants: 0"));
   ASSERT_NE(graph, nullptr);
