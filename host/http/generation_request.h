@@ -26,7 +26,7 @@ struct ImagesRequest {
 struct RequestLimits {
   static constexpr size_t kMaxPromptChars = 32000;  // gpt-image-1's limit
   static constexpr uint32_t kMaxImages = 10;
-  static constexpr uint32_t kMaxSide = 4096;
+  static constexpr uint32_t kMaxSide = FLX_MAX_IMAGE_SIDE;  // shared with every pipeline
   static constexpr uint32_t kMaxSteps = 1000;
   static constexpr uint32_t kMaxSequenceLength = 4096;
   static constexpr double kMaxGuidance = 100.0;

@@ -173,7 +173,7 @@ struct FluxOptions {
 // The largest max_sequence_length FLUX.1 accepts (diffusers refuses more).
 constexpr int kMaxSequenceLengthLimit = 512;
 constexpr int kMaxSteps = 1000;
-constexpr int64_t kMaxSide = 8192;
+constexpr int64_t kMaxSide = FLX_MAX_IMAGE_SIDE;
 constexpr int64_t kMaxTextCacheSize = 1024;
 constexpr int64_t kMaxOverrideVariants = 4;
 

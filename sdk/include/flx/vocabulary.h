@@ -24,6 +24,11 @@
 #define FLX_KNOB_WIDTH "width"
 #define FLX_KNOB_HEIGHT "height"
 
+/* The largest width or height a request may carry anywhere in fluxserve (since 1.2): the host
+ * refuses larger sizes before any pipeline sees them; a pipeline may refuse more (the flux
+ * pipeline's max_pixels bounds the area). */
+#define FLX_MAX_IMAGE_SIDE 8192
+
 /* Relative values: the policy does not know the pipeline's defaults. Factors are decimals in
  * (0, 1]; bounds decimal integers >= 1. Cumulative: a second halving rung reads "0.5" from the
  * request's overrides and sends "0.25". With `multiple` the pipeline's size multiple:

@@ -200,6 +200,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"size_abc", R"({"prompt":"x","size":"abc"})", "size"},
         BadCase{"size_zero", R"({"prompt":"x","size":"0x0"})", "size"},
         BadCase{"size_huge", R"({"prompt":"x","size":"99999x99999"})", "size"},
+        BadCase{"side_above_shared_max", R"({"prompt":"x","size":"8193x16"})", "size"},
         BadCase{"size_number", R"({"prompt":"x","size":512})", "size"},
         BadCase{"seed_negative", R"({"prompt":"x","seed":-1})", "seed"},
         BadCase{"steps_zero", R"({"prompt":"x","steps":0})", "steps"},
