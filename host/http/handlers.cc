@@ -131,81 +131,92 @@ std::optional<ApiError> BodyFramingError(const HTTPServerRequest& request) {
 // Reads the request body, refusing more than `limit` bytes (413), bodies without framing
 // (411) and bodies that take longer than `timeout_s` as a whole (408). Returns false after
 // sending the error; `error_code` gets its code.
+// Sends `error` on a connection that will not be reused (its body state is unknown).
+bool RefuseBody(HTTPServerResponse& response, const ApiError& error, std::string* error_code) {
+  response.setKeepAlive(false);
+  *error_code = error.code;
+  SendApiError(response, error);
+  return false;
+}
+
+ApiError BodyTimeoutError(double timeout_s) {
+  ApiError e;
+  e.http_status = 408;
+  e.type = "invalid_request_error";
+  e.code = "request_timeout";
+  char message[128];
+  std::snprintf(message, sizeof(message),
+                "the request body did not arrive within %.3g s (server.body_timeout_s)",
+                timeout_s);
+  e.message = message;
+  return e;
+}
+
+ApiError BodyTooLargeError(const std::string& size, uint64_t limit) {
+  ApiError e;
+  e.http_status = 413;
+  e.type = "invalid_request_error";
+  e.code = "request_too_large";
+  e.message = "request body of " + size + " exceeds the limit of " + std::to_string(limit) +
+              " bytes (server.max_body_bytes)";
+  return e;
+}
+
+// Reads and throws away what the client is still sending, so that it can read the 413
+// instead of failing on a reset connection; beyond a cap the connection is simply closed.
+void DrainBody(std::istream& in, uint64_t limit) {
+  const uint64_t cap = std::max<uint64_t>(limit * 16, uint64_t(16) << 20);
+  char sink[16384];
+  uint64_t drained = 0;
+  while (in && drained < cap) {
+    in.read(sink, sizeof(sink));
+    if (in.gcount() <= 0) break;
+    drained += uint64_t(in.gcount());
+  }
+}
+
+// Appends `in` to `body` up to `limit` bytes; false (and the rest drained) past it.
+bool ReadUpTo(std::istream& in, uint64_t limit, std::string* body) {
+  body->clear();
+  char chunk[16384];
+  while (in) {
+    in.read(chunk, sizeof(chunk));
+    std::streamsize got = in.gcount();
+    if (got <= 0) break;
+    if (body->size() + size_t(got) > limit) {
+      DrainBody(in, limit);
+      return false;
+    }
+    body->append(chunk, size_t(got));
+  }
+  return true;
+}
+
 bool ReadBody(HTTPServerRequest& request, HTTPServerResponse& response, uint64_t limit,
               ReadDeadlines& deadlines, double timeout_s, std::string* body,
               std::string* error_code) {
-  if (auto framing = BodyFramingError(request)) {
-    response.setKeepAlive(false);
-    *error_code = framing->code;
-    SendApiError(response, *framing);
-    return false;
-  }
+  if (auto framing = BodyFramingError(request)) return RefuseBody(response, *framing, error_code);
   ReadDeadlines::Guard deadline = deadlines.Arm(SocketOf(request), timeout_s);
-  auto timed_out = [&] {
-    ApiError e;
-    e.http_status = 408;
-    e.type = "invalid_request_error";
-    e.code = "request_timeout";
-    char message[128];
-    std::snprintf(message, sizeof(message),
-                  "the request body did not arrive within %.3g s (server.body_timeout_s)",
-                  timeout_s);
-    e.message = message;
-    response.setKeepAlive(false);
-    *error_code = e.code;
-    SendApiError(response, e);
-    return false;
-  };
-  auto too_large = [&](const std::string& size) {
-    ApiError e;
-    e.http_status = 413;
-    e.type = "invalid_request_error";
-    e.code = "request_too_large";
-    e.message = "request body of " + size + " exceeds the limit of " + std::to_string(limit) +
-                " bytes (server.max_body_bytes)";
-    response.setKeepAlive(false);  // the unread rest of the body would poison the connection
-    *error_code = e.code;
-    SendApiError(response, e);
-    return false;
-  };
   std::istream& in = request.stream();
-  // Reads and throws away what the client is still sending, so that it can read the 413
-  // instead of failing on a reset connection; beyond a cap the connection is simply closed.
-  auto drain = [&] {
-    const uint64_t cap = std::max<uint64_t>(limit * 16, uint64_t(16) << 20);
-    char sink[16384];
-    uint64_t drained = 0;
-    while (in && drained < cap) {
-      in.read(sink, sizeof(sink));
-      if (in.gcount() <= 0) break;
-      drained += uint64_t(in.gcount());
-    }
-  };
   if (request.hasContentLength()) {
     auto length = request.getContentLength64();
     if (length > 0 && uint64_t(length) > limit) {
-      drain();
-      return too_large(std::to_string(length) + " bytes");
+      DrainBody(in, limit);
+      return RefuseBody(response, BodyTooLargeError(std::to_string(length) + " bytes", limit),
+                        error_code);
     }
   }
-  body->clear();
-  char chunk[16384];
   try {
-    while (in) {
-      in.read(chunk, sizeof(chunk));
-      std::streamsize got = in.gcount();
-      if (got <= 0) break;
-      if (body->size() + size_t(got) > limit) {
-        drain();
-        return too_large("more than " + std::to_string(limit) + " bytes");
-      }
-      body->append(chunk, size_t(got));
+    if (!ReadUpTo(in, limit, body)) {
+      return RefuseBody(response,
+                        BodyTooLargeError("more than " + std::to_string(limit) + " bytes", limit),
+                        error_code);
     }
   } catch (const Poco::Exception&) {
     // A chunked stream cut short by the deadline (or a malformed chunk header).
     if (!deadline.expired()) throw;
   }
-  if (deadline.Disarm()) return timed_out();
+  if (deadline.Disarm()) return RefuseBody(response, BodyTimeoutError(timeout_s), error_code);
   return true;
 }
 

@@ -93,15 +93,29 @@ AdmissionResult FifoAdmission::Admit(const AdmissionCandidate& candidate) {
 
   const Clock::time_point deadline =
       arrived + std::chrono::duration_cast<Clock::duration>(limits_.queue_timeout);
+  if (const auto outcome = WaitForTurnLocked(lock, waiter, candidate, deadline)) {
+    return refuse(*outcome);
+  }
+
+  result.outcome = AdmissionOutcome::kAdmitted;
+  result.ticket.reset(new AdmissionTicket(candidate.pipeline_id));
+  result.waited_s = std::chrono::duration<double>(Clock::now() - arrived).count();
+  Notify(candidate, AdmissionEvent::Type::kAdmitted, result.waited_s);
+  return result;
+}
+
+std::optional<AdmissionOutcome> FifoAdmission::WaitForTurnLocked(
+    std::unique_lock<std::mutex>& lock, Waiter& waiter, const AdmissionCandidate& candidate,
+    Clock::time_point deadline) {
   while (!waiter.admitted) {
     if (shutting_down_) {
       LeaveQueueLocked(waiter);
-      return refuse(AdmissionOutcome::kShuttingDown);
+      return AdmissionOutcome::kShuttingDown;
     }
     const Clock::time_point now = Clock::now();
     if (now >= deadline) {
       LeaveQueueLocked(waiter);
-      return refuse(AdmissionOutcome::kTimedOut);
+      return AdmissionOutcome::kTimedOut;
     }
     waiter.wake.wait_until(lock,
                            std::min<Clock::time_point>(now + limits_.poll_interval, deadline));
@@ -113,15 +127,10 @@ AdmissionResult FifoAdmission::Admit(const AdmissionCandidate& candidate) {
     lock.lock();
     if (cancelled && !waiter.admitted) {
       LeaveQueueLocked(waiter);
-      return refuse(AdmissionOutcome::kCancelled);
+      return AdmissionOutcome::kCancelled;
     }
   }
-
-  result.outcome = AdmissionOutcome::kAdmitted;
-  result.ticket.reset(new AdmissionTicket(candidate.pipeline_id));
-  result.waited_s = std::chrono::duration<double>(Clock::now() - arrived).count();
-  Notify(candidate, AdmissionEvent::Type::kAdmitted, result.waited_s);
-  return result;
+  return std::nullopt;
 }
 
 void FifoAdmission::Release(std::unique_ptr<AdmissionTicket> ticket, double service_seconds) {

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "retry_after_estimator.h"
@@ -138,6 +139,13 @@ class FifoAdmission {
   void PublishLevelsLocked();
   // Removes a waiter that gives up (timeout, cancellation, shutdown). Requires mutex_.
   void LeaveQueueLocked(Waiter& waiter);
+  // Waits on `lock` until `waiter` is admitted (nullopt), or returns what ended the wait:
+  // shutdown, the deadline, or the candidate's cancellation; the waiter has then left the
+  // queue.
+  std::optional<AdmissionOutcome> WaitForTurnLocked(std::unique_lock<std::mutex>& lock,
+                                                    Waiter& waiter,
+                                                    const AdmissionCandidate& candidate,
+                                                    Clock::time_point deadline);
 
   const FifoLimits limits_;
   const GaugeHook on_gauge_;

@@ -60,19 +60,36 @@ const char* warmup_state_name(WarmupState state) {
   return "unknown";
 }
 
-std::string describe_json(const FluxDescription& d) {
-  Poco::JSON::Object::Ptr warmup = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+namespace {
+
+using ObjectPtr = Poco::JSON::Object::Ptr;
+
+ObjectPtr new_object() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+template <typename T>
+Poco::Dynamic::Var optional_value(const std::optional<T>& value) {
+  return value ? Poco::Dynamic::Var(*value) : Poco::Dynamic::Var();
+}
+
+ObjectPtr warmup_json(const FluxDescription& d) {
+  ObjectPtr warmup = new_object();
   warmup->set("enabled", d.options.warmup);
   warmup->set("state", std::string(warmup_state_name(d.warmup_state)));
   warmup->set("duration_ms", optional_number(d.warmup_ms));
+  return warmup;
+}
 
-  Poco::JSON::Object::Ptr text_cache = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+ObjectPtr text_cache_json(const FluxDescription& d) {
+  ObjectPtr text_cache = new_object();
   text_cache->set("size", d.text_cache.size);
   text_cache->set("entries", d.text_cache.entries);
   text_cache->set("hits", d.text_cache.hits);
   text_cache->set("misses", d.text_cache.misses);
+  return text_cache;
+}
 
-  Poco::JSON::Object::Ptr pool = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+ObjectPtr buffer_pool_json(const FluxDescription& d) {
+  ObjectPtr pool = new_object();
   pool->set("enabled", d.buffer_pool.enabled);
   pool->set("hits", d.buffer_pool.hits);
   pool->set("misses", d.buffer_pool.misses);
@@ -80,25 +97,36 @@ std::string describe_json(const FluxDescription& d) {
   pool->set("idle_bytes", d.buffer_pool.idle_bytes);
   pool->set("peak_live_bytes", d.buffer_pool.peak_live_bytes);
   pool->set("idle_cap_bytes", d.buffer_pool.idle_cap_bytes);
+  return pool;
+}
 
-  Poco::JSON::Object::Ptr memory = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+ObjectPtr memory_json(const FluxDescription& d) {
+  ObjectPtr memory = new_object();
   memory->set("budget_bytes", d.memory.budget_bytes);
   memory->set("budget_reason", d.memory.budget_reason);
   memory->set("over_budget", std::string(d.options.over_budget_fit ? "fit" : "refuse"));
   memory->set("max_pixels", d.options.max_pixels);
   memory->set("buffer_pool_idle_max_bytes", d.memory.buffer_pool_idle_max_bytes);
   memory->set("buffer_pool_idle_reason", d.memory.buffer_pool_idle_reason);
-  memory->set("release_unused_weights", d.memory.release_unused_weights
-                                            ? Poco::Dynamic::Var(*d.memory.release_unused_weights)
-                                            : Poco::Dynamic::Var());
-  memory->set("weights_peak_bytes", d.memory.weights_peak_bytes
-                                        ? Poco::Dynamic::Var(*d.memory.weights_peak_bytes)
-                                        : Poco::Dynamic::Var());
-  memory->set("planned_peak_bytes", d.memory.planned_peak_bytes
-                                        ? Poco::Dynamic::Var(*d.memory.planned_peak_bytes)
-                                        : Poco::Dynamic::Var());
+  memory->set("release_unused_weights", optional_value(d.memory.release_unused_weights));
+  memory->set("weights_peak_bytes", optional_value(d.memory.weights_peak_bytes));
+  memory->set("planned_peak_bytes", optional_value(d.memory.planned_peak_bytes));
+  return memory;
+}
 
-  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+Poco::JSON::Array::Ptr loaded_variants_json(const FluxDescription& d) {
+  Poco::JSON::Array::Ptr variants = new Poco::JSON::Array;
+  for (const FluxDescription::Variant& variant : d.loaded_variants) {
+    ObjectPtr item = new_object();
+    item->set(FLX_KNOB_DTYPE, variant.dtype);
+    item->set(FLX_KNOB_OFFLOAD, variant.offload);
+    variants->add(item);
+  }
+  return variants;
+}
+
+// Where the weights come from and whether they are in memory.
+void set_model_fields(const FluxDescription& d, Poco::JSON::Object& object) {
   object.set("type", std::string("flux"));
   object.set("model", d.options.model);
   object.set("model_root", d.model_root);
@@ -107,6 +135,10 @@ std::string describe_json(const FluxDescription& d) {
   object.set("text_encoder_2_file", d.text_encoder_2_file);
   object.set("load", std::string(load_mode_name(d.options.load)));
   object.set("loaded", d.loaded);
+}
+
+// The resolved execution settings, each with the reason it was chosen.
+void set_execution_fields(const FluxDescription& d, Poco::JSON::Object& object) {
   object.set("device", d.settings.device);
   object.set("device_reason", d.settings.device_reason);
   object.set(FLX_KNOB_DTYPE, d.settings.dtype);
@@ -124,19 +156,12 @@ std::string describe_json(const FluxDescription& d) {
   object.set("offload_summary", d.offload_summary);
   object.set("dtype_override", d.dtype_override);
   object.set("override_variants", d.options.override_variants);
-  Poco::JSON::Array::Ptr variants = new Poco::JSON::Array;
-  for (const FluxDescription::Variant& variant : d.loaded_variants) {
-    Poco::JSON::Object::Ptr item = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    item->set(FLX_KNOB_DTYPE, variant.dtype);
-    item->set(FLX_KNOB_OFFLOAD, variant.offload);
-    variants->add(item);
-  }
-  object.set("loaded_variants", variants);
+  object.set("loaded_variants", loaded_variants_json(d));
   object.set("progress", std::string(progress_mode_name(d.options.progress)));
-  object.set("buffer_pool", pool);
-  object.set("memory", memory);
-  object.set("quantization", quantization_json(d.quantization));
-  object.set("text_cache", text_cache);
+}
+
+// The request defaults (also under their older un-prefixed names) and the size rules.
+void set_default_fields(const FluxDescription& d, Poco::JSON::Object& object) {
   object.set(FLX_KNOB_STEPS, d.defaults.steps);
   object.set("guidance", optional_number(d.defaults.guidance));
   object.set("max_sequence_length", d.defaults.max_sequence_length);
@@ -145,9 +170,21 @@ std::string describe_json(const FluxDescription& d) {
   object.set("default_max_sequence_length", d.defaults.max_sequence_length);
   object.set("default_width", d.defaults.width);
   object.set("default_height", d.defaults.height);
-  object.set("warmup", warmup);
-  object.set(FLX_GAUGE_WEIGHTS_BYTES,
-             d.weights_bytes ? Poco::Dynamic::Var(*d.weights_bytes) : Poco::Dynamic::Var());
+}
+
+}  // namespace
+
+std::string describe_json(const FluxDescription& d) {
+  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  set_model_fields(d, object);
+  set_execution_fields(d, object);
+  object.set("buffer_pool", buffer_pool_json(d));
+  object.set("memory", memory_json(d));
+  object.set("quantization", quantization_json(d.quantization));
+  object.set("text_cache", text_cache_json(d));
+  set_default_fields(d, object);
+  object.set("warmup", warmup_json(d));
+  object.set(FLX_GAUGE_WEIGHTS_BYTES, optional_value(d.weights_bytes));
   object.set("vae_scale_factor", d.vae_scale_factor);
   object.set("size_multiple", 2 * d.vae_scale_factor);
   object.set("guidance_embeds", d.guidance_embeds);
