@@ -7,6 +7,7 @@
 
 #include <cstddef>
 
+#include "config/declared_settings.h"
 #include "error.h"
 #include "host_api.h"
 
@@ -80,6 +81,9 @@ Status CheckTable(const std::string& path, const flx_plugin_info* info) {
       return FailedPrecondition(where + " ('" + f->type_name + "'): unknown kind " +
                                 std::to_string(int(f->kind)));
     }
+    StatusOr<std::vector<DeclaredSetting>> declared =
+        ReadDeclaredSettings(*f, where + " ('" + f->type_name + "')");
+    if (!declared.ok()) return declared.status();
     size_t iface_size = *static_cast<const size_t*>(f->iface);
     if (iface_size < minimal) {
       return FailedPrecondition(where + " ('" + f->type_name + "'): " + KindName(f->kind) +

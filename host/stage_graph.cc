@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "config/env_overrides.h"
 #include "error.h"
 #include "logging.h"
 
@@ -64,11 +65,12 @@ StageGraph::~StageGraph() {
 }
 
 StatusOr<std::unique_ptr<StageGraph>> StageGraph::Build(const GraphConfig& config, bool dry_run,
-                                                         Diagnostics* diags) {
+                                                         Diagnostics* diags,
+                                                         const Environment* env) {
   std::unique_ptr<StageGraph> graph(new StageGraph);
   graph->logger_ = GetLogger("host");
   PluginLoader loader(config.plugin_paths);
-  for (const StageConfig& sc : config.stages) {
+  for (StageConfig sc : config.stages) {
     auto fail = [&](const Status& s) {
       diags->Error(sc.location, sc.path, "stage '" + sc.id + "': " + s.message());
     };
@@ -82,6 +84,7 @@ StatusOr<std::unique_ptr<StageGraph>> StageGraph::Build(const GraphConfig& confi
       fail(factory.status());
       continue;
     }
+    if (env != nullptr) graph->ApplyEnvironment(*env, **factory, &sc);
     auto stage = std::make_unique<StageInstance>();
     stage->id = sc.id;
     stage->kind = sc.kind;
@@ -133,6 +136,17 @@ StatusOr<std::unique_ptr<StageGraph>> StageGraph::Build(const GraphConfig& confi
   }
   for (const std::string& id : config.observers) graph->observers_.push_back(find(id));
   return graph;
+}
+
+void StageGraph::ApplyEnvironment(const Environment& env, const flx_factory& factory,
+                                  StageConfig* stage) {
+  // The loader checked the declarations already.
+  StatusOr<std::vector<DeclaredSetting>> declared = ReadDeclaredSettings(factory, stage->library);
+  if (!declared.ok()) return;
+  for (std::string& line : ApplyEnvOverrides(env, *declared, stage)) {
+    logger_->info("{}", line);
+    env_overrides_.push_back(std::move(line));
+  }
 }
 
 const ModelChain* StageGraph::FindModel(const std::string& id) const {
@@ -194,7 +208,19 @@ bool StageGraph::Ready(std::string* why) const {
 
 void StageGraph::Deliver(const flx_event& event) {
   for (StageInstance* o : observers_) o->metrics()->observe(o->self, &event);
-  if (listener_) listener_(event);
+  std::lock_guard<std::mutex> lock(listeners_mutex_);
+  for (const auto& [handle, listener] : listeners_) listener(event);
+}
+
+int StageGraph::AddEventListener(std::function<void(const flx_event&)> listener) {
+  std::lock_guard<std::mutex> lock(listeners_mutex_);
+  listeners_[next_listener_] = std::move(listener);
+  return next_listener_++;
+}
+
+void StageGraph::RemoveEventListener(int handle) {
+  std::lock_guard<std::mutex> lock(listeners_mutex_);
+  listeners_.erase(handle);
 }
 
 }  // namespace flx

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "config/config_node.h"
 #include "config/diagnostics.h"
+#include "config/environment.h"
 #include "config/graph_config.h"
 #include "host_api.h"
 #include "plugin_loader.h"
@@ -81,8 +83,11 @@ class StageGraph : public EventSink {
   // Loads every plugin and creates every stage. Problems go to `diags` located at the stage
   // that caused them (all stages are attempted); the graph is returned only when there are
   // none. With `dry_run`, stages are created with FLX_CREATE_DRY_RUN (nothing heavy loads).
+  // With `env`, the variables each factory declares override its stages' config keys
+  // (env_overrides.h), each override logged at info and listed in env_overrides().
   static StatusOr<std::unique_ptr<StageGraph>> Build(const GraphConfig& config, bool dry_run,
-                                                      Diagnostics* diags);
+                                                      Diagnostics* diags,
+                                                      const Environment* env = nullptr);
 
   const std::vector<ModelChain>& models() const { return models_; }
   // NULL when `id` is not a configured model.
@@ -96,23 +101,31 @@ class StageGraph : public EventSink {
   void WaitPrepared();
   // True when every pipeline is ready; otherwise `why` names the first one that is not.
   bool Ready(std::string* why) const;
+  // The environment overrides Build applied, one line each.
+  const std::vector<std::string>& env_overrides() const { return env_overrides_; }
 
-  // EventSink: forwards to every observer, and to the listener when one is set.
+  // EventSink: forwards to every observer, then to every listener.
   void Deliver(const flx_event& event) override;
-  // A host-side listener for every event (the CLI's progress bar). Set before use; not
-  // thread-safe to change while requests run.
-  void SetEventListener(std::function<void(const flx_event&)> listener) {
-    listener_ = std::move(listener);
-  }
+  // A host-side listener for every event (the CLI's progress bar, the server's queue
+  // positions); returns its handle for RemoveEventListener. Thread-safe. A listener runs on
+  // the emitting thread, maybe with a scheduler's lock held: it must be cheap and must not
+  // call into a stage.
+  int AddEventListener(std::function<void(const flx_event&)> listener);
+  void RemoveEventListener(int handle);
 
  private:
   StageGraph() = default;
+  // Applies the variables `factory` declares to `stage`'s config (Build with an env).
+  void ApplyEnvironment(const Environment& env, const flx_factory& factory, StageConfig* stage);
   std::vector<std::unique_ptr<StageInstance>> stages_;  // in config order
   std::vector<ModelChain> models_;
   std::vector<StageInstance*> observers_;
   std::vector<std::thread> prepare_threads_;
   std::shared_ptr<spdlog::logger> logger_;
-  std::function<void(const flx_event&)> listener_;
+  std::mutex listeners_mutex_;
+  std::map<int, std::function<void(const flx_event&)>> listeners_;
+  int next_listener_ = 0;
+  std::vector<std::string> env_overrides_;
 };
 
 }  // namespace flx

@@ -51,7 +51,7 @@ int CheckConfigCommand(const std::vector<std::string>& args) {
     return 1;
   }
   Diagnostics diags;
-  auto graph = StageGraph::Build(loaded->graph, /*dry_run=*/true, &diags);
+  auto graph = StageGraph::Build(loaded->graph, /*dry_run=*/true, &diags, &loaded->env);
   std::cout << diags.ToString();
   if (!diags.list().empty() && diags.ToString().back() != '\n') std::cout << "\n";
   if (!graph.ok()) {

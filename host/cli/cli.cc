@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include "config/diagnostics.h"
-#include "config/env_overrides.h"
 
 #ifndef FLX_VERSION
 #define FLX_VERSION "0.0.0"
@@ -82,7 +81,7 @@ std::string ExecutableDir() {
 StatusOr<LoadedConfig> LoadConfigForCli(const std::string& config_path,
                                         const std::string& env_file, bool env_file_required,
                                         std::ostream& err) {
-  LoadedConfig out{Environment::FromProcess(), {}, {}};
+  LoadedConfig out{Environment::FromProcess(), {}};
   Status env_status = out.env.LoadDotEnv(env_file, env_file_required);
   if (!env_status.ok()) return env_status;
   Diagnostics diags;
@@ -95,7 +94,6 @@ StatusOr<LoadedConfig> LoadConfigForCli(const std::string& config_path,
   out.graph = std::move(*graph);
 
   out.graph.plugin_paths = PluginSearchPaths(out.env, out.graph.plugin_paths);
-  out.env_overrides = ApplyPipelineEnvOverrides(out.env, &out.graph);
   return out;
 }
 

@@ -27,12 +27,11 @@ int GenerateCommand(const std::vector<std::string>& args);
 
 // Shared by commands: the environment (process + .env) and the graph config from `path`,
 // with defaults applied (plugin search paths: FLUX_PLUGIN_PATH, the YAML's plugin_paths, the
-// build tree next to the executable, the install directory) and the pipeline overrides of
-// config/env_overrides.h. Diagnostics go to `err`.
+// build tree next to the executable, the install directory). The variables plugins declare
+// apply when the graph is built (StageGraph::Build with &env). Diagnostics go to `err`.
 struct LoadedConfig {
   Environment env;
   GraphConfig graph;
-  std::vector<std::string> env_overrides;  // FLUX_DEVICE & co. applied to pipeline stages
 };
 StatusOr<LoadedConfig> LoadConfigForCli(const std::string& config_path,
                                         const std::string& env_file, bool env_file_required,

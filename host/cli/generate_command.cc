@@ -1,40 +1,38 @@
 // `fluxserve generate`: one generation from the command line through the same plugin, ABI
 // and generation service the server uses, written to an image file.
-#include <unistd.h>
+//
+// The host owns the request flags (prompt, seed, size, ...); the pipeline's own flags come
+// from the settings its factory declares (flx_setting, config/declared_settings.h), so the
+// command knows no pipeline: --plugin and --type pick the factory, its declared flags set
+// keys of the one stage built here, over its declared environment variables and its one-shot
+// values (load eager, no warm-up for the flux pipeline).
+#include <flx/progress.hpp>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "cli/cli.h"
+#include "config/declared_settings.h"
 #include "config/diagnostics.h"
 #include "config/env_overrides.h"
 #include "generation_service.h"
 #include "image_encoder.h"
 #include "logging.h"
+#include "plugin_loader.h"
 #include "stage_graph.h"
 
 namespace flx {
 namespace {
 
-const char* kGenerateHelp =
-    "usage: fluxserve generate --model PATH --prompt TEXT --out FILE.png [options]\n"
+const char* kUsage =
+    "usage: fluxserve generate --prompt TEXT --out FILE.png [pipeline settings] [options]\n";
+
+const char* kRequestHelp =
     "\n"
-    "  --model PATH              diffusers folder, Hugging Face repo id in the local cache, or\n"
-    "                            single-file transformer (.safetensors, fp8, .gguf; then also\n"
-    "                            --base)\n"
-    "  --base PATH               diffusers folder supplying text encoders, tokenizers and VAE\n"
-    "                            for a single-file --model\n"
-    "  --text-encoder-2 FILE     T5 encoder weights instead of the model's (.gguf, .safetensors)\n"
-    "  --quantize TYPE           quantize float transformer and T5 weights on load: q8_0, q4_k,\n"
-    "                            q5_k, q6_k, fp8, none, or auto: the least lossy that fits\n"
-    "                            --memory-budget (the stage's quantize: key)\n"
-    "  --memory-budget SIZE      what the generation may hold, e.g. 10GiB (default auto: 85% of\n"
-    "                            memory); when the weights do not all fit, the text encoders'\n"
-    "                            pages are given back before denoising\n"
-    "  --release-unused-weights B  true, false or auto (the stage's release_unused_weights)\n"
     "  --prompt TEXT             the prompt (CLIP and, without --prompt-2, T5)\n"
     "  --prompt-2 TEXT           a separate prompt for T5\n"
     "  --seed N                  default 0; image i of --n uses seed + i\n"
@@ -45,17 +43,27 @@ const char* kGenerateHelp =
     "  --n N                     images (written as FILE-0.png, FILE-1.png, ... when N > 1)\n"
     "  --out FILE                .png, .jpg or .jpeg\n"
     "  --dump DIR                write every intermediate tensor (.bin + .json sidecar) to DIR\n"
-    "  --dtype D --device D --threads N   pipeline settings (see README)\n"
-    "  --plugin NAME             the pipeline plugin library (default flx_pipeline_flux)\n";
+    "  --plugin NAME             the pipeline plugin library (default flx_pipeline_flux)\n"
+    "  --type NAME               its pipeline type (default: the library's first)\n";
 
+// What the request flags say; the pipeline's own flags land in `settings` by config key.
 struct GenerateArgs {
-  std::string model, base, text_encoder_2, quantize, prompt, prompt_2, out, dump, dtype, device, threads;
-  std::string memory_budget, release_unused_weights;
-  std::string plugin = "flx_pipeline_flux";
+  std::string prompt, prompt_2, out, dump;
   bool has_prompt_2 = false;
   uint64_t seed = 0;
   uint32_t steps = 0, width = 0, height = 0, max_sequence_length = 0, n = 1;
   float guidance = std::nanf("");
+  std::map<std::string, std::string> settings;
+  bool help = false;
+};
+
+// The pipeline factory the command runs and what it declares.
+struct PipelineChoice {
+  std::string plugin = "flx_pipeline_flux";
+  std::string type;  // "" until chosen
+  std::shared_ptr<PluginLibrary> library;
+  const flx_factory* factory = nullptr;
+  std::vector<DeclaredSetting> settings;
 };
 
 bool ParseUnsigned(const std::string& text, uint64_t max, uint64_t* out) {
@@ -72,29 +80,40 @@ bool ParseUnsigned(const std::string& text, uint64_t max, uint64_t* out) {
   }
 }
 
-class ProgressBar {
- public:
-  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
-  void Step(uint32_t step, uint32_t total, double seconds) {
-    if (!enabled_ || total == 0) return;
-    const int width = 30;
-    int filled = int(double(step) / total * width);
-    std::fprintf(stderr, "\r[%.*s%.*s] step %u/%u  %.2f s/step", filled,
-                 "##############################", width - filled,
-                 "..............................", step, total, seconds);
-    if (step == total) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
-  }
-
- private:
-  bool enabled_;
-};
-
-}  // namespace
-
-int GenerateCommand(const std::vector<std::string>& args) {
-  GenerateArgs a;
+// --plugin and --type, read before the other flags because they decide which flags exist.
+void ScanPluginFlags(const std::vector<std::string>& args, PipelineChoice* choice) {
   FlagParser flags(args);
+  while (flags.Next()) {
+    if (flags.IsPositional()) continue;
+    if (flags.Is("--plugin")) choice->plugin = flags.Value();
+    if (flags.Is("--type")) choice->type = flags.Value();
+  }
+}
+
+Status LoadPipeline(const Environment& env, PipelineChoice* choice) {
+  PluginLoader loader(PluginSearchPaths(env, {}));
+  StatusOr<std::shared_ptr<PluginLibrary>> library = loader.Load(choice->plugin);
+  if (!library.ok()) return library.status();
+  choice->library = *library;
+  const flx_plugin_info& info = choice->library->info();
+  if (choice->type.empty()) {
+    for (size_t i = 0; i < info.n_factories && choice->type.empty(); ++i) {
+      if (info.factories[i]->kind == FLX_KIND_PIPELINE) choice->type = info.factories[i]->type_name;
+    }
+    if (choice->type.empty()) return NotFound(choice->plugin + " has no pipeline factory");
+  }
+  StatusOr<const flx_factory*> factory = choice->library->FindFactory(FLX_KIND_PIPELINE, choice->type);
+  if (!factory.ok()) return factory.status();
+  choice->factory = *factory;
+  StatusOr<std::vector<DeclaredSetting>> settings =
+      ReadDeclaredSettings(**factory, choice->plugin + " type " + choice->type);
+  if (!settings.ok()) return settings.status();
+  choice->settings = std::move(*settings);
+  return Status::Ok();
+}
+
+// Consumes one request flag; false when the current flag is not one.
+bool ParseRequestFlag(FlagParser& flags, GenerateArgs* a) {
   uint64_t v = 0;
   auto number = [&](uint64_t max, auto* dst) {
     std::string text = flags.Value();
@@ -105,149 +124,134 @@ int GenerateCommand(const std::vector<std::string>& args) {
     }
     *dst = static_cast<std::remove_pointer_t<decltype(dst)>>(v);
   };
+  if (flags.Is("--prompt")) {
+    a->prompt = flags.Value();
+  } else if (flags.Is("--prompt-2")) {
+    a->prompt_2 = flags.Value();
+    a->has_prompt_2 = true;
+  } else if (flags.Is("--seed")) {
+    number(UINT64_MAX, &a->seed);
+  } else if (flags.Is("--steps")) {
+    number(1000, &a->steps);
+  } else if (flags.Is("--width")) {
+    number(16384, &a->width);
+  } else if (flags.Is("--height")) {
+    number(16384, &a->height);
+  } else if (flags.Is("--max-sequence-length")) {
+    number(4096, &a->max_sequence_length);
+  } else if (flags.Is("--n")) {
+    number(64, &a->n);
+  } else if (flags.Is("--guidance")) {
+    std::string text = flags.Value();
+    char* end = nullptr;
+    double g = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(g) || g < 0) {
+      flags.Fail("--guidance must be a number >= 0, got '" + text + "'");
+    }
+    a->guidance = float(g);
+  } else if (flags.Is("--out")) {
+    a->out = flags.Value();
+  } else if (flags.Is("--dump")) {
+    a->dump = flags.Value();
+  } else if (flags.Is("--plugin") || flags.Is("--type")) {
+    flags.Value();  // read by ScanPluginFlags
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Consumes one flag the pipeline declared; false when the current flag is not one.
+bool ParseDeclaredFlag(FlagParser& flags, const std::vector<DeclaredSetting>& settings,
+                       GenerateArgs* a) {
+  for (const DeclaredSetting& setting : settings) {
+    if (setting.cli_flag.empty() || !flags.Is(setting.cli_flag.c_str())) continue;
+    a->settings[setting.key] = NormalizeSettingValue(setting, flags.Value());
+    return true;
+  }
+  return false;
+}
+
+void CheckRequired(const std::vector<DeclaredSetting>& settings, FlagParser& flags,
+                   const GenerateArgs& a) {
+  for (const DeclaredSetting& setting : settings) {
+    if (setting.required && !setting.cli_flag.empty() && a.settings.count(setting.key) == 0 &&
+        flags.error().empty()) {
+      flags.Fail(setting.cli_flag + " is required");
+    }
+  }
+  if (a.prompt.empty() && flags.error().empty()) flags.Fail("--prompt is required");
+  if (a.out.empty() && flags.error().empty()) flags.Fail("--out is required");
+  if (a.n == 0 && flags.error().empty()) flags.Fail("--n must be at least 1");
+}
+
+GenerateArgs ParseGenerateArgs(const std::vector<DeclaredSetting>& settings, FlagParser& flags) {
+  GenerateArgs a;
   while (flags.Next()) {
     if (flags.Is("--help") || flags.Is("-h")) {
-      std::cout << kGenerateHelp;
-      return 0;
-    } else if (flags.Is("--model")) {
-      a.model = flags.Value();
-    } else if (flags.Is("--base")) {
-      a.base = flags.Value();
-    } else if (flags.Is("--text-encoder-2")) {
-      a.text_encoder_2 = flags.Value();
-    } else if (flags.Is("--quantize")) {
-      a.quantize = flags.Value();
-    } else if (flags.Is("--memory-budget")) {
-      a.memory_budget = flags.Value();
-    } else if (flags.Is("--release-unused-weights")) {
-      a.release_unused_weights = flags.Value();
-    } else if (flags.Is("--prompt")) {
-      a.prompt = flags.Value();
-    } else if (flags.Is("--prompt-2")) {
-      a.prompt_2 = flags.Value();
-      a.has_prompt_2 = true;
-    } else if (flags.Is("--seed")) {
-      number(UINT64_MAX, &a.seed);
-    } else if (flags.Is("--steps")) {
-      number(1000, &a.steps);
-    } else if (flags.Is("--width")) {
-      number(16384, &a.width);
-    } else if (flags.Is("--height")) {
-      number(16384, &a.height);
-    } else if (flags.Is("--max-sequence-length")) {
-      number(4096, &a.max_sequence_length);
-    } else if (flags.Is("--n")) {
-      number(64, &a.n);
-    } else if (flags.Is("--guidance")) {
-      std::string text = flags.Value();
-      char* end = nullptr;
-      double g = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !std::isfinite(g) || g < 0) {
-        flags.Fail("--guidance must be a number >= 0, got '" + text + "'");
-      }
-      a.guidance = float(g);
-    } else if (flags.Is("--out")) {
-      a.out = flags.Value();
-    } else if (flags.Is("--dump")) {
-      a.dump = flags.Value();
-    } else if (flags.Is("--dtype")) {
-      a.dtype = flags.Value();
-    } else if (flags.Is("--device")) {
-      a.device = flags.Value();
-    } else if (flags.Is("--threads")) {
-      a.threads = flags.Value();
-    } else if (flags.Is("--plugin")) {
-      a.plugin = flags.Value();
-    } else {
+      a.help = true;
+      return a;
+    }
+    if (!ParseRequestFlag(flags, &a) && !ParseDeclaredFlag(flags, settings, &a)) {
       flags.Fail("unknown option '" + flags.token() + "'");
     }
   }
-  if (flags.error().empty()) {
-    if (a.model.empty()) flags.Fail("--model is required");
-    if (a.prompt.empty() && flags.error().empty()) flags.Fail("--prompt is required");
-    if (a.out.empty() && flags.error().empty()) flags.Fail("--out is required");
-    if (a.n == 0 && flags.error().empty()) flags.Fail("--n must be at least 1");
-  }
+  CheckRequired(settings, flags, a);
+  return a;
+}
+
+// The output's format and the path stem for --n > 1, or a flag failure.
+struct OutputPath {
   ImageFormat format = ImageFormat::kPng;
-  std::string stem = a.out, extension = "png";
-  if (flags.error().empty()) {
-    auto dot = a.out.rfind('.');
-    if (dot == std::string::npos || dot < a.out.rfind('/') + 1) {
-      flags.Fail("--out needs a .png, .jpg or .jpeg extension");
-    } else {
-      extension = a.out.substr(dot + 1);
-      stem = a.out.substr(0, dot);
-      auto parsed = ParseImageFormat(extension);
-      if (!parsed.ok()) {
-        flags.Fail("--out: " + parsed.status().message());
-      } else {
-        format = *parsed;
-      }
-    }
+  std::string stem, extension = "png";
+};
+OutputPath ParseOutputPath(const std::string& out, FlagParser& flags) {
+  OutputPath path;
+  path.stem = out;
+  if (!flags.error().empty()) return path;
+  auto dot = out.rfind('.');
+  if (dot == std::string::npos || dot < out.rfind('/') + 1) {
+    flags.Fail("--out needs a .png, .jpg or .jpeg extension");
+    return path;
   }
-  if (!flags.error().empty()) {
-    std::cerr << "fluxserve generate: " << flags.error() << "\n\n" << kGenerateHelp;
-    return 2;
+  path.extension = out.substr(dot + 1);
+  path.stem = out.substr(0, dot);
+  auto parsed = ParseImageFormat(path.extension);
+  if (!parsed.ok()) {
+    flags.Fail("--out: " + parsed.status().message());
+  } else {
+    path.format = *parsed;
   }
+  return path;
+}
 
-  Environment env = Environment::FromProcess();
-  LogSettings log_settings;
-  log_settings.level = env.Get("FLUX_LOG_LEVEL").value_or("warn");
-  if (!ConfigureLogging(log_settings).ok()) {
-    std::cerr << "fluxserve generate: FLUX_LOG_LEVEL: unknown level\n";
-    return 2;
-  }
-
+// The one-stage graph: one-shot values, then the declared environment, then the flags.
+GraphConfig CliGraph(const PipelineChoice& choice, const GenerateArgs& a, const Environment& env) {
   GraphConfig config;
   config.file = "<command line>";
   config.plugin_paths = PluginSearchPaths(env, {});
   StageConfig stage;
   stage.id = "pipeline";
   stage.kind = FLX_KIND_PIPELINE;
-  stage.library = a.plugin;
-  stage.type = "flux";
+  stage.library = choice.plugin;
+  stage.type = choice.type;
   stage.path = "generate";
   stage.location = {"<command line>", 0, 0};
   stage.config_location = stage.location;
   stage.config = YAML::Node(YAML::NodeType::Map);
-  stage.config["model"] = a.model;
+  for (const DeclaredSetting& setting : choice.settings) {
+    if (setting.oneshot_value) stage.config[setting.key] = *setting.oneshot_value;
+  }
+  for (const std::string& line : ApplyEnvOverrides(env, choice.settings, &stage)) {
+    GetLogger("host")->info("{}", line);
+  }
+  for (const auto& [key, value] : a.settings) stage.config[key] = value;
   config.stages.push_back(stage);
-  // Flags win over FLUX_DEVICE & co., which win over the defaults.
-  ApplyPipelineEnvOverrides(env, &config);
-  YAML::Node stage_config = config.stages.back().config;
-  stage_config["load"] = "eager";
-  stage_config["warmup"] = false;
-  if (!a.base.empty()) stage_config["base"] = a.base;
-  if (!a.text_encoder_2.empty()) stage_config["text_encoder_2_file"] = a.text_encoder_2;
-  if (!a.quantize.empty()) stage_config["quantize"] = a.quantize;
-  if (!a.memory_budget.empty()) stage_config["memory_budget"] = a.memory_budget;
-  if (!a.release_unused_weights.empty()) {
-    stage_config["release_unused_weights"] = a.release_unused_weights;
-  }
-  if (!a.dtype.empty()) stage_config["dtype"] = a.dtype;
-  if (!a.device.empty()) stage_config["device"] = a.device;
-  if (!a.threads.empty()) stage_config["threads"] = a.threads;
   config.models.push_back({"cli", {"pipeline"}, stage.location});
+  return config;
+}
 
-  auto start = std::chrono::steady_clock::now();
-  Diagnostics diags;
-  auto graph = StageGraph::Build(config, /*dry_run=*/false, &diags);
-  if (!graph.ok()) {
-    std::cerr << "fluxserve generate: " << diags.ToString() << "\n";
-    return 1;
-  }
-  ProgressBar bar(::isatty(STDERR_FILENO) != 0);
-  (*graph)->SetEventListener([&](const flx_event& e) {
-    if (e.type == FLX_EVENT_STEP) bar.Step(e.step, e.total, e.value);
-  });
-  (*graph)->StartPrepare();
-  (*graph)->WaitPrepared();
-  std::string why;
-  if (!(*graph)->Ready(&why)) {
-    std::cerr << "fluxserve generate: " << why << "\n";
-    return 1;
-  }
-
+GenerationInput RequestFrom(const GenerateArgs& a) {
   GenerationInput input;
   input.prompt = a.prompt;
   if (a.has_prompt_2) input.prompt_2 = a.prompt_2;
@@ -259,37 +263,102 @@ int GenerateCommand(const std::vector<std::string>& args) {
   input.n = a.n;
   input.guidance = a.guidance;
   input.dump_dir = a.dump;
+  return input;
+}
 
-  flx_call call;
-  call.request_id = "cli";
-  call.model = "cli";
-  GenerationService service(graph->get());
-  auto [output, failure] = service.Run((*graph)->models().front(), input, &call);
-  if (failure) {
-    std::cerr << "fluxserve generate: " << failure->status.ToString() << "\n";
-    return 1;
+// Builds and loads the graph; nullptr after printing why.
+std::unique_ptr<StageGraph> ReadyGraph(const GraphConfig& config) {
+  Diagnostics diags;
+  auto graph = StageGraph::Build(config, /*dry_run=*/false, &diags);
+  if (!graph.ok()) {
+    std::cerr << "fluxserve generate: " << diags.ToString() << "\n";
+    return nullptr;
   }
-  for (size_t i = 0; i < output->images.size(); ++i) {
-    const auto& image = output->images[i];
+  (*graph)->AddEventListener([](const flx_event& e) {
+    if (e.type == FLX_EVENT_STEP) draw_progress_bar(stderr, e.step, e.total, e.value);
+  });
+  (*graph)->StartPrepare();
+  (*graph)->WaitPrepared();
+  std::string why;
+  if (!(*graph)->Ready(&why)) {
+    std::cerr << "fluxserve generate: " << why << "\n";
+    return nullptr;
+  }
+  return std::move(*graph);
+}
+
+bool WriteImages(const GenerationOutput& output, const GenerateArgs& a, const OutputPath& path) {
+  for (size_t i = 0; i < output.images.size(); ++i) {
+    const auto& image = output.images[i];
     PixelView view{image.width, image.height, image.channels, image.pixels.data()};
-    auto bytes = EncodeImage(view, format,
+    auto bytes = EncodeImage(view, path.format,
                              {{"Software", "fluxserve"}, {"Seed", std::to_string(image.seed)},
                               {"Prompt", a.prompt}});
     if (!bytes.ok()) {
       std::cerr << "fluxserve generate: " << bytes.status().ToString() << "\n";
-      return 1;
+      return false;
     }
-    std::string path = a.n == 1 ? a.out : stem + "-" + std::to_string(i) + "." + extension;
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    std::string file_path = a.n == 1 ? a.out : path.stem + "-" + std::to_string(i) + "." + path.extension;
+    std::ofstream file(file_path, std::ios::binary | std::ios::trunc);
     file.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
     file.close();
     if (!file) {
-      std::cerr << "fluxserve generate: cannot write " << path << "\n";
-      return 1;
+      std::cerr << "fluxserve generate: cannot write " << file_path << "\n";
+      return false;
     }
-    std::cout << "wrote " << path << " (" << image.width << "x" << image.height << ", seed "
+    std::cout << "wrote " << file_path << " (" << image.width << "x" << image.height << ", seed "
               << image.seed << ")\n";
   }
+  return true;
+}
+
+std::string Help(const PipelineChoice& choice, const Status& loaded) {
+  std::string text = kUsage;
+  text += kRequestHelp;
+  if (!loaded.ok()) return text + "\n(pipeline settings unknown: " + loaded.message() + ")\n";
+  return text + "\npipeline settings (" + choice.plugin + ", type " + choice.type + "):\n" +
+         SettingsHelp(choice.settings);
+}
+
+}  // namespace
+
+int GenerateCommand(const std::vector<std::string>& args) {
+  Environment env = Environment::FromProcess();
+  LogSettings log_settings;
+  log_settings.level = env.Get("FLUX_LOG_LEVEL").value_or("warn");
+  if (!ConfigureLogging(log_settings).ok()) {
+    std::cerr << "fluxserve generate: FLUX_LOG_LEVEL: unknown level\n";
+    return 2;
+  }
+  PipelineChoice choice;
+  ScanPluginFlags(args, &choice);
+  const Status loaded = LoadPipeline(env, &choice);
+  FlagParser flags(args);
+  const GenerateArgs a = ParseGenerateArgs(choice.settings, flags);
+  if (a.help) {
+    std::cout << Help(choice, loaded);
+    return 0;
+  }
+  if (!loaded.ok() && flags.error().empty()) flags.Fail(loaded.message());
+  const OutputPath path = ParseOutputPath(a.out, flags);
+  if (!flags.error().empty()) {
+    std::cerr << "fluxserve generate: " << flags.error() << "\n\n" << Help(choice, loaded);
+    return 2;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<StageGraph> graph = ReadyGraph(CliGraph(choice, a, env));
+  if (!graph) return 1;
+  flx_call call;
+  call.request_id = "cli";
+  call.model = "cli";
+  GenerationService service(graph.get());
+  auto [output, failure] = service.Run(graph->models().front(), RequestFrom(a), &call);
+  if (failure) {
+    std::cerr << "fluxserve generate: " << failure->status.ToString() << "\n";
+    return 1;
+  }
+  if (!WriteImages(*output, a, path)) return 1;
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "timings:";
   for (const auto& [name, seconds] : call.phases) std::printf(" %s %.3f s,", name.c_str(), seconds);

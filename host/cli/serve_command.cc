@@ -48,141 +48,177 @@ Status ParseListen(const std::string& text, std::string* host, uint16_t* port) {
   return Status::Ok();
 }
 
-}  // namespace
-
-int ServeCommand(const std::vector<std::string>& args) {
+struct ServeArgs {
   std::string config_path, listen, env_file = ".env", port_file;
   bool env_file_given = false;
-  FlagParser flags(args);
+  bool help = false;
+};
+
+ServeArgs ParseServeArgs(FlagParser& flags) {
+  ServeArgs a;
   while (flags.Next()) {
     if (flags.Is("--help") || flags.Is("-h")) {
-      std::cout << kServeHelp;
-      return 0;
+      a.help = true;
+      return a;
     } else if (flags.Is("--config")) {
-      config_path = flags.Value();
+      a.config_path = flags.Value();
     } else if (flags.Is("--listen")) {
-      listen = flags.Value();
+      a.listen = flags.Value();
     } else if (flags.Is("--env-file")) {
-      env_file = flags.Value();
-      env_file_given = true;
+      a.env_file = flags.Value();
+      a.env_file_given = true;
     } else if (flags.Is("--port-file")) {
-      port_file = flags.Value();
+      a.port_file = flags.Value();
     } else {
       flags.Fail("unknown option '" + flags.token() + "'");
     }
   }
-  if (!flags.error().empty()) {
-    std::cerr << "fluxserve serve: " << flags.error() << "\n\n" << kServeHelp;
-    return 2;
+  if (a.config_path.empty()) {
+    const char* from_env = std::getenv("FLUX_CONFIG");
+    a.config_path = from_env && *from_env ? from_env : "configs/default.yaml";
   }
+  return a;
+}
 
-  // Signals are handled by sigwait() on this thread: block them before any thread starts
-  // so every thread inherits the mask.
+// Signals are handled by sigwait() on the main thread: they are blocked before any thread
+// starts so every thread inherits the mask.
+sigset_t BlockStopSignals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
 
-  if (config_path.empty()) {
-    const char* from_env = std::getenv("FLUX_CONFIG");
-    config_path = from_env && *from_env ? from_env : "configs/default.yaml";
-  }
-  auto loaded = LoadConfigForCli(config_path, env_file, env_file_given, std::cerr);
-  if (!loaded.ok()) {
-    std::cerr << "fluxserve: " << loaded.status().message() << "\n";
-    return 1;
-  }
-  GraphConfig& graph_config = loaded->graph;
-  const Environment& env = loaded->env;
-
-  LogSettings log_settings;
-  log_settings.level = env.Get("FLUX_LOG_LEVEL").value_or(graph_config.logging.level);
-  log_settings.json = graph_config.logging.format == "json";
+// FLUX_LOG_LEVEL and FLUX_STRUCTURED_LOGS over the YAML's logging section.
+Status ConfigureServeLogging(const Environment& env, const GraphConfig& config) {
+  LogSettings settings;
+  settings.level = env.Get("FLUX_LOG_LEVEL").value_or(config.logging.level);
+  settings.json = config.logging.format == "json";
   if (auto structured = env.Get("FLUX_STRUCTURED_LOGS"); structured && !structured->empty()) {
     StatusOr<bool> json = ParseBoolean(*structured);
-    if (!json.ok()) {
-      std::cerr << "fluxserve: FLUX_STRUCTURED_LOGS: " << json.status().message() << "\n";
-      return 1;
-    }
-    log_settings.json = *json;
+    if (!json.ok()) return InvalidArgument("FLUX_STRUCTURED_LOGS: " + json.status().message());
+    settings.json = *json;
   }
-  Status logging = ConfigureLogging(log_settings);
-  if (!logging.ok()) {
-    std::cerr << "fluxserve: FLUX_LOG_LEVEL: " << logging.message() << "\n";
-    return 1;
-  }
-  auto log = GetLogger("host");
+  Status logging = ConfigureLogging(settings);
+  if (!logging.ok()) return InvalidArgument("FLUX_LOG_LEVEL: " + logging.message());
+  return Status::Ok();
+}
 
-  ServerOptions options;
-  std::string listen_text = listen;
-  std::string listen_source = "--listen";
-  if (listen_text.empty()) {
+// The listen address: --listen, else FLUX_LISTEN, else the YAML; `source` names which.
+Status ResolveListen(const std::string& flag, const Environment& env, const GraphConfig& config,
+                     ServerOptions* options, std::string* source) {
+  std::string text = flag;
+  *source = "--listen";
+  if (text.empty()) {
     if (auto l = env.Get("FLUX_LISTEN"); l && !l->empty()) {
-      listen_text = *l;
-      listen_source = "FLUX_LISTEN";
+      text = *l;
+      *source = "FLUX_LISTEN";
     } else {
-      listen_text = graph_config.server.listen;
-      listen_source = graph_config.server.listen_location.file + ":" +
-                      std::to_string(graph_config.server.listen_location.line) + ": server.listen";
+      text = config.server.listen;
+      *source = config.server.listen_location.file + ":" +
+                std::to_string(config.server.listen_location.line) + ": server.listen";
     }
   }
-  Status parsed = ParseListen(listen_text, &options.host, &options.port);
-  if (!parsed.ok()) {
-    std::cerr << "fluxserve: " << listen_source << ": " << parsed.message() << "\n";
-    return 1;
-  }
-  options.max_body_bytes = graph_config.server.max_body_bytes;
-  options.threads = graph_config.server.threads;
-  options.max_queued_connections = graph_config.server.max_queued_connections;
-  options.shutdown_grace_s = graph_config.server.shutdown_grace_s;
-  options.header_timeout_s = graph_config.server.header_timeout_s;
-  options.body_timeout_s = graph_config.server.body_timeout_s;
-  options.output_dir = graph_config.server.output_dir;
-  options.public_base_url = graph_config.server.public_base_url;
-  options.api_keys = graph_config.server.api_keys;
+  Status parsed = ParseListen(text, &options->host, &options->port);
+  if (!parsed.ok()) return InvalidArgument(*source + ": " + parsed.message());
+  return Status::Ok();
+}
+
+// The YAML's server section, plus FLUX_API_KEYS (comma-separated) added to its keys.
+void ApplyServerSection(const Environment& env, const GraphConfig& config,
+                        ServerOptions* options) {
+  options->max_body_bytes = config.server.max_body_bytes;
+  options->threads = config.server.threads;
+  options->max_queued_connections = config.server.max_queued_connections;
+  options->shutdown_grace_s = config.server.shutdown_grace_s;
+  options->header_timeout_s = config.server.header_timeout_s;
+  options->body_timeout_s = config.server.body_timeout_s;
+  options->output_dir = config.server.output_dir;
+  options->public_base_url = config.server.public_base_url;
+  options->api_keys = config.server.api_keys;
   if (auto keys = env.Get("FLUX_API_KEYS")) {
     std::stringstream ss(*keys);
     std::string key;
     while (std::getline(ss, key, ',')) {
-      if (!key.empty()) options.api_keys.push_back(key);
+      if (!key.empty()) options->api_keys.push_back(key);
     }
   }
+}
 
-  log->info("fluxserve {} starting with {}", FLX_VERSION, config_path);
-  for (const std::string& line : loaded->env_overrides) log->info("{}", line);
+// Builds the graph with the declared environment overrides, logging every diagnostic;
+// nullptr when it has errors.
+std::unique_ptr<StageGraph> BuildServedGraph(const LoadedConfig& loaded) {
+  auto log = GetLogger("host");
   Diagnostics diags;
-  auto graph = StageGraph::Build(graph_config, /*dry_run=*/false, &diags);
+  auto graph = StageGraph::Build(loaded.graph, /*dry_run=*/false, &diags, &loaded.env);
   for (const auto& d : diags.list()) {
     if (d.severity == Diagnostic::Severity::kWarning) log->warn("{}", d.ToString());
   }
-  if (!graph.ok()) {
-    for (const auto& d : diags.list()) {
-      if (d.severity == Diagnostic::Severity::kError) log->error("{}", d.ToString());
-    }
+  if (graph.ok()) return std::move(*graph);
+  for (const auto& d : diags.list()) {
+    if (d.severity == Diagnostic::Severity::kError) log->error("{}", d.ToString());
+  }
+  return nullptr;
+}
+
+// Written whole then renamed, so a script polling for it never reads half a number.
+void WritePortFile(const std::string& path, uint16_t port) {
+  std::ofstream out(path + ".tmp");
+  out << port << "\n";
+  out.close();
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+}  // namespace
+
+int ServeCommand(const std::vector<std::string>& args) {
+  FlagParser flags(args);
+  const ServeArgs a = ParseServeArgs(flags);
+  if (a.help) {
+    std::cout << kServeHelp;
+    return 0;
+  }
+  if (!flags.error().empty()) {
+    std::cerr << "fluxserve serve: " << flags.error() << "\n\n" << kServeHelp;
+    return 2;
+  }
+  sigset_t stop_signals = BlockStopSignals();
+  auto loaded = LoadConfigForCli(a.config_path, a.env_file, a.env_file_given, std::cerr);
+  if (!loaded.ok()) {
+    std::cerr << "fluxserve: " << loaded.status().message() << "\n";
     return 1;
   }
-  (*graph)->StartPrepare();
+  ServerOptions options;
+  std::string listen_source;
+  Status ready = ConfigureServeLogging(loaded->env, loaded->graph);
+  if (ready.ok()) ready = ResolveListen(a.listen, loaded->env, loaded->graph, &options, &listen_source);
+  if (!ready.ok()) {
+    std::cerr << "fluxserve: " << ready.message() << "\n";
+    return 1;
+  }
+  ApplyServerSection(loaded->env, loaded->graph, &options);
 
-  HttpServer server(graph->get(), options);
+  auto log = GetLogger("host");
+  log->info("fluxserve {} starting with {}", FLX_VERSION, a.config_path);
+  std::unique_ptr<StageGraph> graph = BuildServedGraph(*loaded);
+  if (!graph) return 1;
+  graph->StartPrepare();
+  HttpServer server(graph.get(), options);
   Status started = server.Start();
   if (!started.ok()) {
     log->error("{}: {}", listen_source, started.message());
     return 1;
   }
-  if (!port_file.empty()) {
-    std::ofstream out(port_file + ".tmp");
-    out << server.port() << "\n";
-    out.close();
-    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
-  }
+  if (!a.port_file.empty()) WritePortFile(a.port_file, server.port());
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log->info("received {}; shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown();
-  graph->reset();
+  graph.reset();
   log->info("plugins unloaded; bye");
   return 0;
 }

@@ -1,7 +1,6 @@
 #include "flux_stage.h"
 
 #include <ATen/Parallel.h>
-#include <flx/knobs.hpp>
 #include <c10/core/InferenceMode.h>
 #include <unistd.h>
 
@@ -10,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <flx/knobs.hpp>
+#include <flx/progress.hpp>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -68,7 +69,7 @@ void describe_quantization(const FluxPipeline* pipeline, FluxDescription* descri
     if (pipeline == nullptr) return;
     const FluxPipelineOptions& options = pipeline->options();
     q.applied = quantize_name(component == "transformer" ? options.quantize_transformer
-                                                          : options.quantize_text_encoder_2);
+                                                         : options.quantize_text_encoder_2);
     auto it = pipeline->component_weights().find(component);
     if (it == pipeline->component_weights().end()) return;
     q.tensor_types = it->second.tensor_types;
@@ -99,6 +100,28 @@ FluxStage::FluxStage(const flx::StageContext& context)
   options_ = read_flux_options(context.config, &errors);
   settings_ = resolve_stage_settings(options_, hardware_, context.config, &errors);
   flx::throw_config_errors(errors);
+  read_model_configs(context.config);
+  warn_about_options();
+  check_stage_vae_tiling(settings_.vae, vae_scale_factor_, context.config);
+  host_.info(
+      startup_summary(options_.model, settings_.device, settings_.threads, blas_description()));
+  defaults_ = model_defaults(guidance_embeds_, options_);
+  check_default_sizes(context.config);
+  loaded_ = std::make_unique<Loaded>(static_cast<size_t>(1 + options_.override_variants));
+  if (context.dry_run) return;
+
+  at::set_num_threads(settings_.threads.threads);
+  if (options_.buffer_pool) {
+    CpuBufferPool::install().set_idle_cap(settings_.memory.pool_idle_max_bytes);
+  }
+  check_matmul_speed();
+  warmup_state_ = !options_.warmup                   ? WarmupState::kDisabled
+                  : options_.load == LoadMode::kLazy ? WarmupState::kSkipped
+                                                     : WarmupState::kPending;
+  log_configuration();
+}
+
+void FluxStage::read_model_configs(const flx::Config& config) {
   try {
     const std::string cache =
         hf_hub_cache_dir(environment("HF_HUB_CACHE"), environment("HF_HOME"), environment("HOME"));
@@ -121,8 +144,11 @@ FluxStage::FluxStage(const flx::StageContext& context)
     transformer_config_ = transformer;
     vae_config_ = vae;
   } catch (const LoadError& e) {
-    throw context.config.error(std::string("model: ") + e.what());
+    throw config.error(std::string("model: ") + e.what());
   }
+}
+
+void FluxStage::warn_about_options() const {
   if (!options_.base.empty() && paths_.transformer_file.empty()) {
     host_.warn("base \"" + options_.base + "\" is not used: model \"" + options_.model +
                "\" is a complete model, not a single file");
@@ -132,44 +158,34 @@ FluxStage::FluxStage(const flx::StageContext& context)
                "; chosen tries fail as out of memory on purpose (remove fault_injection from "
                "the stage's config to serve normally)");
   }
-  check_stage_vae_tiling(settings_.vae, vae_scale_factor_, context.config);
-  host_.info(
-      startup_summary(options_.model, settings_.device, settings_.threads, blas_description()));
-  defaults_ = model_defaults(guidance_embeds_, options_);
+}
+
+void FluxStage::check_default_sizes(const flx::Config& config) const {
   const int64_t multiple = 2 * vae_scale_factor_;
   for (const auto& [key, value] :
        {std::pair<const char*, int64_t>{"default_width", defaults_.width},
         std::pair<const char*, int64_t>{"default_height", defaults_.height}}) {
     if (value % multiple != 0) {
-      throw context.config.error(std::string(key) + " " + std::to_string(value) +
-                                 " is not a multiple of " + std::to_string(multiple) +
-                                 " (2 x the VAE scale factor of " + paths_.root + ")");
+      throw config.error(std::string(key) + " " + std::to_string(value) + " is not a multiple of " +
+                         std::to_string(multiple) + " (2 x the VAE scale factor of " + paths_.root +
+                         ")");
     }
   }
-  loaded_ = std::make_unique<Loaded>(static_cast<size_t>(1 + options_.override_variants));
-  if (context.dry_run) return;
+}
 
-  at::set_num_threads(settings_.threads.threads);
-  if (options_.buffer_pool) {
-    CpuBufferPool::install().set_idle_cap(settings_.memory.pool_idle_max_bytes);
-  }
-  check_matmul_speed();
-  warmup_state_ = !options_.warmup                   ? WarmupState::kDisabled
-                  : options_.load == LoadMode::kLazy ? WarmupState::kSkipped
-                                                     : WarmupState::kPending;
+void FluxStage::log_configuration() const {
+  const auto flag = [](bool on) { return on ? "true" : "false"; };
   host_.info(
       "model " + paths_.root +
       (paths_.transformer_file.empty() ? "" : " with transformer " + paths_.transformer_file) +
       (paths_.text_encoder_2_file.empty() ? "" : " and T5 " + paths_.text_encoder_2_file) +
       ": load " + load_mode_name(options_.load) + ", " + std::to_string(defaults_.steps) +
-      " steps by default, sizes in multiples of " + std::to_string(multiple) +
+      " steps by default, sizes in multiples of " + std::to_string(2 * vae_scale_factor_) +
       ", attention_slicing " + attention_slicing_name(settings_.attention) + ", vae_slicing " +
-      (settings_.vae.slicing ? "true" : "false") + ", vae_tiling " +
-      (settings_.vae.tiling ? "true" : "false") + ", offload " +
+      flag(settings_.vae.slicing) + ", vae_tiling " + flag(settings_.vae.tiling) + ", offload " +
       offload_mode_name(settings_.offload) + ", override_variants " +
-      std::to_string(options_.override_variants) + ", buffer_pool " +
-      (options_.buffer_pool ? "true" : "false") + ", text_cache_size " +
-      std::to_string(options_.text_cache_size) + ", progress " +
+      std::to_string(options_.override_variants) + ", buffer_pool " + flag(options_.buffer_pool) +
+      ", text_cache_size " + std::to_string(options_.text_cache_size) + ", progress " +
       progress_mode_name(options_.progress) + ", memory_budget " +
       format_bytes(settings_.memory.budget_bytes) + " (" + settings_.memory.budget_reason +
       "), over_budget " + (options_.over_budget_fit ? "fit" : "refuse") + ", max_pixels " +
@@ -195,7 +211,8 @@ void FluxStage::check_matmul_speed() {
   if (settings_.device.device.is_cpu() && *matmul_gflops_ < floor) {
     host_.warn("matmul check: " + figure + ", below " + format_number(floor) +
                ": generation will be slow. Is libtorch on the reference BLAS (install "
-               "libopenblas0-openmp) or is " + settings_.device.dtype_name +
+               "libopenblas0-openmp) or is " +
+               settings_.device.dtype_name +
                " emulated on this CPU (try dtype: float32)? BLAS: " + blas_description());
   } else {
     host_.info("matmul check: " + figure);
@@ -214,9 +231,8 @@ FluxStage::Variant FluxStage::choose_variant(const ResolvedRequest& r, const flx
     *ignored += (ignored->empty() ? "" : ",") + key + "=" + value;
   };
   const bool switchable = options_.override_variants > 0;
-  const std::string not_switchable = "override_variants is 0, so only the " +
-                                     variant.dtype_name + "/" +
-                                     offload_mode_name(variant.offload) + " copy is loaded";
+  const std::string not_switchable = "override_variants is 0, so only the " + variant.dtype_name +
+                                     "/" + offload_mode_name(variant.offload) + " copy is loaded";
   if (r.dtype) {
     try {
       const DeviceChoice wanted =
@@ -266,9 +282,28 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
                call);
   }
   const Clock::time_point start = Clock::now();
-  std::shared_ptr<const FluxPipeline> pipeline;
-  std::shared_ptr<const PromptTokenizers> tokenizers;
-  int64_t bytes = 0;
+  Model model{load_pipeline(variant, call), nullptr};
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    model.tokenizers = loaded_->tokenizers;
+  }
+  if (!model.tokenizers) model.tokenizers = load_tokenizers();
+  const double seconds = seconds_since(start);
+  log_load(variant, *model.pipeline, seconds, call);
+  if (call != nullptr) host_.emit_phase(call, FLX_PHASE_LOAD, seconds);
+  int64_t total_bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    loaded_->tokenizers = model.tokenizers;
+    loaded_->pipelines.insert(variant, model.pipeline, model.pipeline->weights_bytes());
+    total_bytes = loaded_->pipelines.total_bytes();
+  }
+  host_.emit_gauge(FLX_GAUGE_WEIGHTS_BYTES, static_cast<double>(total_bytes), call);
+  return model;
+}
+
+std::shared_ptr<const FluxPipeline> FluxStage::load_pipeline(const Variant& variant,
+                                                             const flx_call* call) const {
   try {
     FluxPipelineOptions pipeline_options;
     pipeline_options.offload = variant.offload;
@@ -277,42 +312,32 @@ FluxStage::Model FluxStage::ensure_loaded(const Variant& variant, const flx_call
     auto loaded = std::make_shared<FluxPipeline>(paths_, variant.dtype, settings_.device.device,
                                                  pipeline_options);
     plan_weight_residency(*loaded);
-    pipeline = std::move(loaded);
-    bytes = pipeline->weights_bytes();
-    std::lock_guard<std::mutex> lock(state_mutex_);
-    tokenizers = loaded_->tokenizers;
+    return loaded;
   } catch (...) {
     rethrow_as_flx_error("loading the model " + options_.model + " in " + variant.dtype_name +
                          " with offload " + offload_mode_name(variant.offload));
   }
-  if (!tokenizers) {
-    try {
-      tokenizers = std::make_shared<const PromptTokenizers>(PromptTokenizers::load(
-          paths_.component_dir("tokenizer"), paths_.component_dir("tokenizer_2")));
-    } catch (...) {
-      rethrow_as_flx_error("loading the tokenizers of " + options_.model);
-    }
+}
+
+std::shared_ptr<const PromptTokenizers> FluxStage::load_tokenizers() const {
+  try {
+    return std::make_shared<const PromptTokenizers>(PromptTokenizers::load(
+        paths_.component_dir("tokenizer"), paths_.component_dir("tokenizer_2")));
+  } catch (...) {
+    rethrow_as_flx_error("loading the tokenizers of " + options_.model);
   }
-  const double seconds = seconds_since(start);
+}
+
+void FluxStage::log_load(const Variant& variant, const FluxPipeline& pipeline, double seconds,
+                         const flx_call* call) const {
   const bool configured = variant == configured_variant();
   host_.info(std::string(configured ? "model" : "override copy of the model") + " loaded in " +
                  variant.dtype_name + " in " + format_number(seconds) + " s (" +
-                 pipeline->offload_summary() + "; weights " +
-                 format_bytes(pipeline->weights_bytes()) + ", at most " +
-                 format_bytes(pipeline->peak_weights_bytes()) + " held at once" +
-                 (pipeline->release_unused_weights() ? ", unused components released" : "") +
-                 ")",
+                 pipeline.offload_summary() + "; weights " +
+                 format_bytes(pipeline.weights_bytes()) + ", at most " +
+                 format_bytes(pipeline.peak_weights_bytes()) + " held at once" +
+                 (pipeline.release_unused_weights() ? ", unused components released" : "") + ")",
              call);
-  if (call != nullptr) host_.emit_phase(call, FLX_PHASE_LOAD, seconds);
-  int64_t total_bytes = 0;
-  {
-    std::lock_guard<std::mutex> lock(state_mutex_);
-    loaded_->tokenizers = tokenizers;
-    loaded_->pipelines.insert(variant, pipeline, bytes);
-    total_bytes = loaded_->pipelines.total_bytes();
-  }
-  host_.emit_gauge(FLX_GAUGE_WEIGHTS_BYTES, static_cast<double>(total_bytes), call);
-  return {pipeline, tokenizers};
 }
 
 void FluxStage::set_warmup(WarmupState state, std::optional<double> ms) {
@@ -374,68 +399,11 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   begin_try(r, variant, call);
   const Model model = ensure_loaded(variant, call);
   const FitDecision fit = fit_memory(r, variant, call_knobs(settings_, r));
-  const CallKnobs knobs{fit.attention, fit.vae};
-
-  flx::set_param(result, FLX_KNOB_STEPS, std::to_string(r.steps));
-  flx::set_param(result, FLX_KNOB_WIDTH, std::to_string(r.width));
-  flx::set_param(result, FLX_KNOB_HEIGHT, std::to_string(r.height));
-  flx::set_param(result, "guidance", r.guidance ? format_number(*r.guidance) : "ignored");
-  flx::set_param(result, "max_sequence_length", std::to_string(r.max_sequence_length));
-  flx::set_param(result, FLX_KNOB_DTYPE, variant.dtype_name);
-  flx::set_param(result, "device", settings_.device.device_name);
-  for (const auto& [key, value] : r.applied_overrides) flx::set_param(result, key, value);
-  flx::set_param(result, FLX_KNOB_ATTENTION_SLICING, attention_slicing_name(knobs.attention));
-  flx::set_param(result, FLX_KNOB_VAE_TILING, flx::knob_bool(knobs.vae.tiling));
-  flx::set_param(result, FLX_KNOB_VAE_SLICING, flx::knob_bool(knobs.vae.slicing));
-  flx::set_param(result, FLX_KNOB_OFFLOAD, offload_mode_name(model.pipeline->options().offload));
-  if (!ignored.empty()) flx::set_param(result, "ignored_overrides", ignored);
-  flx::set_param(result, "memory_estimate_bytes", std::to_string(fit.estimate.peak_bytes()));
-  if (!fit.adjustment.empty()) flx::set_param(result, "memory_fit", fit.adjustment);
-
+  report_parameters(r, variant, *model.pipeline, fit, ignored, result);
   std::vector<Image> images;
   try {
     c10::InferenceMode guard;
-    const Clock::time_point start = Clock::now();
-    GenerateParams params;
-    PromptIds ids = model.tokenizers->encode(
-        r.prompt, r.prompt_2,
-        static_cast<size_t>(model.pipeline->clip().config().max_position_embeddings),
-        static_cast<size_t>(r.max_sequence_length));
-    params.clip_ids = std::move(ids.clip);
-    params.t5_ids = std::move(ids.t5);
-    host_.emit_phase(call, FLX_PHASE_TOKENIZE, seconds_since(start));
-    params.width = r.width;
-    params.height = r.height;
-    params.steps = r.steps;
-    params.guidance = r.guidance.value_or(0);
-    params.seed = r.seed;
-    params.n = r.n;
-    params.dump_dir = r.dump_dir;
-    params.attention = knobs.attention;
-    params.vae = knobs.vae;
-
-    GenerateCallbacks callbacks;
-    callbacks.on_step = [&](int step, int total, double seconds) {
-      host_.emit_step(call, static_cast<uint32_t>(step), static_cast<uint32_t>(total), seconds);
-      if (options_.progress == ProgressMode::kLog) {
-        host_.debug("step " + std::to_string(step) + "/" + std::to_string(total) + " took " +
-                        format_number(seconds * 1000) + " ms",
-                    call);
-      } else if (options_.progress == ProgressMode::kBar && ::isatty(STDERR_FILENO)) {
-        const int width = 30;
-        int filled = total > 0 ? step * width / total : width;
-        std::fprintf(stderr, "\r[%s%s] step %d/%d  %.2f s/step%s",
-                     std::string(size_t(filled), '#').c_str(),
-                     std::string(size_t(width - filled), '.').c_str(), step, total, seconds,
-                     step == total ? "\n" : "");
-        std::fflush(stderr);
-      }
-    };
-    callbacks.on_phase = [&](const std::string& phase, double seconds) {
-      host_.emit_phase(call, phase.c_str(), seconds);
-    };
-    callbacks.cancelled = [call] { return flx::Host::cancelled(call); };
-    images = model.pipeline->generate(params, callbacks);
+    images = model.pipeline->generate(generate_params(r, model, fit, call), callbacks_for(call));
   } catch (...) {
     rethrow_as_flx_error("generating");
   }
@@ -444,6 +412,69 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
                    3, image.rgb.data(), image.seed);
   }
   if (!r.dump_dir.empty()) host_.info("tensors dumped to " + r.dump_dir, call);
+}
+
+void FluxStage::report_parameters(const ResolvedRequest& r, const Variant& variant,
+                                  const FluxPipeline& pipeline, const FitDecision& fit,
+                                  const std::string& ignored, flx_result* result) const {
+  flx::set_param(result, FLX_KNOB_STEPS, std::to_string(r.steps));
+  flx::set_param(result, FLX_KNOB_WIDTH, std::to_string(r.width));
+  flx::set_param(result, FLX_KNOB_HEIGHT, std::to_string(r.height));
+  flx::set_param(result, "guidance", r.guidance ? format_number(*r.guidance) : "ignored");
+  flx::set_param(result, "max_sequence_length", std::to_string(r.max_sequence_length));
+  flx::set_param(result, FLX_KNOB_DTYPE, variant.dtype_name);
+  flx::set_param(result, "device", settings_.device.device_name);
+  for (const auto& [key, value] : r.applied_overrides) flx::set_param(result, key, value);
+  flx::set_param(result, FLX_KNOB_ATTENTION_SLICING, attention_slicing_name(fit.attention));
+  flx::set_param(result, FLX_KNOB_VAE_TILING, flx::knob_bool(fit.vae.tiling));
+  flx::set_param(result, FLX_KNOB_VAE_SLICING, flx::knob_bool(fit.vae.slicing));
+  flx::set_param(result, FLX_KNOB_OFFLOAD, offload_mode_name(pipeline.options().offload));
+  if (!ignored.empty()) flx::set_param(result, "ignored_overrides", ignored);
+  flx::set_param(result, "memory_estimate_bytes", std::to_string(fit.estimate.peak_bytes()));
+  if (!fit.adjustment.empty()) flx::set_param(result, "memory_fit", fit.adjustment);
+}
+
+GenerateParams FluxStage::generate_params(const ResolvedRequest& r, const Model& model,
+                                          const FitDecision& fit, const flx_call* call) const {
+  const Clock::time_point start = Clock::now();
+  GenerateParams params;
+  PromptIds ids = model.tokenizers->encode(
+      r.prompt, r.prompt_2,
+      static_cast<size_t>(model.pipeline->clip().config().max_position_embeddings),
+      static_cast<size_t>(r.max_sequence_length));
+  params.clip_ids = std::move(ids.clip);
+  params.t5_ids = std::move(ids.t5);
+  host_.emit_phase(call, FLX_PHASE_TOKENIZE, seconds_since(start));
+  params.width = r.width;
+  params.height = r.height;
+  params.steps = r.steps;
+  params.guidance = r.guidance.value_or(0);
+  params.seed = r.seed;
+  params.n = r.n;
+  params.dump_dir = r.dump_dir;
+  params.attention = fit.attention;
+  params.vae = fit.vae;
+  return params;
+}
+
+GenerateCallbacks FluxStage::callbacks_for(const flx_call* call) const {
+  GenerateCallbacks callbacks;
+  callbacks.on_step = [this, call](int step, int total, double seconds) {
+    host_.emit_step(call, static_cast<uint32_t>(step), static_cast<uint32_t>(total), seconds);
+    if (options_.progress == ProgressMode::kLog) {
+      host_.debug("step " + std::to_string(step) + "/" + std::to_string(total) + " took " +
+                      format_number(seconds * 1000) + " ms",
+                  call);
+    } else if (options_.progress == ProgressMode::kBar) {
+      flx::draw_progress_bar(stderr, static_cast<uint32_t>(step), static_cast<uint32_t>(total),
+                             seconds);
+    }
+  };
+  callbacks.on_phase = [this, call](const std::string& phase, double seconds) {
+    host_.emit_phase(call, phase.c_str(), seconds);
+  };
+  callbacks.cancelled = [call] { return flx::Host::cancelled(call); };
+  return callbacks;
 }
 
 void FluxStage::check_max_pixels(const ResolvedRequest& r) const {
@@ -485,8 +516,8 @@ void FluxStage::plan_weight_residency(FluxPipeline& pipeline) const {
   for (const auto& [component, weights] : pipeline.component_weights()) {
     parts += (parts.empty() ? "" : ", ") + component + " " + format_bytes(weights.bytes);
   }
-  throw LoadError("the weights need " + format_bytes(pipeline.peak_weights_bytes()) +
-                  " at once (" + parts + (release ? "; unused components released" : "") +
+  throw LoadError("the weights need " + format_bytes(pipeline.peak_weights_bytes()) + " at once (" +
+                  parts + (release ? "; unused components released" : "") +
                   "), more than memory_budget " + format_bytes(budget) + " (" +
                   settings_.memory.budget_reason + "): " + residency_advice(pipeline));
 }
@@ -526,15 +557,15 @@ void FluxStage::choose_residency_for(const Variant& variant, FluxPipelineOptions
   const int64_t activations =
       default_request_estimate(variant.dtype, /*cheapest_knobs=*/true).peak_bytes();
   const FluxPipeline::WeightStores stores = FluxPipeline::open_weight_stores(paths_);
-  const QuantizeChoice choice = choose_quantization(
-      settings, activations, settings_.memory.budget_bytes,
-      [&](std::optional<DType> transformer, std::optional<DType> t5) {
-        FluxPipelineOptions candidate = *options;
-        candidate.quantize_transformer = transformer;
-        candidate.quantize_text_encoder_2 = t5;
-        return FluxPipeline::plan_weights(stores, variant.dtype, settings_.device.device,
-                                          candidate);
-      });
+  const QuantizeChoice choice =
+      choose_quantization(settings, activations, settings_.memory.budget_bytes,
+                          [&](std::optional<DType> transformer, std::optional<DType> t5) {
+                            FluxPipelineOptions candidate = *options;
+                            candidate.quantize_transformer = transformer;
+                            candidate.quantize_text_encoder_2 = t5;
+                            return FluxPipeline::plan_weights(stores, variant.dtype,
+                                                              settings_.device.device, candidate);
+                          });
   options->quantize_transformer = choice.transformer;
   options->quantize_text_encoder_2 = choice.text_encoder_2;
   if (variant.offload == OffloadMode::kAuto) options->offload = choice.offload;
@@ -564,22 +595,19 @@ FitDecision FluxStage::fit_memory(const ResolvedRequest& r, const Variant& varia
     }
   }
   const int64_t budget = settings_.memory.budget_bytes;
-  FitDecision fit = fit_request(inputs, weights, budget, options_.over_budget_fit,
-                                [&](const EstimateInputs& candidate) {
-                                  return estimate_activations(transformer_config_, vae_config_,
-                                                              candidate);
-                                });
+  FitDecision fit = fit_request(
+      inputs, weights, budget, options_.over_budget_fit, [&](const EstimateInputs& candidate) {
+        return estimate_activations(transformer_config_, vae_config_, candidate);
+      });
   if (!fit.fits) {
-    throw flx::Error(FLX_OUT_OF_RANGE,
-                     over_budget_message(r.width, r.height, weights, fit.estimate, budget,
-                                         options_.over_budget_fit))
+    throw flx::Error(FLX_OUT_OF_RANGE, over_budget_message(r.width, r.height, weights, fit.estimate,
+                                                           budget, options_.over_budget_fit))
         .detail("param", "size");
   }
   return fit;
 }
 
-void FluxStage::begin_try(const ResolvedRequest& r, const Variant& variant,
-                          const flx_call* call) {
+void FluxStage::begin_try(const ResolvedRequest& r, const Variant& variant, const flx_call* call) {
   if (r.empty_cache) {
     const std::string freed = release_cached_device_memory();
     host_.info(freed.empty()
@@ -604,38 +632,10 @@ void FluxStage::begin_try(const ResolvedRequest& r, const Variant& variant,
 std::string FluxStage::describe() {
   FluxDescription description;
   description.options = options_;
-  description.settings.device = settings_.device.device_name;
-  description.settings.device_reason = settings_.device.device_reason;
-  description.settings.dtype = settings_.device.dtype_name;
-  description.settings.dtype_reason = settings_.device.dtype_reason;
-  description.settings.threads = settings_.threads.threads;
-  description.settings.threads_reason = settings_.threads.reason;
-  description.settings.blas = blas_description();
-  description.settings.attention_slicing = attention_slicing_name(settings_.attention);
-  description.settings.vae_slicing = settings_.vae.slicing;
-  description.settings.vae_tiling = settings_.vae.tiling;
-  description.settings.vae_tile_size = settings_.vae.tile.tile_size;
-  description.settings.vae_tile_overlap = settings_.vae.tile.overlap;
-  description.settings.offload = offload_mode_name(settings_.offload);
-  description.dtype_override =
-      options_.override_variants == 0
-          ? "ignored unless it equals " + settings_.device.dtype_name +
-                " (override_variants: 0 keeps one copy of the weights)"
-          : "applied: a copy of the model in that dtype loads on first use; " +
-                std::to_string(options_.override_variants) +
-                " such copies are kept besides the configured one";
+  describe_settings(&description);
   description.text_cache.size = options_.text_cache_size;
   description.matmul_gflops = matmul_gflops_;
-  if (const CpuBufferPool* pool = CpuBufferPool::installed()) {
-    const CpuBufferPool::Stats stats = pool->stats();
-    description.buffer_pool.enabled = true;
-    description.buffer_pool.hits = stats.hits;
-    description.buffer_pool.misses = stats.misses;
-    description.buffer_pool.live_bytes = stats.live_bytes;
-    description.buffer_pool.idle_bytes = stats.idle_bytes;
-    description.buffer_pool.peak_live_bytes = stats.peak_live_bytes;
-    description.buffer_pool.idle_cap_bytes = pool->idle_cap();
-  }
+  describe_buffer_pool(&description);
   description.memory.budget_bytes = settings_.memory.budget_bytes;
   description.memory.budget_reason = settings_.memory.budget_reason;
   description.memory.buffer_pool_idle_max_bytes = settings_.memory.pool_idle_max_bytes;
@@ -647,36 +647,77 @@ std::string FluxStage::describe() {
   description.defaults = defaults_;
   description.vae_scale_factor = vae_scale_factor_;
   description.guidance_embeds = guidance_embeds_;
-  {
-    std::lock_guard<std::mutex> lock(state_mutex_);
-    const auto& entries = loaded_->pipelines.entries();
-    description.loaded = !entries.empty();
-    if (!entries.empty()) description.weights_bytes = loaded_->pipelines.total_bytes();
-    describe_quantization(entries.empty() ? nullptr : entries.back().value.get(), &description);
-    for (const auto& entry : entries) {
-      // The mode the copy runs with (offload: auto resolved at its load).
-      description.loaded_variants.push_back(
-          {entry.key.dtype_name, offload_mode_name(entry.value->options().offload)});
-    }
-    // The configured copy's offload and prompt cache, else the most recently used one's.
-    std::shared_ptr<const FluxPipeline> shown = loaded_->pipelines.peek(configured_variant());
-    if (!shown && !entries.empty()) shown = entries.back().value;
-    if (shown) {
-      description.offload_summary = shown->offload_summary();
-      description.memory.release_unused_weights = shown->release_unused_weights();
-      description.memory.weights_peak_bytes = shown->peak_weights_bytes();
-      description.memory.planned_peak_bytes =
-          shown->peak_weights_bytes() + default_request_estimate(shown->dtype()).peak_bytes();
-      if (const PromptCache* cache = shown->prompt_cache()) {
-        description.text_cache.entries = static_cast<int64_t>(cache->size());
-        description.text_cache.hits = cache->hits();
-        description.text_cache.misses = cache->misses();
-      }
-    }
-    description.warmup_state = warmup_state_;
-    description.warmup_ms = warmup_ms_;
-  }
+  describe_loaded(&description);
   return describe_json(description);
+}
+
+void FluxStage::describe_settings(FluxDescription* description) const {
+  ResolvedSettings& out = description->settings;
+  out.device = settings_.device.device_name;
+  out.device_reason = settings_.device.device_reason;
+  out.dtype = settings_.device.dtype_name;
+  out.dtype_reason = settings_.device.dtype_reason;
+  out.threads = settings_.threads.threads;
+  out.threads_reason = settings_.threads.reason;
+  out.blas = blas_description();
+  out.attention_slicing = attention_slicing_name(settings_.attention);
+  out.vae_slicing = settings_.vae.slicing;
+  out.vae_tiling = settings_.vae.tiling;
+  out.vae_tile_size = settings_.vae.tile.tile_size;
+  out.vae_tile_overlap = settings_.vae.tile.overlap;
+  out.offload = offload_mode_name(settings_.offload);
+  description->dtype_override =
+      options_.override_variants == 0
+          ? "ignored unless it equals " + settings_.device.dtype_name +
+                " (override_variants: 0 keeps one copy of the weights)"
+          : "applied: a copy of the model in that dtype loads on first use; " +
+                std::to_string(options_.override_variants) +
+                " such copies are kept besides the configured one";
+}
+
+void FluxStage::describe_buffer_pool(FluxDescription* description) {
+  const CpuBufferPool* pool = CpuBufferPool::installed();
+  if (pool == nullptr) return;
+  const CpuBufferPool::Stats stats = pool->stats();
+  description->buffer_pool.enabled = true;
+  description->buffer_pool.hits = stats.hits;
+  description->buffer_pool.misses = stats.misses;
+  description->buffer_pool.live_bytes = stats.live_bytes;
+  description->buffer_pool.idle_bytes = stats.idle_bytes;
+  description->buffer_pool.peak_live_bytes = stats.peak_live_bytes;
+  description->buffer_pool.idle_cap_bytes = pool->idle_cap();
+}
+
+void FluxStage::describe_loaded(FluxDescription* description) const {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  const auto& entries = loaded_->pipelines.entries();
+  description->loaded = !entries.empty();
+  if (!entries.empty()) description->weights_bytes = loaded_->pipelines.total_bytes();
+  describe_quantization(entries.empty() ? nullptr : entries.back().value.get(), description);
+  for (const auto& entry : entries) {
+    // The mode the copy runs with (offload: auto resolved at its load).
+    description->loaded_variants.push_back(
+        {entry.key.dtype_name, offload_mode_name(entry.value->options().offload)});
+  }
+  // The configured copy's offload and prompt cache, else the most recently used one's.
+  std::shared_ptr<const FluxPipeline> shown = loaded_->pipelines.peek(configured_variant());
+  if (!shown && !entries.empty()) shown = entries.back().value;
+  if (shown) describe_pipeline(*shown, description);
+  description->warmup_state = warmup_state_;
+  description->warmup_ms = warmup_ms_;
+}
+
+void FluxStage::describe_pipeline(const FluxPipeline& shown, FluxDescription* description) const {
+  description->offload_summary = shown.offload_summary();
+  description->memory.release_unused_weights = shown.release_unused_weights();
+  description->memory.weights_peak_bytes = shown.peak_weights_bytes();
+  description->memory.planned_peak_bytes =
+      shown.peak_weights_bytes() + default_request_estimate(shown.dtype()).peak_bytes();
+  if (const PromptCache* cache = shown.prompt_cache()) {
+    description->text_cache.entries = static_cast<int64_t>(cache->size());
+    description->text_cache.hits = cache->hits();
+    description->text_cache.misses = cache->misses();
+  }
 }
 
 }  // namespace flx::flux

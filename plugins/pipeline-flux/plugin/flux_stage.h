@@ -61,6 +61,8 @@
 namespace flx::flux {
 
 class FluxPipeline;
+struct GenerateCallbacks;
+struct GenerateParams;
 struct FluxPipelineOptions;
 class PromptTokenizers;
 
@@ -92,6 +94,14 @@ class FluxStage : public flx::Pipeline {
 
   // The variant the stage's config names.
   Variant configured_variant() const;
+  // A new copy of the model as `variant` asks (residency chosen, checked against the
+  // budget); throws flx::Error naming the model, dtype and offload.
+  std::shared_ptr<const FluxPipeline> load_pipeline(const Variant& variant,
+                                                    const flx_call* call) const;
+  std::shared_ptr<const PromptTokenizers> load_tokenizers() const;
+  // The "model loaded" line: dtype, seconds, offload, weight bytes and peak.
+  void log_load(const Variant& variant, const FluxPipeline& pipeline, double seconds,
+                const flx_call* call) const;
   // The variant a try runs with: the configured one with the request's dtype and offload
   // overrides applied; overrides that cannot apply are appended to `ignored` ("key=value").
   Variant choose_variant(const ResolvedRequest& request, const flx_call* call,
@@ -109,6 +119,17 @@ class FluxStage : public flx::Pipeline {
   // the memory budget (memory_plan.h); throws OUT_OF_RANGE (param "size") when none does.
   FitDecision fit_memory(const ResolvedRequest& request, const Variant& variant,
                          const CallKnobs& knobs) const;
+  // The result's parameters: what the try ran with (size, steps, dtype, knobs, offload) and
+  // what it ignored or adjusted.
+  void report_parameters(const ResolvedRequest& request, const Variant& variant,
+                         const FluxPipeline& pipeline, const FitDecision& fit,
+                         const std::string& ignored, flx_result* result) const;
+  // The pipeline's inputs for the try: the tokenized prompts (a "tokenize" phase) and the
+  // resolved sizes, steps and knobs.
+  GenerateParams generate_params(const ResolvedRequest& request, const Model& model,
+                                 const FitDecision& fit, const flx_call* call) const;
+  // Step and phase events, progress output (progress: log / bar) and cancellation for `call`.
+  GenerateCallbacks callbacks_for(const flx_call* call) const;
   // The activations of a default-size request in `dtype` with the stage's knobs, or with the
   // cheapest ones over_budget: fit could pick (attention_slicing max, vae_tiling).
   ActivationEstimate default_request_estimate(c10::ScalarType dtype,
@@ -126,6 +147,19 @@ class FluxStage : public flx::Pipeline {
   // What to change when `pipeline`'s weights exceed the budget, given what it quantized to.
   std::string residency_advice(const FluxPipeline& pipeline) const;
   void set_warmup(WarmupState state, std::optional<double> ms = std::nullopt);
+  // Start-up: the model's paths and component configs (throws the config error "model: ...");
+  // warnings for options that do nothing or are dangerous; default sizes that the VAE cannot
+  // make; the one-line summary of what the stage runs with.
+  void read_model_configs(const flx::Config& config);
+  void warn_about_options() const;
+  void check_default_sizes(const flx::Config& config) const;
+  void log_configuration() const;
+  // describe()'s parts: the resolved settings, the CPU buffer pool, the loaded copies (takes
+  // the state mutex) and the copy shown in detail.
+  void describe_settings(FluxDescription* description) const;
+  static void describe_buffer_pool(FluxDescription* description);
+  void describe_loaded(FluxDescription* description) const;
+  void describe_pipeline(const FluxPipeline& shown, FluxDescription* description) const;
   // Times a small matmul in the stage's dtype and threads (model/matmul_roof.h), logs it and
   // warns when it is implausibly slow for a CPU (reference BLAS, emulated dtype).
   void check_matmul_speed();
@@ -141,7 +175,8 @@ class FluxStage : public flx::Pipeline {
   AutoencoderKLConfig vae_config_;
   bool guidance_embeds_ = false;
   std::atomic<int64_t> tries_{0};
-  std::optional<double> matmul_gflops_;  // the start-up check, when it ran  // tries so far, counted while fault injection is on
+  std::optional<double> matmul_gflops_;  // the start-up check, when it ran  // tries so far,
+                                         // counted while fault injection is on
 
   std::mutex load_mutex_;           // held while loading, so concurrent first calls load once
   mutable std::mutex state_mutex_;  // guards the members below

@@ -11,6 +11,8 @@
 //  * Events: a step event per step, then the phases FLX_PHASE_DENOISE and
 //    FLX_PHASE_VAE_DECODE, which the `prometheus` metrics stage exports as
 //    fluxserve_phase_seconds{phase="denoise"} and {phase="vae_decode"}.
+//  * Settings (flx_setting): it declares max_pixels with an environment variable and a
+//    `fluxserve generate` flag, which the host applies without knowing this plugin.
 #include <chrono>
 #include <cstdint>
 #include <flx/knobs.hpp>
@@ -125,7 +127,15 @@ class GradientPipeline final : public flx::Pipeline {
   const int64_t max_pixels_;
 };
 
+// The settings an operator may give without editing YAML: GRADIENT_MAX_PIXELS in the
+// environment of `fluxserve serve`, or --max-pixels to `fluxserve generate --plugin ...`.
+const flx_setting kSettings[] = {
+    flx::setting("max_pixels", FLX_SETTING_INT, "GRADIENT_MAX_PIXELS", "--max-pixels", "N",
+                 "the largest image a try may make before it fails as out of memory"),
+};
+
 }  // namespace
 
 FLX_PLUGIN("flx_gradient_pipeline", "1.0.0",
-           flx::pipeline_factory<GradientPipeline>("gradient", "1.0.0", FLX_FLAG_THREADSAFE))
+           flx::pipeline_factory<GradientPipeline>("gradient", "1.0.0", FLX_FLAG_THREADSAFE,
+                                                   flx::settings(kSettings)))

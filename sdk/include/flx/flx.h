@@ -46,9 +46,10 @@ extern "C" {
  * the plugin's minor (a plugin may rely on everything up to its own minor). A minor release
  * only appends fields to structs and functions to tables.
  *   1.0  the first release
- *   1.1  flx_request.dump_dir; the shared names of flx/vocabulary.h */
+ *   1.1  flx_request.dump_dir; the shared names of flx/vocabulary.h
+ *   1.2  flx_factory.settings: the operator settings a factory declares (flx_setting) */
 #define FLX_ABI_MAJOR 1
-#define FLX_ABI_MINOR 1
+#define FLX_ABI_MINOR 2
 
 #if defined(_WIN32)
 #define FLX_EXPORT __declspec(dllexport)
@@ -67,8 +68,11 @@ extern "C" {
 
 /* Codes follow the absl/gRPC canonical set. The host maps them to HTTP statuses:
  * INVALID_ARGUMENT 400, NOT_FOUND 404, RESOURCE_EXHAUSTED 429 from a scheduler (queue full)
- * or 507-style "out of memory" 500 from a pipeline, DEADLINE_EXCEEDED 504, UNAVAILABLE 503,
- * CANCELLED 499, everything else 500. Out-of-memory on any device is RESOURCE_EXHAUSTED. */
+ * or 507-style "out of memory" 500 from a pipeline, DEADLINE_EXCEEDED 503 + Retry-After from a
+ * scheduler (queued past its own limit: an overload) or 504 otherwise (the request's
+ * deadline, see deadline()), UNAVAILABLE 503, CANCELLED 499, everything else 500. A call
+ * whose deadline has passed reads as cancelled; whatever a stage then returns, the host
+ * answers 504. Out-of-memory on any device is RESOURCE_EXHAUSTED. */
 typedef enum flx_code {
   FLX_OK = 0,
   FLX_CANCELLED = 1,
@@ -369,6 +373,39 @@ typedef struct flx_metrics_iface {
 /* create() flags. */
 #define FLX_CREATE_DRY_RUN 1u /* validate the config only: load nothing heavy */
 
+/* Operator settings (since 1.2). A factory may declare keys of its YAML `config:` that an
+ * operator can also set from the environment or, for pipelines, from `fluxserve generate`'s
+ * flags. The host applies them without knowing the plugin: an environment variable that is
+ * set and not empty replaces the key in the config of every stage made by the factory (the
+ * environment wins over the YAML); a flag sets the key of the stage `fluxserve generate`
+ * builds (a flag wins over the environment). The stage parses the value as it parses the
+ * YAML. */
+typedef enum flx_setting_type {
+  FLX_SETTING_STRING = 0,
+  FLX_SETTING_BOOL = 1,  /* the host writes 1/0, yes/no, on/off (any case) as true/false */
+  FLX_SETTING_INT = 2,
+  FLX_SETTING_NUMBER = 3,
+  FLX_SETTING_BYTES = 4  /* a size such as 16GiB, or a word the stage documents (auto) */
+} flx_setting_type;
+
+/* Setting flags. */
+#define FLX_SETTING_REQUIRED 1u /* `fluxserve generate` refuses to run without its flag */
+
+typedef struct flx_setting {
+  size_t struct_size;
+  const char* key;           /* the config key it sets, e.g. "dtype"; required; static */
+  flx_setting_type type;
+  const char* env;           /* e.g. "FLUX_DTYPE": [A-Z][A-Z0-9_]*, or NULL; static */
+  const char* cli_flag;      /* e.g. "--dtype": "--" then [a-z0-9-], or NULL; static */
+  const char* value_name;    /* the value in help, e.g. "D", or NULL; static */
+  const char* help;          /* one line for --help and docs, or NULL; static */
+  /* What `fluxserve generate` sets when the flag is not given (e.g. load "eager", warmup
+   * "false": a one-shot run), or NULL to leave the key to the environment and the
+   * defaults; static. */
+  const char* oneshot_value;
+  uint32_t flags;            /* FLX_SETTING_* */
+} flx_setting;
+
 typedef struct flx_factory {
   size_t struct_size;
   flx_kind kind;
@@ -383,6 +420,11 @@ typedef struct flx_factory {
   void (*destroy)(void* self);
   /* Points to the flx_<kind>_iface matching `kind`; static. */
   const void* iface;
+  /* Since 1.2 (test with FLX_HAS_FIELD): the operator settings, a static array of
+   * n_settings pointers (NULL when n_settings is 0). The host refuses to load a plugin whose
+   * settings repeat a key, a variable or a flag, or break the spellings above. */
+  size_t n_settings;
+  const flx_setting* const* settings;
 } flx_factory;
 
 typedef struct flx_plugin_info {

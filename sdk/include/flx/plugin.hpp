@@ -385,51 +385,91 @@ struct Trampolines {
 
 }  // namespace detail
 
+// One operator setting (flx_setting, ABI 1.2) for the factory builders below. Every string
+// must be a literal or NULL (stored, not copied).
+constexpr flx_setting setting(const char* key, flx_setting_type type, const char* env,
+                              const char* cli_flag, const char* value_name, const char* help,
+                              const char* oneshot_value = nullptr, uint32_t flags = 0) {
+  return flx_setting{sizeof(flx_setting), key,  type,          env,  cli_flag,
+                     value_name,          help, oneshot_value, flags};
+}
+
+// The settings a factory declares: a static array of flx_setting, e.g.
+//   static const flx_setting kSettings[] = {flx::setting("steps", FLX_SETTING_INT, ...)};
+//   flx::pipeline_factory<MyPipeline>("mine", "1.0.0", 0, flx::settings(kSettings))
+struct SettingList {
+  const flx_setting* items = nullptr;
+  size_t count = 0;
+};
+template <size_t N>
+constexpr SettingList settings(const flx_setting (&items)[N]) {
+  return SettingList{items, N};
+}
+
+namespace detail {
+// The pointer table flx_factory.settings wants, built once per factory (static storage).
+inline std::vector<const flx_setting*> setting_pointers(SettingList list) {
+  std::vector<const flx_setting*> pointers;
+  for (size_t i = 0; i < list.count; ++i) pointers.push_back(&list.items[i]);
+  return pointers;
+}
+}  // namespace detail
+
 // Factory builders. Each returns a pointer to a static flx_factory for T; `type_name` and
-// `version` must be string literals (they are stored, not copied).
+// `version` must be string literals (they are stored, not copied); `declared` the settings
+// (static too). Only the first call's arguments count.
 template <class T>
 const flx_factory* scheduler_factory(const char* type_name, const char* version,
-                                     uint32_t flags = FLX_FLAG_THREADSAFE) {
+                                     uint32_t flags = FLX_FLAG_THREADSAFE,
+                                     SettingList declared = {}) {
   static const flx_scheduler_iface iface = {sizeof(flx_scheduler_iface),
                                             &detail::Trampolines<T>::sched_admit,
                                             &detail::Trampolines<T>::sched_release,
                                             &detail::Trampolines<T>::describe};
+  static const std::vector<const flx_setting*> pointers = detail::setting_pointers(declared);
   static const flx_factory factory = {sizeof(flx_factory), FLX_KIND_SCHEDULER, type_name, version,
-                                      flags, &detail::create<T>, &detail::destroy<T>, &iface};
+                                      flags, &detail::create<T>, &detail::destroy<T>, &iface,
+                                      declared.count, pointers.data()};
   return &factory;
 }
 
 template <class T>
 const flx_factory* pipeline_factory(const char* type_name, const char* version,
-                                    uint32_t flags = 0) {
+                                    uint32_t flags = 0, SettingList declared = {}) {
   static const flx_pipeline_iface iface = {sizeof(flx_pipeline_iface),
                                            &detail::Trampolines<T>::pipe_prepare,
                                            &detail::Trampolines<T>::pipe_generate,
                                            &detail::Trampolines<T>::describe};
+  static const std::vector<const flx_setting*> pointers = detail::setting_pointers(declared);
   static const flx_factory factory = {sizeof(flx_factory), FLX_KIND_PIPELINE, type_name, version,
-                                      flags, &detail::create<T>, &detail::destroy<T>, &iface};
+                                      flags, &detail::create<T>, &detail::destroy<T>, &iface,
+                                      declared.count, pointers.data()};
   return &factory;
 }
 
 template <class T>
 const flx_factory* recovery_factory(const char* type_name, const char* version,
-                                    uint32_t flags = FLX_FLAG_THREADSAFE) {
+                                    uint32_t flags = FLX_FLAG_THREADSAFE, SettingList declared = {}) {
   static const flx_recovery_iface iface = {sizeof(flx_recovery_iface),
                                            &detail::Trampolines<T>::rec_decide};
+  static const std::vector<const flx_setting*> pointers = detail::setting_pointers(declared);
   static const flx_factory factory = {sizeof(flx_factory), FLX_KIND_RECOVERY, type_name, version,
-                                      flags, &detail::create<T>, &detail::destroy<T>, &iface};
+                                      flags, &detail::create<T>, &detail::destroy<T>, &iface,
+                                      declared.count, pointers.data()};
   return &factory;
 }
 
 template <class T>
 const flx_factory* metrics_factory(const char* type_name, const char* version,
-                                   uint32_t flags = FLX_FLAG_THREADSAFE) {
+                                   uint32_t flags = FLX_FLAG_THREADSAFE, SettingList declared = {}) {
   static const flx_metrics_iface iface = {sizeof(flx_metrics_iface),
                                           &detail::Trampolines<T>::met_observe,
                                           &detail::Trampolines<T>::met_http_get,
                                           &detail::Trampolines<T>::met_describe_model};
+  static const std::vector<const flx_setting*> pointers = detail::setting_pointers(declared);
   static const flx_factory factory = {sizeof(flx_factory), FLX_KIND_METRICS, type_name, version,
-                                      flags, &detail::create<T>, &detail::destroy<T>, &iface};
+                                      flags, &detail::create<T>, &detail::destroy<T>, &iface,
+                                      declared.count, pointers.data()};
   return &factory;
 }
 

@@ -39,7 +39,17 @@ PIN(offsetof(flx_factory, type_name) == 16);
 PIN(offsetof(flx_factory, flags) == 32);
 PIN(offsetof(flx_factory, create) == 40);
 PIN(offsetof(flx_factory, iface) == 56);
-PIN(sizeof(flx_factory) == 64);
+PIN(offsetof(flx_factory, n_settings) == 64); /* ABI 1.2 */
+PIN(offsetof(flx_factory, settings) == 72);   /* ABI 1.2 */
+PIN(sizeof(flx_factory) == 80);
+
+PIN(offsetof(flx_setting, key) == 8);
+PIN(offsetof(flx_setting, type) == 16);
+PIN(offsetof(flx_setting, env) == 24);
+PIN(offsetof(flx_setting, cli_flag) == 32);
+PIN(offsetof(flx_setting, oneshot_value) == 56);
+PIN(offsetof(flx_setting, flags) == 64);
+PIN(sizeof(flx_setting) == 72);
 
 PIN(offsetof(flx_plugin_info, abi_major) == 8);
 PIN(offsetof(flx_plugin_info, factories) == 40);

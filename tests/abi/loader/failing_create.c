@@ -10,7 +10,8 @@ static flx_error* failing_create(const flx_host* host, const flx_config* config,
 }
 
 static const flx_factory kFactory = {sizeof(flx_factory), FLX_KIND_PIPELINE, "broken", "1.0.0",
-                                     0, failing_create, noop_destroy, &kPipelineIface};
+                                     0, failing_create, noop_destroy, &kPipelineIface,
+                                     0, NULL};
 static const flx_factory* const kFactories[] = {&kFactory};
 static const flx_plugin_info kInfo = {sizeof(flx_plugin_info), FLX_ABI_MAJOR, FLX_ABI_MINOR,
                                       "failing_create", "1.0.0", 1, kFactories};

@@ -51,7 +51,10 @@ INSTANTIATE_TEST_SUITE_P(
         LoadCase{"broken_newer_minor", FLX_FAILED_PRECONDITION, "newer than this host"},
         LoadCase{"broken_short_struct", FLX_FAILED_PRECONDITION, "struct_size"},
         LoadCase{"broken_failing_init", FLX_FAILED_PRECONDITION,
-                 "flx_plugin_init failed: the frobnicator runtime is not installed"}),
+                 "flx_plugin_init failed: the frobnicator runtime is not installed"},
+        LoadCase{"broken_bad_settings", FLX_FAILED_PRECONDITION,
+                 "factory #0 ('broken'): setting #1 ('dtype'): variable 'BROKEN_DEVICE' "
+                 "repeated"}),
     [](const ::testing::TestParamInfo<LoadCase>& info) {
       return std::string(info.param.library);
     });

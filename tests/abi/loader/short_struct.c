@@ -3,7 +3,7 @@
 
 static const flx_factory kFactory = {sizeof(size_t) + sizeof(flx_kind), FLX_KIND_PIPELINE,
                                      "broken", "1.0.0", 0, ok_create, noop_destroy,
-                                     &kPipelineIface};
+                                     &kPipelineIface, 0, NULL};
 static const flx_factory* const kFactories[] = {&kFactory};
 static const flx_plugin_info kInfo = {sizeof(flx_plugin_info), FLX_ABI_MAJOR, FLX_ABI_MINOR,
                                       "short_struct", "1.0.0", 1, kFactories};

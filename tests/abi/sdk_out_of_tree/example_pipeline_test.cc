@@ -5,8 +5,10 @@
 // pipeline's phases to reach /metrics.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "out_of_tree_build.h"
 #include "test_server.h"
@@ -62,6 +64,62 @@ TEST(SdkExamplePipelineTest, ReactsToARecoveryKnobAndItsPhasesAreExported) {
       metrics.find("fluxserve_fallbacks_total{model=\"gradient\",rung=\"resolution_halved\"} 1"),
       std::string::npos)
       << metrics;
+}
+
+TEST(SdkExamplePipelineTest, ItsDeclaredSettingsReachItAsFlagsAndFromTheEnvironment) {
+  TempDir temp;
+  ASSERT_FALSE(temp.path().empty()) << "mkdtemp failed";
+  const fs::path prefix = temp.path() / "prefix";
+  const fs::path build = temp.path() / "build";
+  ASSERT_EQ(InstallSdk(prefix), "");
+  ASSERT_EQ(BuildExample("gradient_pipeline", prefix, build), "");
+  const std::string library = (build / "flx_gradient_pipeline.so").string();
+  const char* bin_dir = std::getenv("FLX_BIN_DIR");
+  ASSERT_NE(bin_dir, nullptr) << "FLX_BIN_DIR is not set (run through ctest)";
+  const std::string fluxserve = std::string(bin_dir) + "/fluxserve";
+  const std::string out = (temp.path() / "gradient.png").string();
+  auto generate = [&](std::vector<std::string> env, std::vector<std::string> flags) {
+    std::vector<std::string> argv = {"env"};
+    argv.insert(argv.end(), env.begin(), env.end());
+    for (const std::string& arg :
+         {fluxserve, std::string("generate"), std::string("--plugin"), library,
+          std::string("--prompt"), std::string("g"), std::string("--out"), out}) {
+      argv.push_back(arg);
+    }
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return RunCommand(argv);
+  };
+
+  const CommandResult help = RunCommand({fluxserve, "generate", "--plugin", library, "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  EXPECT_NE(help.output.find("pipeline settings (" + library + ", type gradient)"),
+            std::string::npos)
+      << help.output;
+  EXPECT_NE(help.output.find("--max-pixels N"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("[GRADIENT_MAX_PIXELS]"), std::string::npos) << help.output;
+  EXPECT_EQ(help.output.find("--model"), std::string::npos) << "the flux plugin's flags leak";
+
+  const CommandResult plain = generate({}, {"--width", "512", "--height", "512"});
+  EXPECT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_TRUE(fs::exists(out)) << plain.output;
+
+  const CommandResult by_flag =
+      generate({}, {"--width", "512", "--height", "512", "--max-pixels", "65536"});
+  EXPECT_NE(by_flag.exit_code, 0) << by_flag.output;
+  EXPECT_NE(by_flag.output.find("out of memory: 512x512"), std::string::npos) << by_flag.output;
+
+  const CommandResult by_env = generate({"GRADIENT_MAX_PIXELS=0"}, {});
+  EXPECT_NE(by_env.exit_code, 0) << by_env.output;
+  EXPECT_NE(by_env.output.find("max_pixels must be >= 1, got 0"), std::string::npos)
+      << by_env.output;
+
+  const CommandResult flag_wins = generate({"GRADIENT_MAX_PIXELS=0"}, {"--max-pixels", "70000"});
+  EXPECT_EQ(flag_wins.exit_code, 0) << "a flag wins over the environment: " << flag_wins.output;
+
+  const CommandResult unknown = generate({}, {"--model", "m"});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("unknown option '--model'"), std::string::npos)
+      << unknown.output;
 }
 
 }  // namespace

@@ -111,7 +111,7 @@ RunResult Generate(StageGraph& graph, const GenerationInput& input,
   call.request_id = "req-1";
   call.model = "m";
   std::mutex mutex;
-  graph.SetEventListener([&](const flx_event& event) {
+  const int listener = graph.AddEventListener([&](const flx_event& event) {
     SeenEvent seen{event.type, event.name ? event.name : "", event.step, event.total, event.value};
     std::lock_guard<std::mutex> lock(mutex);
     run.events.push_back(seen);
@@ -119,7 +119,7 @@ RunResult Generate(StageGraph& graph, const GenerationInput& input,
   });
   GenerationService service(&graph);
   auto [output, error] = service.Run(graph.models().front(), input, &call);
-  graph.SetEventListener({});
+  graph.RemoveEventListener(listener);
   run.output = std::move(output);
   run.error = std::move(error);
   return run;

@@ -99,14 +99,14 @@ const flx_recovery_iface kRecoveryIface = {sizeof(flx_recovery_iface), &FakeReco
 const flx_scheduler_iface kSchedulerIface = {sizeof(flx_scheduler_iface), &FakeScheduler::Admit,
                                              &FakeScheduler::Release, nullptr};
 const flx_factory kPipelineFactory = {
-    sizeof(flx_factory), FLX_KIND_PIPELINE, "fake",     "1",
-    FLX_FLAG_THREADSAFE, nullptr,           &NoDestroy, &kPipelineIface};
+    sizeof(flx_factory), FLX_KIND_PIPELINE, "fake", "1",    FLX_FLAG_THREADSAFE, nullptr,
+    &NoDestroy,          &kPipelineIface,   0,      nullptr};
 const flx_factory kRecoveryFactory = {
-    sizeof(flx_factory), FLX_KIND_RECOVERY, "fake",     "1",
-    FLX_FLAG_THREADSAFE, nullptr,           &NoDestroy, &kRecoveryIface};
+    sizeof(flx_factory), FLX_KIND_RECOVERY, "fake", "1",    FLX_FLAG_THREADSAFE, nullptr,
+    &NoDestroy,          &kRecoveryIface,   0,      nullptr};
 const flx_factory kSchedulerFactory = {
-    sizeof(flx_factory), FLX_KIND_SCHEDULER, "fake", "1", FLX_FLAG_THREADSAFE, nullptr,
-    &NoDestroy,          &kSchedulerIface};
+    sizeof(flx_factory), FLX_KIND_SCHEDULER, "fake", "1",    FLX_FLAG_THREADSAFE, nullptr,
+    &NoDestroy,          &kSchedulerIface,   0,      nullptr};
 
 std::unique_ptr<StageInstance> Stage(const std::string& id, flx_kind kind,
                                      const flx_factory& factory, void* self) {
@@ -307,3 +307,4 @@ TEST_F(GenerationServiceTest, TheSchedulerTicketIsReleasedOnFailureAndARefusalPa
 
 }  // namespace
 }  // namespace flx
+
