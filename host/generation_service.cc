@@ -117,10 +117,32 @@ void GenerationService::Emit(const flx_call* call, const StageInstance& stage,
   event.model = call->model.c_str();
   event.stage_id = stage.id.c_str();
   events_->Deliver(event);
+  if (call->observer) call->observer(event);
+}
+
+void ExplainDeadline(const flx_call& call, GenerationError* error) {
+  if (call.deadline_epoch_s <= 0 || call.cancelled.load()) return;
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (now < call.deadline_epoch_s) return;
+  const flx_code code = error->status.code();
+  if (code != FLX_CANCELLED && code != FLX_DEADLINE_EXCEEDED) return;
+  error->status = Status(FLX_DEADLINE_EXCEEDED,
+                         "the request's deadline (timeout_s) passed before it finished: " +
+                             error->status.message());
+  error->details["deadline"] = "request";
 }
 
 std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>> GenerationService::Run(
     const ModelChain& chain, const GenerationInput& input, flx_call* call) {
+  auto result = RunUntilDone(chain, input, call);
+  if (result.second) ExplainDeadline(*call, &*result.second);
+  return result;
+}
+
+std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>>
+GenerationService::RunUntilDone(const ModelChain& chain, const GenerationInput& input,
+                                flx_call* call) {
   if (std::optional<GenerationError> refused = NotReady(chain)) return {std::nullopt, refused};
   BoundRequest request(input, call);
   flx_ticket* ticket = nullptr;

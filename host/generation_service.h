@@ -71,6 +71,11 @@ class BoundRequest;
 void MergeOverrides(const std::vector<std::pair<std::string, std::string>>& chosen,
                     std::vector<std::pair<std::string, std::string>>* in_force);
 
+// Rewrites the failure of a call whose deadline (flx_call::deadline_epoch_s) has passed, and
+// that nobody cancelled, as DEADLINE_EXCEEDED with the detail deadline=request, whichever
+// stage noticed it and however it said so (CANCELLED from a pipeline or a scheduler).
+void ExplainDeadline(const flx_call& call, GenerationError* error);
+
 // One generation through a chain, as named steps:
 //   NotReady   the pipeline must be ready (UNAVAILABLE naming the model otherwise);
 //   Admit      the scheduler admits it or refuses (the refusal is returned as is);
@@ -79,7 +84,9 @@ void MergeOverrides(const std::vector<std::pair<std::string, std::string>>& chos
 //              its knobs are merged into those in force for the next try; a cancelled call,
 //              kMaxAttempts tries or no retry ends it with the last try's error and the
 //              fallbacks taken;
-//   release    the scheduler's ticket is released whatever happened.
+//   release    the scheduler's ticket is released whatever happened;
+//   deadline   a call whose deadline passed (it reads as cancelled to every stage) fails
+//              with DEADLINE_EXCEEDED and the detail deadline=request (ExplainDeadline).
 // Events go to `events` (may be null): STARTED per try, OOM for RESOURCE_EXHAUSTED tries,
 // FALLBACK per rung taken.
 class GenerationService {
@@ -96,6 +103,8 @@ class GenerationService {
       const ModelChain& chain, const GenerationInput& input, flx_call* call);
 
  private:
+  std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>> RunUntilDone(
+      const ModelChain& chain, const GenerationInput& input, flx_call* call);
   std::optional<GenerationError> RunTries(const ModelChain& chain, const GenerationInput& input,
                                           BoundRequest& request, flx_call* call,
                                           GenerationOutput* out);

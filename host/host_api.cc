@@ -58,6 +58,7 @@ void Emit(const flx_host* host, const flx_call* call, const flx_event* event) {
     }
   }
   if (host->sink != nullptr) host->sink->Deliver(e);
+  if (call != nullptr && call->observer) call->observer(e);
 }
 
 int Cancelled(const flx_call* call) {

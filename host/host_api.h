@@ -47,6 +47,10 @@ struct flx_call {
   // Asked (at most every few milliseconds) whether the client went away.
   std::function<bool()> peer_gone;
 
+  // Told every event about this call after the stage graph has delivered it (a background
+  // job's progress). Set before the call is used; may be empty; must be cheap.
+  std::function<void(const flx_event&)> observer;
+
   // Phase timings reported by stages (FLX_EVENT_PHASE), in arrival order.
   std::mutex phases_mutex;
   std::vector<std::pair<std::string, double>> phases;

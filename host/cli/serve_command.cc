@@ -139,6 +139,11 @@ void ApplyServerSection(const Environment& env, const GraphConfig& config,
   options->output_dir = config.server.output_dir;
   options->public_base_url = config.server.public_base_url;
   options->api_keys = config.server.api_keys;
+  options->request_timeout_s = config.server.request_timeout_s;
+  options->jobs.ttl_s = config.server.job_ttl_s;
+  options->jobs.max_active = static_cast<size_t>(config.server.max_active_jobs);
+  options->jobs.max_kept = static_cast<size_t>(config.server.max_kept_jobs);
+  options->jobs.max_result_bytes = static_cast<size_t>(config.server.max_job_result_bytes);
   if (auto keys = env.Get("FLUX_API_KEYS")) {
     std::stringstream ss(*keys);
     std::string key;

@@ -46,6 +46,13 @@ struct ServerConfig {
   // Bearer tokens accepted on /v1/ routes; empty = no authentication. FLUX_API_KEYS
   // (comma-separated) adds more at `serve` time.
   std::vector<std::string> api_keys;
+  // A generation's deadline when the request sets no timeout_s; 0 = none. Past it: 504.
+  double request_timeout_s = 0;  // >= 0
+  // Background jobs (POST /v1/images/generations with "background": true).
+  double job_ttl_s = 3600;                   // an ended job's result is kept this long; > 0
+  int64_t max_active_jobs = 64;              // queued or running at once; more are 429; >= 1
+  int64_t max_kept_jobs = 1000;              // ended jobs kept; the oldest go first; >= 1
+  int64_t max_job_result_bytes = 536870912;  // their response bodies in memory; >= 1
   SourceLocation listen_location;  // where `listen` was written (for bind errors)
 };
 

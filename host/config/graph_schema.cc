@@ -19,7 +19,8 @@ const std::vector<std::string> kTopLevelKeys = {"version", "server",    "plugin_
                                                 "models",  "observers", "logging"};
 const std::vector<std::string> kServerKeys = {
     "listen",           "output_dir",     "max_body_bytes", "threads", "max_queued_connections",
-    "shutdown_grace_s", "public_base_url", "api_keys", "header_timeout_s", "body_timeout_s"};
+    "shutdown_grace_s", "public_base_url", "api_keys", "header_timeout_s", "body_timeout_s",
+    "request_timeout_s", "job_ttl_s", "max_active_jobs", "max_kept_jobs", "max_job_result_bytes"};
 const std::vector<std::string> kStageKeys = {"id", "kind", "library", "type", "config"};
 const std::vector<std::string> kLoggingKeys = {"format", "level"};
 const std::vector<std::string> kKinds = {"scheduler", "pipeline", "recovery", "metrics"};
@@ -182,6 +183,7 @@ class GraphChecker {
       if (auto v = reader_.Number(n, "server.body_timeout_s", 0.001)) out.body_timeout_s = *v;
     }
     if (YAML::Node n = server["api_keys"]) CheckApiKeys(n);
+    CheckJobSettings(server, &out);
     if (YAML::Node n = server["public_base_url"]) {
       if (auto url = reader_.String(n, "server.public_base_url")) {
         bool absolute = url->rfind("http://", 0) == 0 || url->rfind("https://", 0) == 0;
@@ -192,6 +194,26 @@ class GraphChecker {
           reader_.Error(n, "server.public_base_url",
                         "expected an absolute http:// or https:// URL, got '" + *url + "'");
         }
+      }
+    }
+  }
+
+  // The deadline and background-job keys of `server:`.
+  void CheckJobSettings(const YAML::Node& server, ServerConfig* out) {
+    if (YAML::Node n = server["request_timeout_s"]) {
+      if (auto v = reader_.Number(n, "server.request_timeout_s", 0)) out->request_timeout_s = *v;
+    }
+    if (YAML::Node n = server["job_ttl_s"]) {
+      if (auto v = reader_.Number(n, "server.job_ttl_s", 0.001)) out->job_ttl_s = *v;
+    }
+    const int64_t max = std::numeric_limits<int64_t>::max();
+    const std::pair<const char*, int64_t*> integers[] = {
+        {"max_active_jobs", &out->max_active_jobs},
+        {"max_kept_jobs", &out->max_kept_jobs},
+        {"max_job_result_bytes", &out->max_job_result_bytes}};
+    for (const auto& [key, field] : integers) {
+      if (YAML::Node n = server[key]) {
+        if (auto v = reader_.Integer(n, std::string("server.") + key, 1, max)) *field = *v;
       }
     }
   }

@@ -111,7 +111,13 @@ ApiError FromGenerationError(const GenerationError& error) {
               ? Mapping{429, "rate_limit_error", "queue_full", true}
               : Mapping{500, "server_error", "out_of_memory", false};
       break;
-    case FLX_DEADLINE_EXCEEDED: m = {503, "server_error", "queue_timeout", true}; break;
+    case FLX_DEADLINE_EXCEEDED:
+      // The scheduler's own queue limit is an overload (retry later); the request's deadline
+      // is the gateway-style timeout.
+      m = error.failed_kind == FLX_KIND_SCHEDULER && !error.details.count("deadline")
+              ? Mapping{503, "server_error", "queue_timeout", true}
+              : Mapping{504, "server_error", "deadline_exceeded", false};
+      break;
     case FLX_UNAVAILABLE: m = {503, "server_error", "unavailable", false}; break;
     case FLX_CANCELLED: m = {499, "server_error", "cancelled", false}; break;
     default: break;

@@ -35,7 +35,9 @@ ApiError NotFoundError(const std::string& message, const std::string& code = "no
 
 // Maps a failed generation: scheduler RESOURCE_EXHAUSTED -> 429 + Retry-After, pipeline
 // RESOURCE_EXHAUSTED -> 500 out_of_memory, INVALID_ARGUMENT -> 400 (param from the error's
-// "param" detail), NOT_FOUND -> 404, DEADLINE_EXCEEDED -> 503 queue_timeout + Retry-After,
+// "param" detail), NOT_FOUND -> 404, scheduler DEADLINE_EXCEEDED (queued past its
+// queue_timeout_s) -> 503 queue_timeout + Retry-After, any other DEADLINE_EXCEEDED (the
+// request's timeout_s) -> 504 deadline_exceeded,
 // UNAVAILABLE -> 503, CANCELLED -> 499 (client closed), anything else -> 500.
 ApiError FromGenerationError(const GenerationError& error);
 

@@ -80,6 +80,16 @@ std::optional<ApiError> ReadString(const Poco::JSON::Object& obj, const char* ke
   return std::nullopt;
 }
 
+std::optional<ApiError> ReadBool(const Poco::JSON::Object& obj, const char* key, bool* out) {
+  Var v = obj.get(key);
+  if (!v.isBoolean()) {
+    return BadRequest(std::string("'") + key + "' must be a boolean, got " + TypeName(v), key,
+                      "invalid_type");
+  }
+  *out = v.convert<bool>();
+  return std::nullopt;
+}
+
 // "WxH" with decimal digits only.
 std::optional<std::pair<uint64_t, uint64_t>> ParseSize(const std::string& s) {
   size_t x = s.find('x');
@@ -277,6 +287,35 @@ std::optional<ApiError> ReadOutput(const Poco::JSON::Object& obj, ImagesRequest*
   return std::nullopt;
 }
 
+// background (a job instead of an answer), timeout_s, and stream (not served yet: refused rather than
+// answered with a body the client would not expect).
+std::optional<ApiError> ReadDelivery(const Poco::JSON::Object& obj, ImagesRequest* r) {
+  if (Present(obj, "background")) {
+    if (auto e = ReadBool(obj, "background", &r->background)) return e;
+  }
+  if (Present(obj, "timeout_s")) {
+    Var t = obj.get("timeout_s");
+    if (t.isBoolean() || !t.isNumeric()) {
+      return BadRequest("'timeout_s' must be a number, got " + TypeName(t), "timeout_s",
+                        "invalid_type");
+    }
+    const double seconds = t.convert<double>();
+    if (!std::isfinite(seconds) || seconds <= 0 || seconds > RequestLimits::kMaxTimeoutS) {
+      return BadRequest("'timeout_s' must be above 0 and at most 86400", "timeout_s");
+    }
+    r->timeout_s = seconds;
+  }
+  bool stream = false;
+  if (Present(obj, "stream")) {
+    if (auto e = ReadBool(obj, "stream", &stream)) return e;
+  }
+  if (stream) {
+    return BadRequest("'stream': true is not served yet; poll a background job instead",
+                      "stream", "unsupported_value");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body) {
@@ -285,7 +324,8 @@ std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body
   const Poco::JSON::Object& obj = *std::get<Poco::JSON::Object::Ptr>(parsed);
   ImagesRequest r;
   // Fields are checked in this order, so the first problem reported is stable.
-  for (auto read : {ReadPrompts, ReadImageCount, ReadSize, ReadSampling, ReadOutput}) {
+  for (auto read :
+       {ReadPrompts, ReadImageCount, ReadSize, ReadSampling, ReadOutput, ReadDelivery}) {
     if (auto e = read(obj, &r)) return *e;
   }
   return r;

@@ -20,6 +20,8 @@ struct ImagesRequest {
   std::string response_format = "b64_json";  // b64_json | url
   ImageFormat output_format = ImageFormat::kPng;
   std::string user;
+  bool background = false;  // answer 202 with a job (GET /v1/images/generations/{id})
+  double timeout_s = 0;     // the request's deadline from its arrival; 0 = the server's
 };
 
 // Limits on what a request may ask for before any pipeline sees it.
@@ -30,6 +32,7 @@ struct RequestLimits {
   static constexpr uint32_t kMaxSteps = 1000;
   static constexpr uint32_t kMaxSequenceLength = 4096;
   static constexpr double kMaxGuidance = 100.0;
+  static constexpr double kMaxTimeoutS = 86400;
 };
 
 // Returns the request, or a 400 ApiError whose `param` names the offending field.

@@ -25,6 +25,8 @@
 
 #include "error.h"
 #include "http/api_errors.h"
+#include "http/generation_jobs.h"
+#include "http/generation_render.h"
 #include "http/generation_request.h"
 #include "http/json_writer.h"
 #include "image_encoder.h"
@@ -40,7 +42,7 @@ using Poco::Net::HTTPServerResponse;
 
 constexpr const char* kGenerationsPath = "/v1/images/generations";
 constexpr const char* kModelsPath = "/v1/models";
-constexpr const char* kFilesPrefix = "/v1/images/files/";
+constexpr const char* kFilesPrefix = kImageFilesPrefix;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -146,8 +148,7 @@ ApiError BodyTimeoutError(double timeout_s) {
   e.code = "request_timeout";
   char message[128];
   std::snprintf(message, sizeof(message),
-                "the request body did not arrive within %.3g s (server.body_timeout_s)",
-                timeout_s);
+                "the request body did not arrive within %.3g s (server.body_timeout_s)", timeout_s);
   e.message = message;
   return e;
 }
@@ -270,7 +271,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     }
     int status = int(response.getStatus());
     auto level = status >= 500 ? spdlog::level::warn : spdlog::level::info;
-    if (path == "/healthz" || path == "/readyz" || (status == 200 && request.getMethod() == "GET")) {
+    if (path == "/healthz" || path == "/readyz" ||
+        (status == 200 && request.getMethod() == "GET")) {
       level = spdlog::level::debug;
     }
     double total_s = Seconds(start);
@@ -354,9 +356,9 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     const std::string& method = request.getMethod();
     if (path.rfind("/v1/", 0) == 0 && !Authorized(request, response)) return;
     bool get = method == "GET" || method == "HEAD";
-    if (path == kGenerationsPath) {
-      if (method != "POST") return MethodNotAllowed(response, method, "POST");
-      return Generations(request, response);
+    if (path == kGenerationsPath && method == "POST") return Generations(request, response);
+    if (path == kGenerationsPath || path.rfind(kJobsPrefix, 0) == 0) {
+      return ServeJobRoute(state_, request, response, path);
     }
     if (path == kModelsPath) {
       if (!get) return MethodNotAllowed(response, method, "GET");
@@ -470,8 +472,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     for (const StageInstance* r : m.recoveries) add_plugin(r);
     add_plugin(p);
     plugins.EndObject();
-    std::string config = WithMembers(DescribeStage(p), "\"queue\":" + queue +
-                                                           ",\"plugins\":" + plugins.str());
+    std::string config =
+        WithMembers(DescribeStage(p), "\"queue\":" + queue + ",\"plugins\":" + plugins.str());
     w.Key("config").Raw(config);
     w.Key("queue").Raw(queue);
     w.Key("recovery").BeginArray();
@@ -533,6 +535,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   void Generations(HTTPServerRequest& request, HTTPServerResponse& response) {
     auto start = Clock::now();
     GenerationsImpl(request, response, start);
+    // A job reports its own COMPLETED when it ends: not the 202, not a joined result.
+    if (answered_by_job_) return;
     EmitCompleted(model_, int(response.getStatus()), error_code_, Seconds(start), images_);
   }
 
@@ -561,10 +565,13 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     const ModelChain* chain = ResolveModel(r, response);
     if (chain == nullptr) return;
     if (!r.seed_given) r.input.seed = state_->DrawSeed();
+    if (request.has("Idempotency-Key")) return GenerateOnce(request, response, r, *chain, body);
+    if (r.background) return SubmitJob(request, response, r, *chain);
 
     flx_call call;
     call.request_id = request_id_;
     call.model = chain->id;
+    call.deadline_epoch_s = state_->options.DeadlineFor(r.timeout_s, UnixNow());
     call.peer_gone = PeerGone(SocketOf(request));
     // Registered until the response is written, so shutdown waits for the answer too.
     struct Registration {
@@ -578,10 +585,89 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
     std::optional<EncodedImages> encoded = EncodeAndStore(request, response, r, *chain, *output);
     if (!encoded) return;
-    const std::string json = RenderGeneration(r, *chain, *output, *encoded, call, start);
+    const std::string json = RenderGeneration(r, chain->id, *output, *encoded, call, start);
     LogGeneration(r, *chain, *output, *encoded);
     images_ = uint32_t(output->images.size());
     SendJson(response, HTTPResponse::HTTP_OK, json);
+  }
+
+  // "background": true: 202 with the job, or the refusal a synchronous caller would hear.
+  void SubmitJob(HTTPServerRequest& request, HTTPServerResponse& response, const ImagesRequest& r,
+                 const ModelChain& chain) {
+    auto submitted = SubmitGenerationJob(state_, chain, r, Storage(request));
+    if (auto* error = std::get_if<ApiError>(&submitted)) return Fail(response, *error);
+    AnswerJob(response, r, *std::get<std::shared_ptr<Job>>(submitted), false);
+  }
+
+  // A request with an Idempotency-Key runs as a job once per key: a retry joins it. The job
+  // is not cancelled when its client goes away, so that the retry finds it.
+  void GenerateOnce(HTTPServerRequest& request, HTTPServerResponse& response,
+                    const ImagesRequest& r, const ModelChain& chain, const std::string& body) {
+    const std::string key = request.get("Idempotency-Key");
+    if (key.empty() || key.size() > 255 ||
+        std::any_of(key.begin(), key.end(), [](char c) { return c < 0x21 || c > 0x7e; })) {
+      return Fail(response, BadRequest("the Idempotency-Key header must be 1-255 visible ASCII "
+                                       "characters",
+                                       "Idempotency-Key"));
+    }
+    const std::string caller = BearerToken(request.get("Authorization", "")).value_or("");
+    auto keyed =
+        SubmitGenerationJobOnce(state_, chain, r, Storage(request), caller + "\n" + key, body);
+    if (auto* error = std::get_if<ApiError>(&keyed)) return Fail(response, *error);
+    const KeyedJob& found = std::get<KeyedJob>(keyed);
+    if (r.background) return AnswerJob(response, r, *found.job, found.replayed);
+    if (!WaitForJob(request, *found.job)) return;
+    AnswerWithResult(response, r, *found.job, found.replayed);
+  }
+
+  // Waits for a job's end while the client is still there; false when it went away.
+  bool WaitForJob(HTTPServerRequest& request, Job& job) {
+    const std::function<bool()> peer_gone = PeerGone(SocketOf(request));
+    while (!job.WaitEnded(0.2)) {
+      if (peer_gone()) {
+        Log(spdlog::level::info, "client went away; job " + job.id() + " runs on for a retry");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void NoteJob(const ImagesRequest& r, const Job& job, bool replayed,
+               HTTPServerResponse& response) {
+    answered_by_job_ = true;
+    summary_ = " model=" + job.model() + " seed=" + std::to_string(r.input.seed) +
+               " job=" + job.id() + (replayed ? " replayed" : "");
+    access_fields_.Key("seed").UInt(r.input.seed);
+    access_fields_.Key("job").String(job.id());
+    if (replayed) access_fields_.Key("replayed").Bool(true);
+    response.set("X-Job-Id", job.id());
+    if (replayed) response.set("Idempotent-Replayed", "true");
+  }
+
+  void AnswerJob(HTTPServerResponse& response, const ImagesRequest& r, const Job& job,
+                 bool replayed) {
+    NoteJob(r, job, replayed, response);
+    response.set("Location", std::string(kJobsPrefix) + job.id());
+    SendWithStatus(response, 202, JobJson(*state_, job, /*with_result=*/true));
+  }
+
+  // A synchronous answer from a job: its images response, or its error envelope.
+  void AnswerWithResult(HTTPServerResponse& response, const ImagesRequest& r, const Job& job,
+                        bool replayed) {
+    NoteJob(r, job, replayed, response);
+    const JobSnapshot ended = job.Snapshot();
+    if (ended.status == JobStatus::kSucceeded) {
+      return SendWithStatus(response, 200, ended.response_json);
+    }
+    SendWithStatus(response, ended.error_status, ended.error_json);
+  }
+
+  static void SendWithStatus(HTTPServerResponse& response, int status, const std::string& body) {
+    response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
+    if (status == 499) response.setReason("Client Closed Request");
+    response.setContentType("application/json");
+    response.setContentLength(static_cast<std::streamsize>(body.size()));
+    response.send() << body << std::flush;
   }
 
   static ApiError ShuttingDown(const std::string& message) {
@@ -611,9 +697,9 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     if (chain == nullptr) {
       std::string known;
       for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.id;
-      ApiError e = NotFoundError(
-          "the model '" + r.model + "' does not exist (available: " + known + ")",
-          "model_not_found");
+      ApiError e =
+          NotFoundError("the model '" + r.model + "' does not exist (available: " + known + ")",
+                        "model_not_found");
       e.param = "model";
       Fail(response, e);
       return nullptr;
@@ -623,8 +709,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     return chain;
   }
 
-  void FailGeneration(HTTPServerResponse& response, const ImagesRequest& r,
-                      const ModelChain& chain, const GenerationError& failure) {
+  void FailGeneration(HTTPServerResponse& response, const ImagesRequest& r, const ModelChain& chain,
+                      const GenerationError& failure) {
     ApiError e = FromGenerationError(failure);
     if (state_->shutting_down.load() && failure.status.code() == FLX_CANCELLED) {
       e = ShuttingDown("server is shutting down: the request was cancelled (" + e.message + ")");
@@ -640,58 +726,28 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     Fail(response, e);
   }
 
-  struct EncodedImages {
-    std::vector<std::string> bytes;  // PNG/JPEG files
-    std::vector<std::string> urls;   // with response_format url
-    double encode_s = 0;
-    double save_s = 0;
-  };
-
-  // Every image encoded in the requested format (with fluxserve, model and seed as PNG text)
-  // and, for response_format url, stored; a 500 and nullopt when either fails.
+  // Encodes (and stores) the images; answers the 500 itself and returns nullopt on failure.
   std::optional<EncodedImages> EncodeAndStore(HTTPServerRequest& request,
-                                              HTTPServerResponse& response,
-                                              const ImagesRequest& r, const ModelChain& chain,
+                                              HTTPServerResponse& response, const ImagesRequest& r,
+                                              const ModelChain& chain,
                                               const GenerationOutput& output) {
-    EncodedImages out;
-    const Clock::time_point encode_start = Clock::now();
-    for (const auto& image : output.images) {
-      PixelView view{image.width, image.height, image.channels, image.pixels.data()};
-      auto bytes = EncodeImage(view, r.output_format,
-                               {{"Software", "fluxserve"},
-                                {"Model", chain.id},
-                                {"Seed", std::to_string(image.seed)}});
-      if (!bytes.ok()) {
-        Fail(response, InternalError(bytes.status().message()));
-        return std::nullopt;
-      }
-      out.bytes.push_back(std::move(*bytes));
+    auto encoded = flx::EncodeAndStore(r, chain.id, output, Storage(request),
+                                       [this](const char* name, double s) { EmitPhase(name, s); });
+    if (auto* error = std::get_if<ApiError>(&encoded)) {
+      Fail(response, *error);
+      return std::nullopt;
     }
-    out.encode_s = Seconds(encode_start);
-    EmitPhase(FLX_PHASE_IMAGE_ENCODE, out.encode_s);
-    if (r.response_format != "url") return out;
-    const Clock::time_point save_start = Clock::now();
-    std::string base = state_->options.public_base_url;
-    if (base.empty()) base = "http://" + request.getHost();
-    for (const std::string& bytes : out.bytes) {
-      const std::string name = StoredName(r.output_format);
-      Status saved = state_->store.Save(name, bytes);
-      if (!saved.ok()) {
-        Fail(response, InternalError("cannot store the image: " + saved.message()));
-        return std::nullopt;
-      }
-      out.urls.push_back(base + kFilesPrefix + name);
-    }
-    out.save_s = Seconds(save_start);
-    EmitPhase(FLX_PHASE_SAVE, out.save_s);
-    return out;
+    return std::move(std::get<EncodedImages>(encoded));
   }
 
-  static ApiError InternalError(const std::string& message) {
-    ApiError e;
-    e.message = message;
-    e.code = "internal_error";
-    return e;
+  ImageStorage Storage(HTTPServerRequest& request) const {
+    ImageStorage storage;
+    storage.store = &state_->store;
+    storage.base_url = state_->options.public_base_url;
+    if (storage.base_url.empty()) storage.base_url = "http://" + request.getHost();
+    storage.request_id = request_id_;
+    storage.next_number = [state = state_] { return state->NextImageNumber(); };
+    return storage;
   }
 
   void EmitPhase(const char* name, double seconds) {
@@ -700,93 +756,6 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     phase.name = name;
     phase.value = seconds;
     Emit(phase, model_);
-  }
-
-  // A fresh file name for a stored image: <request id>-<n>.<ext>, or img-<n>.<ext> when the
-  // request id would not make a safe name.
-  std::string StoredName(ImageFormat format) {
-    const std::string number = std::to_string(state_->NextImageNumber());
-    const std::string name = request_id_ + "-" + number + "." + ImageFormatExtension(format);
-    if (OutputStore::IsSafeName(name)) return name;
-    return "img-" + std::to_string(state_->NextImageNumber()) + "." + ImageFormatExtension(format);
-  }
-
-  // The OpenAI images response with fluxserve's additions (seed per image, parameters,
-  // fallback_reason, timings).
-  std::string RenderGeneration(const ImagesRequest& r, const ModelChain& chain,
-                               const GenerationOutput& output, const EncodedImages& encoded,
-                               flx_call& call, Clock::time_point start) {
-    JsonWriter w;
-    size_t payload = 0;
-    for (const auto& e : encoded.bytes) payload += (e.size() + 2) / 3 * 4 + 64;
-    w.Reserve(payload + 1024);
-    w.BeginObject();
-    w.Key("created").Int(std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count());
-    w.Key("data").BeginArray();
-    for (size_t i = 0; i < encoded.bytes.size(); ++i) {
-      w.BeginObject();
-      if (r.response_format == "url") {
-        w.Key("url").String(encoded.urls[i]);
-      } else {
-        w.Key("b64_json").String(Base64Encode(encoded.bytes[i]));
-      }
-      w.Key("seed").UInt(output.images[i].seed);
-      w.Key("revised_prompt").Null();
-      w.EndObject();
-    }
-    w.EndArray();
-    w.Key("model").String(chain.id);
-    w.Key("output_format").String(ImageFormatExtension(r.output_format));
-    const auto& first = output.images.front();
-    w.Key("size").String(std::to_string(first.width) + "x" + std::to_string(first.height));
-    w.Key("parameters").BeginObject();
-    for (const auto& [k, v] : output.params) w.Key(k).Scalar(v);
-    w.Key("seed").UInt(r.input.seed);
-    w.Key("n").UInt(r.input.n);
-    w.EndObject();
-    if (!output.fallbacks.empty()) {
-      w.Key("fallback_reason").Raw(FallbackReasonJson(output.fallbacks, output.attempts));
-    }
-    WriteTimings(w, output, encoded, call, start);
-    w.EndObject();
-    return w.str();
-  }
-
-  // "timings": the host's queue/generate/encode/save/total and every stage phase, summed
-  // over tries.
-  static void WriteTimings(JsonWriter& w, const GenerationOutput& output,
-                           const EncodedImages& encoded, flx_call& call, Clock::time_point start) {
-    w.Key("timings").BeginObject();
-    w.Key("queue_s").Number(output.queue_seconds);
-    w.Key("generate_s").Number(output.generate_seconds);
-    std::vector<std::pair<std::string, double>> summed;
-    {
-      std::lock_guard<std::mutex> lock(call.phases_mutex);
-      for (const auto& [name, seconds] : call.phases) {
-        auto it = std::find_if(summed.begin(), summed.end(),
-                               [&](const auto& s) { return s.first == name; });
-        if (it == summed.end()) {
-          summed.emplace_back(name, seconds);
-        } else {
-          it->second += seconds;
-        }
-      }
-    }
-    // Stage phases sit beside the host's own timings; a phase that would shadow one of them
-    // (a stage calling its phase "queue", say) is renamed rather than duplicated.
-    static const char* const kHostTimings[] = {"queue", "generate", "encode", FLX_PHASE_SAVE,
-                                               "total"};
-    for (const auto& [name, seconds] : summed) {
-      bool clashes = false;
-      for (const char* host_key : kHostTimings) clashes |= name == host_key;
-      w.Key((clashes ? "phase_" : "") + name + "_s").Number(seconds);
-    }
-    w.Key("encode_s").Number(encoded.encode_s);
-    w.Key("save_s").Number(encoded.save_s);
-    w.Key("total_s").Number(Seconds(start));
-    w.EndObject();
   }
 
   // The access-log summary and JSON fields of a served generation.
@@ -834,6 +803,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   std::string model_;
   std::string error_code_;
   uint32_t images_ = 0;
+  bool answered_by_job_ = false;  // a job made or joined by this request answered it
 };
 
 class Router : public Poco::Net::HTTPRequestHandlerFactory {

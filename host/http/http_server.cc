@@ -23,7 +23,23 @@ ServerState::ServerState(StageGraph* graph_in, ServerOptions options_in)
                        std::chrono::system_clock::now().time_since_epoch())
                        .count()),
       logger(GetLogger("http")),
-      seed_rng_(std::random_device{}()) {}
+      jobs(options.jobs),
+      idempotency(4 * options.jobs.max_kept),
+      seed_rng_(std::random_device{}()) {
+  listener_ = graph->AddEventListener(
+      [this](const flx_event& event) { queue_positions.Observe(event); });
+}
+
+ServerState::~ServerState() {
+  jobs.Shutdown();
+  DetachFromGraph();
+}
+
+void ServerState::DetachFromGraph() {
+  if (listener_ < 0) return;
+  graph->RemoveEventListener(listener_);
+  listener_ = -1;
+}
 
 uint64_t ServerState::DrawSeed() {
   std::lock_guard<std::mutex> lock(seed_mutex_);
@@ -101,6 +117,7 @@ void HttpServer::Shutdown() {
   socket_.close();
   if (!state_->WaitIdle(state_->options.shutdown_grace_s)) {
     state_->logger->warn("grace period over: cancelling the requests still running");
+    state_->jobs.CancelAll();  // background jobs end `cancelled`
     state_->CancelAll();
     if (!state_->WaitIdle(30)) {
       state_->logger->error("requests still running 30 s after cancellation; stopping anyway");
@@ -108,6 +125,9 @@ void HttpServer::Shutdown() {
   }
   server_.reset();
   pool_->joinAll();
+  state_->jobs.Shutdown();
+  // The graph may go before this server (serve unloads the plugins first).
+  state_->DetachFromGraph();
   state_->logger->info("HTTP server stopped");
 }
 

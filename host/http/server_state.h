@@ -17,6 +17,10 @@
 #include "generation_service.h"
 #include "host_api.h"
 #include "http/read_deadlines.h"
+#include "jobs/idempotency_keys.h"
+#include "jobs/job_store.h"
+#include "jobs/queue_positions.h"
+#include "jobs/run_times.h"
 #include "output_store.h"
 #include "stage_graph.h"
 
@@ -34,11 +38,24 @@ struct ServerOptions {
   std::string output_dir = "./outputs";
   std::string public_base_url;  // "" = http://<Host header>
   std::vector<std::string> api_keys;  // non-empty: /v1/ routes need "Authorization: Bearer KEY"
+  JobLimits jobs;                     // background jobs (server.job_ttl_s, max_*_jobs)
+  double request_timeout_s = 0;       // deadline of requests without timeout_s; 0 = none
+
+  // The deadline (Unix seconds) of a request arriving now with `timeout_s` (0 = the
+  // server's); 0 for none.
+  double DeadlineFor(double timeout_s, double now_unix) const {
+    const double seconds = timeout_s > 0 ? timeout_s : request_timeout_s;
+    return seconds > 0 ? now_unix + seconds : 0;
+  }
 };
 
 class ServerState {
  public:
   ServerState(StageGraph* graph, ServerOptions options);
+  ~ServerState();
+  // Stops feeding queue_positions from the graph's events; idempotent. The graph must still
+  // be alive.
+  void DetachFromGraph();
 
   StageGraph* graph;
   GenerationService service;
@@ -49,6 +66,12 @@ class ServerState {
   std::atomic<bool> shutting_down{false};
   // Whole-message read deadlines of every connection (header_timeout_s, body_timeout_s).
   ReadDeadlines deadlines;
+  // Background jobs; where every waiting request stands in its scheduler's queue (fed by the
+  // graph's events while the server lives); the measured run times behind eta_seconds.
+  JobStore jobs;
+  QueuePositions queue_positions;
+  RunTimes run_times;
+  IdempotencyKeys idempotency;  // Idempotency-Key -> job
 
   // A fresh seed for requests that give none: below 2^53 so every JSON client reads it exactly.
   uint64_t DrawSeed();
@@ -69,6 +92,7 @@ class ServerState {
   std::mutex calls_mutex_;
   std::condition_variable calls_cv_;
   std::set<flx_call*> calls_;
+  int listener_ = -1;  // the graph listener feeding queue_positions
 };
 
 }  // namespace flx

@@ -143,9 +143,9 @@ TEST_F(ApiTest, UnknownRouteAndWrongMethod) {
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.ErrorField("type"), "invalid_request_error");
   EXPECT_FALSE(r.ErrorField("message").empty());
-  auto m = server_->Get("/v1/images/generations");
+  auto m = server_->Send("PUT", "/v1/images/generations", "", {});
   EXPECT_EQ(m.status, 405);
-  EXPECT_EQ(m.headers["allow"], "POST");
+  EXPECT_EQ(m.headers["allow"], "GET, POST");  // GET lists the background jobs
   EXPECT_EQ(server_->Send("DELETE", "/v1/models", "", {}).status, 405);
   ExpectServing();
 }

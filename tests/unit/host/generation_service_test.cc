@@ -308,3 +308,45 @@ TEST_F(GenerationServiceTest, TheSchedulerTicketIsReleasedOnFailureAndARefusalPa
 }  // namespace
 }  // namespace flx
 
+namespace flx {
+namespace {
+
+TEST(ExplainDeadlineTest, ACallPastItsDeadlineFailsAsDeadlineExceededWhoeverNoticed) {
+  flx_call call;
+  call.deadline_epoch_s = 1;  // long past
+  GenerationError error;
+  error.status = Status(FLX_CANCELLED, "cancelled during step 3 of 30");
+  error.failed_kind = FLX_KIND_SCHEDULER;
+  ExplainDeadline(call, &error);
+  EXPECT_EQ(error.status.code(), FLX_DEADLINE_EXCEEDED);
+  EXPECT_NE(error.status.message().find("step 3 of 30"), std::string::npos);
+  EXPECT_EQ(error.details["deadline"], "request");
+}
+
+TEST(ExplainDeadlineTest, OtherFailuresAndExplicitCancellationsAreLeftAlone) {
+  GenerationError internal;
+  internal.status = Status(FLX_INTERNAL, "boom");
+  flx_call past;
+  past.deadline_epoch_s = 1;
+  ExplainDeadline(past, &internal);
+  EXPECT_EQ(internal.status.code(), FLX_INTERNAL);
+
+  GenerationError cancelled;
+  cancelled.status = Status(FLX_CANCELLED, "client gone");
+  flx_call explicit_cancel;
+  explicit_cancel.deadline_epoch_s = 1;
+  explicit_cancel.cancelled = true;
+  ExplainDeadline(explicit_cancel, &cancelled);
+  EXPECT_EQ(cancelled.status.code(), FLX_CANCELLED);
+
+  flx_call future;
+  future.deadline_epoch_s = 4102444800;  // 2100
+  ExplainDeadline(future, &cancelled);
+  EXPECT_EQ(cancelled.status.code(), FLX_CANCELLED);
+  flx_call none;
+  ExplainDeadline(none, &cancelled);
+  EXPECT_EQ(cancelled.status.code(), FLX_CANCELLED);
+}
+
+}  // namespace
+}  // namespace flx

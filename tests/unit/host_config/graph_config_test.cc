@@ -227,3 +227,34 @@ TEST(GraphConfigTest, LoadOfDirectoryIsNotFound) {
 
 }  // namespace
 }  // namespace flx
+
+namespace flx {
+namespace {
+
+TEST(GraphConfigTest, JobSettingsAreReadAndCheckedWithTheirPath) {
+  const std::string head =
+      "version: 1\n"
+      "stages: [{id: p, kind: pipeline, library: flx_test_pipeline, type: test}]\n"
+      "models: {m: [p]}\n";
+  Diagnostics diags;
+  StatusOr<GraphConfig> parsed = ParseGraphConfig(
+      head + "server: {job_ttl_s: 60, max_active_jobs: 3, max_kept_jobs: 7, "
+             "max_job_result_bytes: 4096}\n",
+      "/g.yaml", Environment::FromMap({}), &diags);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_DOUBLE_EQ(parsed->server.job_ttl_s, 60);
+  EXPECT_EQ(parsed->server.max_active_jobs, 3);
+  EXPECT_EQ(parsed->server.max_kept_jobs, 7);
+  EXPECT_EQ(parsed->server.max_job_result_bytes, 4096);
+
+  Diagnostics bad;
+  StatusOr<GraphConfig> refused = ParseGraphConfig(
+      head + "server: {job_ttl_s: 0, max_active_jobs: 0}\n", "/g.yaml",
+      Environment::FromMap({}), &bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(bad.ToString().find("server.job_ttl_s"), std::string::npos) << bad.ToString();
+  EXPECT_NE(bad.ToString().find("server.max_active_jobs"), std::string::npos) << bad.ToString();
+}
+
+}  // namespace
+}  // namespace flx
