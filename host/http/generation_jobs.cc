@@ -59,6 +59,17 @@ void EmitCompleted(ServerState* state, const Job& job, int http_status, const st
 // The error of a job that failed before any try ran, kept for the submitter to answer with.
 using Refusal = std::shared_ptr<std::optional<ApiError>>;
 
+// JOB_ENDED with the job's final status, result status and run time.
+void EmitJobEnded(ServerState* state, const Job& job) {
+  const JobSnapshot ended = job.Snapshot(false);
+  flx_event e{};
+  e.type = FLX_EVENT_JOB_ENDED;
+  e.name = JobStatusName(ended.status);
+  e.code = ended.status == JobStatus::kSucceeded ? 200 : ended.error_status;
+  if (ended.started_at && ended.finished_at) e.value = *ended.finished_at - *ended.started_at;
+  EmitHostEvent(state, e, job);
+}
+
 void FailJob(ServerState* state, Job& job, const ApiError& error, Clock::time_point start) {
   const bool cancelled = job.Snapshot(false).cancel_requested && error.http_status == 499;
   job.Fail(cancelled ? JobStatus::kCancelled : JobStatus::kFailed, error.http_status,
@@ -103,6 +114,7 @@ void RunJob(ServerState* state, const ModelChain* chain, const ImagesRequest& re
       EmitCompleted(state, job, 200, "", seconds.count(), uint32_t(output->images.size()));
     }
   }
+  EmitJobEnded(state, job);
   state->Unregister(&call);
 }
 
@@ -201,7 +213,12 @@ std::variant<KeyedJob, ApiError> SubmitGenerationJobOnce(
     const IdempotencyKeys::Claim claim = state->idempotency.ClaimKey(scoped_key, fingerprint);
     if (claim.kind == IdempotencyKeys::Claim::Kind::kMismatch) return KeyReused();
     if (claim.kind == IdempotencyKeys::Claim::Kind::kExisting) {
-      if (std::shared_ptr<Job> job = state->jobs.Find(claim.job_id).job) return KeyedJob{job, true};
+      if (std::shared_ptr<Job> job = state->jobs.Find(claim.job_id).job) {
+        flx_event replayed{};
+        replayed.type = FLX_EVENT_REPLAYED;
+        EmitHostEvent(state, replayed, *job);
+        return KeyedJob{job, true};
+      }
       state->idempotency.Release(scoped_key);
       continue;
     }
@@ -219,17 +236,18 @@ std::variant<KeyedJob, ApiError> SubmitGenerationJobOnce(
 
 std::string JobJson(const ServerState& state, const Job& job, bool with_result) {
   const JobSnapshot s = job.Snapshot(with_result);
-  const std::optional<size_t> position =
-      s.status == JobStatus::kQueued ? state.queue_positions.Position(s.id) : std::nullopt;
+  std::optional<size_t> position;
+  if (s.status == JobStatus::kQueued) position = state.queue_positions.Position(s.id);
   JsonWriter w;
   w.BeginObject();
   w.Key("id").String(s.id);
   w.Key("object").String("image.generation.job");
   w.Key("status").String(JobStatusName(s.status));
-  if (position) {
-    w.Key("queue_position").UInt(*position);
+  w.Key("queue_position");
+  if (position.has_value()) {
+    w.UInt(position.value());
   } else {
-    w.Key("queue_position").Null();
+    w.Null();
   }
   w.Key("progress").BeginObject().Key("step").UInt(s.step).Key("steps").UInt(s.steps).EndObject();
   w.Key("eta_seconds");

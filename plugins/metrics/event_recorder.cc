@@ -34,6 +34,25 @@ EventRecorder::EventRecorder(const MetricsSettings& settings, const BuildInfo& b
           "fluxserve_fallbacks_total",
           "Fallbacks a recovery stage chose after a failed try, by model and rung.",
           {"model", "rung"})),
+      cancellations_(registry_.AddCounter(
+          "fluxserve_cancellations_total",
+          "Requests and jobs that ended cancelled (client gone, cancel route), by model.",
+          {"model"})),
+      deadlines_exceeded_(registry_.AddCounter(
+          "fluxserve_deadline_exceeded_total",
+          "Requests and jobs stopped by their deadline (timeout_s), by model.", {"model"})),
+      jobs_(registry_.AddCounter("fluxserve_jobs_total",
+                                 "Background jobs that ended, by model and final status.",
+                                 {"model", "status"})),
+      replays_(registry_.AddCounter(
+          "fluxserve_idempotent_replays_total",
+          "Requests answered by the job an earlier request with the same Idempotency-Key "
+          "started, by model.",
+          {"model"})),
+      job_run_(registry_.AddHistogram(
+          "fluxserve_job_run_seconds",
+          "Time from a background job's first try to its end, for jobs that ran.", {"model"},
+          settings.duration_buckets)),
       request_duration_(registry_.AddHistogram(
           "fluxserve_request_duration_seconds",
           "Time from arrival to answer of image generation requests, any status.", {"model"},
@@ -97,7 +116,8 @@ void EventRecorder::ObserveLocked(const flx_event& event) {
       PendingRequest* p = Pending(event.request_id);
       if (p == nullptr) break;
       // Summed: a retried request reports each phase once per try.
-      if (phase == FLX_PHASE_DENOISE) p->sample.denoise_s = p->sample.denoise_s.value_or(0) + event.value;
+      if (phase == FLX_PHASE_DENOISE)
+        p->sample.denoise_s = p->sample.denoise_s.value_or(0) + event.value;
       if (phase == FLX_PHASE_VAE_DECODE) {
         p->sample.vae_decode_s = p->sample.vae_decode_s.value_or(0) + event.value;
       }
@@ -124,6 +144,13 @@ void EventRecorder::ObserveLocked(const flx_event& event) {
       if (name == FLX_GAUGE_WEIGHTS_BYTES) weights_bytes_.Set({stage}, event.value);
       break;
     }
+    case FLX_EVENT_JOB_ENDED:
+      jobs_.Add({model, Text(event.name)});
+      if (event.value > 0) job_run_.Observe({model}, event.value);
+      break;
+    case FLX_EVENT_REPLAYED:
+      replays_.Add({model});
+      break;
     case FLX_EVENT_QUEUED:
     case FLX_EVENT_STARTED:
     case FLX_EVENT_TYPE_RANGE_:  // types from a newer SDK: nothing to count
@@ -137,6 +164,8 @@ void EventRecorder::NoteModel(const std::string& model) {
   if (!inserted) return;
   images_.Add({model}, 0);
   ooms_.Add({model}, 0);
+  cancellations_.Add({model}, 0);
+  deadlines_exceeded_.Add({model}, 0);
 }
 
 EventRecorder::PendingRequest* EventRecorder::Pending(const char* request_id) {
@@ -157,6 +186,9 @@ EventRecorder::PendingRequest* EventRecorder::Pending(const char* request_id) {
 
 void EventRecorder::Complete(const flx_event& event, const std::string& model) {
   requests_.Add({model, std::to_string(event.code)});
+  const std::string code = Text(event.name);
+  if (code == "cancelled") cancellations_.Add({model});
+  if (code == "deadline_exceeded") deadlines_exceeded_.Add({model});
   if (event.step > 0) images_.Add({model}, event.step);
   request_duration_.Observe({model}, event.value);
 

@@ -13,6 +13,11 @@
 //   fluxserve_phase_seconds{model,phase}              PHASE (histogram); one family for all
 //                                                     phases so a dashboard can stack them
 //   fluxserve_step_seconds{model}                     STEP (histogram)
+//   fluxserve_cancellations_total{model}              COMPLETED with code cancelled
+//   fluxserve_deadline_exceeded_total{model}          COMPLETED with code deadline_exceeded
+//   fluxserve_jobs_total{model,status}                JOB_ENDED: background jobs by final status
+//   fluxserve_job_run_seconds{model}                  JOB_ENDED run time, jobs that ran (histogram)
+//   fluxserve_idempotent_replays_total{model}         REPLAYED
 //   fluxserve_queue_depth{stage}                      GAUGE FLX_GAUGE_QUEUE_DEPTH
 //   fluxserve_in_flight{stage}                        GAUGE FLX_GAUGE_IN_FLIGHT
 //   fluxserve_model_ready{stage}                      GAUGE FLX_GAUGE_MODEL_READY
@@ -95,6 +100,11 @@ class EventRecorder {
   CounterFamily& rejections_;
   CounterFamily& ooms_;
   CounterFamily& fallbacks_;
+  CounterFamily& cancellations_;
+  CounterFamily& deadlines_exceeded_;
+  CounterFamily& jobs_;
+  CounterFamily& replays_;
+  HistogramFamily& job_run_;
   HistogramFamily& request_duration_;
   HistogramFamily& queue_wait_;
   HistogramFamily& phase_duration_;

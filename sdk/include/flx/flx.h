@@ -47,7 +47,8 @@ extern "C" {
  * only appends fields to structs and functions to tables.
  *   1.0  the first release
  *   1.1  flx_request.dump_dir; the shared names of flx/vocabulary.h
- *   1.2  flx_factory.settings: the operator settings a factory declares (flx_setting) */
+ *   1.2  flx_factory.settings: the operator settings a factory declares (flx_setting);
+ *        events JOB_ENDED and REPLAYED */
 #define FLX_ABI_MAJOR 1
 #define FLX_ABI_MINOR 2
 
@@ -175,6 +176,12 @@ typedef enum flx_event_type {
   FLX_EVENT_REJECTED = 9,  /* refused before running; name = reason code ("queue_full") */
   FLX_EVENT_GAUGE = 10,    /* a level changed; name = gauge (FLX_GAUGE_* of
                               flx/vocabulary.h), value = new level */
+  FLX_EVENT_JOB_ENDED = 11, /* since 1.2: a background job ended (host); name = its status
+                              (succeeded, failed, cancelled), code = the HTTP status of its
+                              result, value = seconds from its first try to its end (0 when
+                              it never ran) */
+  FLX_EVENT_REPLAYED = 12, /* since 1.2: a request with an Idempotency-Key was answered by
+                              the job an earlier request with that key started (host) */
   FLX_EVENT_TYPE_RANGE_ = 0x7FFFFFFF /* not a type: every int32 is a valid value (see flx_code) */
 } flx_event_type;
 

@@ -245,6 +245,35 @@ TEST(MetricsEndpointTest, PromtoolAcceptsTheExposition) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "promtool check metrics:\n" << output << "\non:\n" << body;
 }
 
+TEST(MetricsEndpointTest, JobsReplaysAndDeadlinesAreExported) {
+  auto server = TestServer::Start(Graph("{rolling_window: 10}"));
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return server->Get("/readyz").status == 200; }));
+  const std::map<std::string, std::string> key = {{"Idempotency-Key", "metrics-1"}};
+  const std::string body = R"({"prompt":"a","size":"16x16","steps":2,"background":true})";
+  HttpResponse job = server->Post(kGenerations, body, key);
+  ASSERT_EQ(job.status, 202) << job.body;
+  const std::string path =
+      std::string(kGenerations) + "/" + job.Json()->getValue<std::string>("id");
+  ASSERT_TRUE(WaitFor(
+      [&] { return server->Get(path).Json()->getValue<std::string>("status") == "succeeded"; }));
+  EXPECT_EQ(server->Post(kGenerations, body, key).status, 202);  // a replay
+  HttpResponse late =
+      server->Post(kGenerations, R"({"prompt":"b","size":"16x16","timeout_s":0.05})");
+  EXPECT_EQ(late.status, 504) << late.body;
+  ASSERT_TRUE(WaitFor([&] { return CompletedRequests(*server) == 2; }));
+  const auto m = Samples(server->Get("/metrics").body);
+  const std::string model = "{model=\"test-model\"}";
+  EXPECT_EQ(Sample(m, "fluxserve_jobs_total{model=\"test-model\",status=\"succeeded\"}"), 1);
+  EXPECT_EQ(Sample(m, "fluxserve_job_run_seconds_count" + model), 1);
+  EXPECT_GE(Sample(m, "fluxserve_job_run_seconds_sum" + model), 0.3) << "delay_ms 300";
+  EXPECT_EQ(Sample(m, "fluxserve_idempotent_replays_total" + model), 1);
+  EXPECT_EQ(Sample(m, "fluxserve_deadline_exceeded_total" + model), 1);
+  EXPECT_EQ(Sample(m, "fluxserve_cancellations_total" + model), 0);
+  EXPECT_EQ(Sample(m, "fluxserve_requests_total{model=\"test-model\",status=\"200\"}"), 1)
+      << "the job's completion counts once, its 202s do not";
+}
+
 TEST(MetricsEndpointTest, ModelsEmbedRollingAverages) {
   Scenario s = RunRequests();
   ASSERT_NE(s.server, nullptr);

@@ -156,6 +156,29 @@ TEST(EventRecorderTest, FailuresRejectionsAndFallbacksAreCounted) {
             "\"error_rate\":1}");
 }
 
+TEST(EventRecorderTest, JobsReplaysCancellationsAndDeadlinesAreCounted) {
+  EventRecorder r = Recorder();
+  flx_event succeeded = Named(FLX_EVENT_JOB_ENDED, "m", "j1", "succeeded", 2.0);
+  succeeded.code = 200;
+  r.Observe(succeeded);
+  r.Observe(Completed("m", "j2", 499, 0.5, 0, "cancelled"));
+  flx_event cancelled = Named(FLX_EVENT_JOB_ENDED, "m", "j2", "cancelled", 0);  // never ran
+  cancelled.code = 499;
+  r.Observe(cancelled);
+  r.Observe(Completed("m", "r3", 504, 1.0, 0, "deadline_exceeded"));
+  r.Observe(Event(FLX_EVENT_REPLAYED, "m", "j1"));
+  r.Observe(Event(FLX_EVENT_REPLAYED, "m", "j1"));
+  const std::string text = r.Exposition();
+  EXPECT_EQ(Value(text, "fluxserve_jobs_total{model=\"m\",status=\"succeeded\"}"), 1);
+  EXPECT_EQ(Value(text, "fluxserve_jobs_total{model=\"m\",status=\"cancelled\"}"), 1);
+  EXPECT_EQ(Value(text, "fluxserve_job_run_seconds_count{model=\"m\"}"), 1) << "ran jobs only";
+  EXPECT_EQ(Value(text, "fluxserve_job_run_seconds_sum{model=\"m\"}"), 2.0);
+  EXPECT_EQ(Value(text, "fluxserve_idempotent_replays_total{model=\"m\"}"), 2);
+  EXPECT_EQ(Value(text, "fluxserve_cancellations_total{model=\"m\"}"), 1);
+  EXPECT_EQ(Value(text, "fluxserve_deadline_exceeded_total{model=\"m\"}"), 1);
+  EXPECT_EQ(Value(text, "fluxserve_requests_total{model=\"m\",status=\"504\"}"), 1);
+}
+
 TEST(EventRecorderTest, GaugesAreKeptPerStageAndUnknownGaugesIgnored) {
   EventRecorder r = Recorder();
   r.Observe(Gauge("queue", "queue_depth", 3));
