@@ -5,6 +5,8 @@
 #include <cmath>
 #include <new>
 
+#include <flx/vocabulary.h>
+
 #include "config/config_node.h"
 #include "error.h"
 #include "http/json_writer.h"
@@ -59,6 +61,21 @@ void Emit(const flx_host* host, const flx_call* call, const flx_event* event) {
   }
   if (host->sink != nullptr) host->sink->Deliver(e);
   if (call != nullptr && call->observer) call->observer(e);
+}
+
+int PreviewWanted(const flx_call* call, uint32_t step, uint32_t total) {
+  if (call == nullptr || !call->preview_wanted) return 0;
+  return call->preview_wanted(step, total) ? 1 : 0;
+}
+
+void Preview(const flx_host*, const flx_call* call, uint32_t step, uint32_t total,
+             uint32_t width, uint32_t height, uint32_t channels, const uint8_t* pixels) {
+  if (call == nullptr || !call->on_preview || pixels == nullptr) return;
+  if (channels != 3 && channels != 4) return;
+  if (width == 0 || height == 0 || width > FLX_MAX_IMAGE_SIDE || height > FLX_MAX_IMAGE_SIDE) {
+    return;
+  }
+  call->on_preview(step, total, width, height, channels, pixels);
 }
 
 int Cancelled(const flx_call* call) {
@@ -159,6 +176,8 @@ const flx_host_api kHostApi = {
     &DecisionRetry,
     &DecisionSetOverride,
     &BufferAppend,
+    &PreviewWanted,
+    &Preview,
 };
 
 }  // namespace

@@ -51,6 +51,13 @@ struct flx_call {
   // job's progress). Set before the call is used; may be empty; must be cheap.
   std::function<void(const flx_event&)> observer;
 
+  // Previews (flx_host_api.preview_wanted / preview): whether one is wanted after a step,
+  // and where it goes. Both empty: no previews.
+  std::function<bool(uint32_t step, uint32_t total)> preview_wanted;
+  std::function<void(uint32_t step, uint32_t total, uint32_t width, uint32_t height,
+                     uint32_t channels, const uint8_t* pixels)>
+      on_preview;
+
   // Phase timings reported by stages (FLX_EVENT_PHASE), in arrival order.
   std::mutex phases_mutex;
   std::vector<std::pair<std::string, double>> phases;

@@ -17,14 +17,36 @@ packages=(
   llvm-16                 # llvm-symbolizer: sanitizer reports with file:line
 )
 
+# Node.js and npm run the tests that drive fluxserve with the npm `openai` client; a machine
+# that already has them (NodeSource's nodejs bundles npm) keeps its own.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
+# The npm packages the client tests pin (package-lock.json), into their own folder.
+install_npm_packages() {
+  local dir
+  for dir in tests/clients/*/; do
+    [ -f "$dir/package-lock.json" ] || continue
+    if [ -d "$dir/node_modules" ]; then
+      echo "[deps] npm packages of $dir already installed"
+    else
+      echo "[deps] npm ci in $dir"
+      (cd "$dir" && npm ci --no-audit --no-fund)
+    fi
+  done
+}
+cd "$(dirname "$0")/.."
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "[deps] all ${#packages[@]} packages already installed"
+  install_npm_packages
   exit 0
 fi
 sudo=""
@@ -35,4 +57,5 @@ fi
 echo "[deps] installing: ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_npm_packages
 echo "[deps] done"

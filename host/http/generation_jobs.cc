@@ -8,6 +8,7 @@
 #include <cmath>
 #include <utility>
 
+#include "http/event_stream.h"
 #include "http/json_writer.h"
 
 namespace flx {
@@ -185,8 +186,7 @@ std::variant<std::shared_ptr<Job>, ApiError> SubmitGenerationJob(ServerState* st
   const double now = UnixNow();
   auto job = std::make_shared<Job>(NewJobId(), std::move(shape), now);
   job->call().deadline_epoch_s = state->options.DeadlineFor(request.timeout_s, now);
-  Job* observed = job.get();
-  job->call().observer = [observed](const flx_event& event) { observed->Observe(event); };
+  FeedJobEvents(state, request, job);
   storage.request_id = job->id();
   const ModelChain* chain_ptr = &chain;
   auto refusal = std::make_shared<std::optional<ApiError>>();
@@ -347,6 +347,14 @@ void ListJobs(ServerState* state, Poco::Net::HTTPServerRequest& request,
   SendJobJson(response, 200, body);
 }
 
+// Whether `text` ends with `suffix`; removes it when it does (and leaves something before).
+bool StripSuffix(std::string* text, const std::string& suffix) {
+  if (text->size() <= suffix.size()) return false;
+  if (text->compare(text->size() - suffix.size(), std::string::npos, suffix) != 0) return false;
+  text->resize(text->size() - suffix.size());
+  return true;
+}
+
 void CancelJob(ServerState* state, Job& job, Poco::Net::HTTPServerResponse& response) {
   if (!job.RequestCancel()) {
     const JobStatus status = job.Snapshot(false).status;
@@ -366,7 +374,8 @@ void CancelJob(ServerState* state, Job& job, Poco::Net::HTTPServerResponse& resp
 }  // namespace
 
 void ServeJobRoute(ServerState* state, Poco::Net::HTTPServerRequest& request,
-                   Poco::Net::HTTPServerResponse& response, const std::string& path) {
+                   Poco::Net::HTTPServerResponse& response, const std::string& path,
+                   const std::function<bool()>& peer_gone) {
   const std::string& method = request.getMethod();
   const bool get = method == "GET" || method == "HEAD";
   if (path.rfind(kJobsPrefix, 0) != 0) {
@@ -374,17 +383,19 @@ void ServeJobRoute(ServerState* state, Poco::Net::HTTPServerRequest& request,
     return ListJobs(state, request, response);
   }
   std::string id = path.substr(std::string(kJobsPrefix).size());
-  constexpr const char kCancel[] = "/cancel";
-  const bool cancel =
-      id.size() > sizeof(kCancel) - 1 &&
-      id.compare(id.size() - (sizeof(kCancel) - 1), std::string::npos, kCancel) == 0;
-  if (cancel) id.resize(id.size() - (sizeof(kCancel) - 1));
+  const bool cancel = StripSuffix(&id, "/cancel");
+  const bool events = !cancel && StripSuffix(&id, "/events");
   if (cancel && method != "POST") return MethodNotAllowed(response, method, "POST");
   if (!cancel && !get) return MethodNotAllowed(response, method, "GET");
   const JobStore::Lookup found = state->jobs.Find(id);
-  if (!found.job)
+  if (!found.job) {
     return SendApiError(response, JobNotFound(*state, id.substr(0, 80), found.expired));
+  }
   if (cancel) return CancelJob(state, *found.job, response);
+  if (events) {
+    StreamJobEvents(*state, *found.job, request, response, peer_gone);
+    return;
+  }
   SendJobJson(response, 200, JobJson(*state, *found.job, /*with_result=*/true));
 }
 

@@ -3,6 +3,7 @@
 //   GET  /v1/images/generations                 lists jobs, newest first (?status=, ?limit=)
 //   GET  /v1/images/generations/{id}            one job; with its result once it has ended
 //   POST /v1/images/generations/{id}/cancel     stops it at the pipeline's next step
+//   GET  /v1/images/generations/{id}/events     its server-sent events (event_stream.h)
 // A job object: {id, object: "image.generation.job", status, model, queue_position,
 // progress: {step, steps}, eta_seconds, created_at, started_at, finished_at,
 // cancel_requested}; a succeeded job also carries every member of the synchronous response
@@ -13,6 +14,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <variant>
@@ -47,19 +49,19 @@ struct KeyedJob {
 // `fingerprint` (the request body) gets the key's job, another body is 409
 // idempotency_key_reused; a key whose job has expired starts afresh. Refusals as above
 // leave the key free.
-std::variant<KeyedJob, ApiError> SubmitGenerationJobOnce(ServerState* state,
-                                                         const ModelChain& chain,
-                                                         const ImagesRequest& request,
-                                                         ImageStorage storage,
-                                                         const std::string& scoped_key,
-                                                         const std::string& fingerprint);
+std::variant<KeyedJob, ApiError> SubmitGenerationJobOnce(
+    ServerState* state, const ModelChain& chain, const ImagesRequest& request, ImageStorage storage,
+    const std::string& scoped_key, const std::string& fingerprint);
 
 // The job object (see above); `with_result` adds the response or the error of an ended job.
 std::string JobJson(const ServerState& state, const Job& job, bool with_result);
 
-// Serves GET /v1/images/generations (the listing) and everything under kJobsPrefix.
+// Serves GET /v1/images/generations (the listing) and everything under kJobsPrefix,
+// including GET .../{id}/events (the job's server-sent events, event_stream.h); a stream
+// ends early when `peer_gone` says the client left (the job runs on).
 void ServeJobRoute(ServerState* state, Poco::Net::HTTPServerRequest& request,
-                   Poco::Net::HTTPServerResponse& response, const std::string& path);
+                   Poco::Net::HTTPServerResponse& response, const std::string& path,
+                   const std::function<bool()>& peer_gone);
 
 }  // namespace flx
 

@@ -4,9 +4,9 @@
 #include <Poco/JSON/Parser.h>
 
 #include <cmath>
+#include <limits>
 
 #include "http/integer_range_scan.h"
-#include <limits>
 
 namespace flx {
 namespace {
@@ -57,8 +57,9 @@ std::optional<ApiError> ReadInteger(const Poco::JSON::Object& obj, const char* k
   }
   double d = v.convert<double>();
   if (!std::isfinite(d) || std::floor(d) != d) {
-    return BadRequest(std::string("'") + key + "' must be an integer, got " + v.convert<std::string>(),
-                      key, "invalid_type");
+    return BadRequest(
+        std::string("'") + key + "' must be an integer, got " + v.convert<std::string>(), key,
+        "invalid_type");
   }
   if (d < double(lo) || d > double(hi)) {
     return BadRequest(std::string("'") + key + "' must be between " + std::to_string(lo) + " and " +
@@ -216,8 +217,7 @@ std::optional<ApiError> ReadSize(const Poco::JSON::Object& obj, ImagesRequest* r
     if (auto e = ReadInteger(obj, key, 1, RequestLimits::kMaxSide, &v)) return e;
     uint32_t& dst = key[0] == 'w' ? r->input.width : r->input.height;
     if (dst != 0 && dst != v) {
-      return BadRequest(std::string("'") + key + "' (" + std::to_string(v) +
-                            ") contradicts 'size'",
+      return BadRequest(std::string("'") + key + "' (" + std::to_string(v) + ") contradicts 'size'",
                         key);
     }
     dst = uint32_t(v);
@@ -241,8 +241,8 @@ std::optional<ApiError> ReadSampling(const Poco::JSON::Object& obj, ImagesReques
     r->input.steps = uint32_t(v);
   }
   if (Present(obj, "max_sequence_length")) {
-    if (auto e = ReadInteger(obj, "max_sequence_length", 1, RequestLimits::kMaxSequenceLength,
-                             &v)) {
+    if (auto e =
+            ReadInteger(obj, "max_sequence_length", 1, RequestLimits::kMaxSequenceLength, &v)) {
       return e;
     }
     r->input.max_sequence_length = uint32_t(v);
@@ -271,9 +271,9 @@ std::optional<ApiError> ReadOutput(const Poco::JSON::Object& obj, ImagesRequest*
   if (Present(obj, "response_format")) {
     if (auto e = ReadString(obj, "response_format", &r->response_format)) return e;
     if (r->response_format != "b64_json" && r->response_format != "url") {
-      return BadRequest("'response_format' must be \"b64_json\" or \"url\", got \"" +
-                            r->response_format + "\"",
-                        "response_format");
+      return BadRequest(
+          "'response_format' must be \"b64_json\" or \"url\", got \"" + r->response_format + "\"",
+          "response_format");
     }
   }
   if (Present(obj, "output_format")) {
@@ -287,8 +287,7 @@ std::optional<ApiError> ReadOutput(const Poco::JSON::Object& obj, ImagesRequest*
   return std::nullopt;
 }
 
-// background (a job instead of an answer), timeout_s, and stream (not served yet: refused rather than
-// answered with a body the client would not expect).
+// background (a job instead of an answer), timeout_s, stream and partial_images.
 std::optional<ApiError> ReadDelivery(const Poco::JSON::Object& obj, ImagesRequest* r) {
   if (Present(obj, "background")) {
     if (auto e = ReadBool(obj, "background", &r->background)) return e;
@@ -305,13 +304,15 @@ std::optional<ApiError> ReadDelivery(const Poco::JSON::Object& obj, ImagesReques
     }
     r->timeout_s = seconds;
   }
-  bool stream = false;
   if (Present(obj, "stream")) {
-    if (auto e = ReadBool(obj, "stream", &stream)) return e;
+    if (auto e = ReadBool(obj, "stream", &r->stream)) return e;
   }
-  if (stream) {
-    return BadRequest("'stream': true is not served yet; poll a background job instead",
-                      "stream", "unsupported_value");
+  if (Present(obj, "partial_images")) {
+    uint64_t v = 0;
+    if (auto e = ReadInteger(obj, "partial_images", 0, RequestLimits::kMaxPartialImages, &v)) {
+      return e;
+    }
+    r->partial_images = uint32_t(v);
   }
   return std::nullopt;
 }

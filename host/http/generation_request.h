@@ -20,8 +20,10 @@ struct ImagesRequest {
   std::string response_format = "b64_json";  // b64_json | url
   ImageFormat output_format = ImageFormat::kPng;
   std::string user;
-  bool background = false;  // answer 202 with a job (GET /v1/images/generations/{id})
-  double timeout_s = 0;     // the request's deadline from its arrival; 0 = the server's
+  bool background = false;      // answer 202 with a job (GET /v1/images/generations/{id})
+  double timeout_s = 0;         // the request's deadline from its arrival; 0 = the server's
+  bool stream = false;          // answer with server-sent events (progress, previews, the images)
+  uint32_t partial_images = 0;  // previews in a stream or a job's /events, 0..3
 };
 
 // Limits on what a request may ask for before any pipeline sees it.
@@ -33,6 +35,7 @@ struct RequestLimits {
   static constexpr uint32_t kMaxSequenceLength = 4096;
   static constexpr double kMaxGuidance = 100.0;
   static constexpr double kMaxTimeoutS = 86400;
+  static constexpr uint32_t kMaxPartialImages = 3;  // OpenAI's limit
 };
 
 // Returns the request, or a 400 ApiError whose `param` names the offending field.

@@ -25,6 +25,7 @@
 
 #include "error.h"
 #include "http/api_errors.h"
+#include "http/event_stream.h"
 #include "http/generation_jobs.h"
 #include "http/generation_render.h"
 #include "http/generation_request.h"
@@ -358,7 +359,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     bool get = method == "GET" || method == "HEAD";
     if (path == kGenerationsPath && method == "POST") return Generations(request, response);
     if (path == kGenerationsPath || path.rfind(kJobsPrefix, 0) == 0) {
-      return ServeJobRoute(state_, request, response, path);
+      return ServeJobRoute(state_, request, response, path, PeerGone(SocketOf(request)));
     }
     if (path == kModelsPath) {
       if (!get) return MethodNotAllowed(response, method, "GET");
@@ -566,6 +567,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     if (chain == nullptr) return;
     if (!r.seed_given) r.input.seed = state_->DrawSeed();
     if (request.has("Idempotency-Key")) return GenerateOnce(request, response, r, *chain, body);
+    if (r.stream) return StreamGeneration(request, response, r, *chain);
     if (r.background) return SubmitJob(request, response, r, *chain);
 
     flx_call call;
@@ -599,6 +601,20 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     AnswerJob(response, r, *std::get<std::shared_ptr<Job>>(submitted), false);
   }
 
+  // "stream": true: the generation runs as a job whose events are the answer; a client that
+  // goes away cancels it unless it is also a background job.
+  void StreamGeneration(HTTPServerRequest& request, HTTPServerResponse& response,
+                        const ImagesRequest& r, const ModelChain& chain) {
+    auto submitted = SubmitGenerationJob(state_, chain, r, Storage(request));
+    if (auto* error = std::get_if<ApiError>(&submitted)) return Fail(response, *error);
+    Job& job = *std::get<std::shared_ptr<Job>>(submitted);
+    NoteJob(r, job, false, response);
+    if (!StreamJobEvents(*state_, job, request, response, PeerGone(SocketOf(request))) &&
+        !r.background) {
+      job.RequestCancel();
+    }
+  }
+
   // A request with an Idempotency-Key runs as a job once per key: a retry joins it. The job
   // is not cancelled when its client goes away, so that the retry finds it.
   void GenerateOnce(HTTPServerRequest& request, HTTPServerResponse& response,
@@ -615,6 +631,11 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
         SubmitGenerationJobOnce(state_, chain, r, Storage(request), caller + "\n" + key, body);
     if (auto* error = std::get_if<ApiError>(&keyed)) return Fail(response, *error);
     const KeyedJob& found = std::get<KeyedJob>(keyed);
+    if (r.stream) {
+      NoteJob(r, *found.job, found.replayed, response);
+      StreamJobEvents(*state_, *found.job, request, response, PeerGone(SocketOf(request)));
+      return;
+    }
     if (r.background) return AnswerJob(response, r, *found.job, found.replayed);
     if (!WaitForJob(request, *found.job)) return;
     AnswerWithResult(response, r, *found.job, found.replayed);

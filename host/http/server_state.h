@@ -36,7 +36,7 @@ struct ServerOptions {
   double header_timeout_s = 10;  // request line + headers, whole
   double body_timeout_s = 30;    // request body, whole
   std::string output_dir = "./outputs";
-  std::string public_base_url;  // "" = http://<Host header>
+  std::string public_base_url;        // "" = http://<Host header>
   std::vector<std::string> api_keys;  // non-empty: /v1/ routes need "Authorization: Bearer KEY"
   JobLimits jobs;                     // background jobs (server.job_ttl_s, max_*_jobs)
   double request_timeout_s = 0;       // deadline of requests without timeout_s; 0 = none

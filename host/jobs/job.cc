@@ -38,6 +38,12 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+bool PreviewDue(uint32_t step, uint32_t total, uint32_t partial_images) {
+  if (partial_images == 0 || step == 0 || step >= total) return false;
+  const uint64_t parts = uint64_t(partial_images) + 1;
+  return step * parts / total > (step - 1) * parts / total;
+}
+
 Job::Job(std::string id, RunShape shape, double created_at)
     : id_(std::move(id)), shape_(std::move(shape)) {
   call_.request_id = id_;
@@ -94,6 +100,29 @@ void Job::Fail(JobStatus status, int http_status, std::string error_json) {
   state_.result_bytes = error_json.size();
   state_.error_json = std::move(error_json);
   EndLocked(status);
+}
+
+void Job::AddFeedEvent(FeedEvent event) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (IsFinal(state_.status)) return;
+    feed_.push_back(std::move(event));
+  }
+  placed_cv_.notify_all();
+}
+
+bool Job::ReadFeed(size_t next, std::vector<FeedEvent>* out, double seconds) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  placed_cv_.wait_for(lock, std::chrono::duration<double>(seconds),
+                      [&] { return feed_.size() > next || IsFinal(state_.status); });
+  for (size_t i = next; i < feed_.size(); ++i) out->push_back(feed_[i]);
+  return IsFinal(state_.status);
+}
+
+std::optional<uint32_t> Job::TakePreviewIndex(uint32_t limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (previews_sent_ >= limit) return std::nullopt;
+  return previews_sent_++;
 }
 
 bool Job::RequestCancel() {

@@ -30,6 +30,17 @@ bool IsFinal(JobStatus status);
 // Seconds since the Unix epoch, as the job's timestamps are kept.
 double UnixNow();
 
+// Whether a preview is due after `step` of `total` when `partial_images` are asked for: they
+// are spread evenly over the steps before the last (the last step's image is the result),
+// so a short run may give fewer.
+bool PreviewDue(uint32_t step, uint32_t total, uint32_t partial_images);
+
+// One server-sent event of a job's stream: its name and its JSON data.
+struct FeedEvent {
+  std::string name;
+  std::string data;
+};
+
 // A consistent copy of a job's state.
 struct JobSnapshot {
   std::string id;
@@ -67,6 +78,15 @@ class Job {
   // Ends the job; the first end wins, later ones are ignored.
   void Succeed(std::string response_json);
   void Fail(JobStatus status, int http_status, std::string error_json);
+  // Streams: appends an event (progress, a partial image) for subscribers; ignored once the
+  // job has ended.
+  void AddFeedEvent(FeedEvent event);
+  // Copies the events from index `next` on into `out`; when there are none, waits up to
+  // `seconds` for one or for the end. Returns whether the job has ended (after the events).
+  bool ReadFeed(size_t next, std::vector<FeedEvent>* out, double seconds);
+  // The index of the next partial image, or nullopt when `limit` were already sent.
+  std::optional<uint32_t> TakePreviewIndex(uint32_t limit);
+
   // Asks a queued or running job to stop (its call is cancelled; it ends `cancelled` when the
   // pipeline notices, at the next step). False when the job has already ended.
   bool RequestCancel();
@@ -91,6 +111,8 @@ class Job {
   std::condition_variable placed_cv_;
   bool placed_ = false;
   JobSnapshot state_;
+  std::vector<FeedEvent> feed_;
+  uint32_t previews_sent_ = 0;
 };
 
 }  // namespace flx

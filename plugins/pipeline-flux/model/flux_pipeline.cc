@@ -346,12 +346,25 @@ at::Tensor FluxPipeline::denoise(const SamplingState& state, const GenerateParam
     const at::Tensor next = euler_step(latents, noise_pred, state.schedule.sigmas[step],
                                        state.schedule.sigmas[step + 1]);
     if (observer != nullptr) observer->on_step({latents, inputs.timestep, noise_pred, next});
+    send_preview(callbacks, step + 1, params, latents, noise_pred, state.schedule.sigmas[step]);
     latents = next;
     wait_for(latents);
     if (callbacks.on_step) callbacks.on_step(step + 1, params.steps, seconds_since(step_start));
   }
   if (observer != nullptr) observer->on_denoised(latents);
   return latents;
+}
+
+void FluxPipeline::send_preview(const GenerateCallbacks& callbacks, int step,
+                                const GenerateParams& params, const at::Tensor& latents,
+                                const at::Tensor& velocity, double sigma) const {
+  if (!callbacks.preview_wanted || !callbacks.on_preview) return;
+  if (!callbacks.preview_wanted(step, params.steps)) return;
+  const int64_t factor = vae_scale_factor();
+  const PreviewImage preview =
+      latent_preview(predicted_clean_latents(latents, velocity, sigma),
+                     latent_size(params.height, factor), latent_size(params.width, factor));
+  callbacks.on_preview(step, params.steps, preview);
 }
 
 Image FluxPipeline::decode_image(const at::Tensor& latents, const GenerateParams& params,

@@ -27,6 +27,7 @@
 #include "model/clip_text_model.h"
 #include "model/flow_match_scheduler.h"
 #include "model/flux_transformer.h"
+#include "model/latent_preview.h"
 #include "model/noise_generator.h"
 #include "model/offload_executor.h"
 #include "model/prompt_cache.h"
@@ -75,6 +76,10 @@ struct GenerateCallbacks {
   // Asked before each denoising step and decoding, and inside them at every block, attention
   // slice and VAE tile (cancellation.h); true aborts with Cancelled.
   std::function<bool()> cancelled;
+  // Previews: asked after each denoising step whether one is wanted; when it is, given the
+  // latent-resolution RGB projection of the step's clean-image estimate (latent_preview.h).
+  std::function<bool(int step, int total)> preview_wanted;
+  std::function<void(int step, int total, const PreviewImage& preview)> on_preview;
 };
 
 // One generated image: 8-bit RGB, rows top to bottom, width * 3 bytes per row.
@@ -219,6 +224,10 @@ class FluxPipeline {
   at::Tensor denoise(const SamplingState& state, const GenerateParams& params,
                      const PromptEmbeddings& prompt, const GenerateCallbacks& callbacks,
                      SamplingObserver* observer) const;
+  // A preview after `step` when the callbacks want one: the clean-image estimate of `latents`
+  // given the step's `velocity` at `sigma`, projected to RGB.
+  void send_preview(const GenerateCallbacks& callbacks, int step, const GenerateParams& params,
+                    const at::Tensor& latents, const at::Tensor& velocity, double sigma) const;
   // The VAE decode of `latents` into 8-bit RGB.
   Image decode_image(const at::Tensor& latents, const GenerateParams& params, uint64_t seed,
                      const GenerateCallbacks& callbacks, SamplingObserver* observer) const;

@@ -474,6 +474,15 @@ GenerateCallbacks FluxStage::callbacks_for(const flx_call* call) const {
     host_.emit_phase(call, phase.c_str(), seconds);
   };
   callbacks.cancelled = [call] { return flx::Host::cancelled(call); };
+  callbacks.preview_wanted = [call](int step, int total) {
+    return flx::Host::preview_wanted(call, static_cast<uint32_t>(step),
+                                     static_cast<uint32_t>(total));
+  };
+  callbacks.on_preview = [this, call](int step, int total, const PreviewImage& preview) {
+    host_.preview(call, static_cast<uint32_t>(step), static_cast<uint32_t>(total),
+                  static_cast<uint32_t>(preview.width), static_cast<uint32_t>(preview.height), 3,
+                  preview.rgb.data());
+  };
   return callbacks;
 }
 

@@ -48,7 +48,7 @@ extern "C" {
  *   1.0  the first release
  *   1.1  flx_request.dump_dir; the shared names of flx/vocabulary.h
  *   1.2  flx_factory.settings: the operator settings a factory declares (flx_setting);
- *        events JOB_ENDED and REPLAYED */
+ *        events JOB_ENDED and REPLAYED; previews (flx_host_api.preview_wanted, preview) */
 #define FLX_ABI_MAJOR 1
 #define FLX_ABI_MINOR 2
 
@@ -296,6 +296,18 @@ typedef struct flx_host_api {
   void (*decision_set_override)(flx_decision* decision, const char* key, const char* value);
   /* Appends bytes to a buffer (copied). */
   void (*buffer_append)(flx_buffer* buffer, const char* data, size_t length);
+
+  /* --- previews (since 1.2: test with FLX_HAS_FIELD(flx_host_api, api, preview)) --- */
+  /* True when the host wants a preview of the image after step `step` of `total` (a client
+   * asked for partial images: the host spreads them over the steps). Cheap: ask after every
+   * step. */
+  int (*preview_wanted)(const flx_call* call, uint32_t step, uint32_t total);
+  /* Hands over a preview of the image being made after step `step` of `total`: 8-bit,
+   * channels 3 (RGB) or 4 (RGBA), rows top to bottom of width * channels bytes; copied
+   * before the call returns. It should cost far less than a step: a cheap projection of
+   * the latents at their own resolution, say, not a full decode. */
+  void (*preview)(const flx_host* host, const flx_call* call, uint32_t step, uint32_t total,
+                  uint32_t width, uint32_t height, uint32_t channels, const uint8_t* pixels);
 } flx_host_api;
 
 /* ---------------------------------------------------------------------------------------

@@ -220,6 +220,20 @@ class Host {
   }
   static bool cancelled(const flx_call* call) { return call && host_api()->cancelled(call) != 0; }
 
+  // Previews (ABI 1.2; a 1.1 host wants none): whether the host wants one after `step` of
+  // `total`, and handing one over (8-bit RGB or RGBA rows, copied).
+  static bool preview_wanted(const flx_call* call, uint32_t step, uint32_t total) {
+    const flx_host_api* api = host_api();
+    return call && FLX_HAS_FIELD(flx_host_api, api, preview) &&
+           api->preview_wanted(call, step, total) != 0;
+  }
+  void preview(const flx_call* call, uint32_t step, uint32_t total, uint32_t width,
+               uint32_t height, uint32_t channels, const uint8_t* pixels) const {
+    const flx_host_api* api = host_api();
+    if (!call || !FLX_HAS_FIELD(flx_host_api, api, preview)) return;
+    api->preview(host_, call, step, total, width, height, channels, pixels);
+  }
+
  private:
   const flx_host* host_ = nullptr;
 };

@@ -19,7 +19,9 @@ PIN(offsetof(flx_host_api, config_get_string) == 80);
 PIN(offsetof(flx_host_api, config_error) == 160);
 PIN(offsetof(flx_host_api, emit) == 168);
 PIN(offsetof(flx_host_api, buffer_append) == 224);
-PIN(sizeof(flx_host_api) == 232);
+PIN(offsetof(flx_host_api, preview_wanted) == 232); /* ABI 1.2 */
+PIN(offsetof(flx_host_api, preview) == 240);
+PIN(sizeof(flx_host_api) == 248);
 
 PIN(offsetof(flx_request, id) == 8);
 PIN(offsetof(flx_request, width) == 40);

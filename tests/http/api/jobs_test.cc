@@ -239,12 +239,14 @@ TEST(JobsTest, ARefusalFromTheSchedulerIsTheSubmissionsAnswer) {
   EXPECT_EQ(server->Get(kGenerations).Json()->getArray("data")->size(), 1u) << "not kept";
 }
 
-TEST(JobsTest, StreamingIsRefusedClearlyUntilItIsServed) {
+TEST(JobsTest, BadDeliveryFieldsNameTheirParam) {
   auto server = StartReady("{max_concurrent: 1, max_queue: 8}", "{delay_ms: 10}");
   ASSERT_NE(server, nullptr);
-  HttpResponse r = server->Post(kGenerations, R"({"prompt":"x","stream":true})");
+  HttpResponse r = server->Post(kGenerations, R"({"prompt":"x","stream":"yes"})");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.ErrorField("param"), "stream");
+  EXPECT_EQ(server->Post(kGenerations, R"({"prompt":"x","partial_images":4})").ErrorField("param"),
+            "partial_images");
   EXPECT_EQ(server->Post(kGenerations, R"({"prompt":"x","background":"yes"})").ErrorField("param"),
             "background");
 }

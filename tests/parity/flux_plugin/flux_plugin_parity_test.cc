@@ -832,3 +832,43 @@ TEST(FluxPluginCreate, ImpossibleSettingsNameTheirKeysAtOnceEvenInADryRun) {
 
 }  // namespace
 }  // namespace flx
+
+namespace flx {
+namespace {
+
+// Previews: after the steps the host asks for, the flux stage sends the latent-resolution
+// RGB projection of its clean-image estimate (1/8 of the sides), cheaply, and the image it
+// then makes is the same as without previews.
+TEST_F(FluxPluginDemoTest, PreviewsAreLatentSizedAndLeaveTheImageAlone) {
+  auto graph = ReadyGraph(Config("warmup: false"));
+  ASSERT_NE(graph, nullptr);
+  GenerationInput input = Input();
+  input.steps = 4;
+  const RunResult plain = Generate(*graph, input);
+  ASSERT_TRUE(plain.output.has_value());
+
+  struct Seen {
+    uint32_t step, width, height, channels;
+    size_t bytes;
+  };
+  std::vector<Seen> previews;
+  flx_call call;
+  call.request_id = "previews";
+  call.model = "m";
+  call.preview_wanted = [](uint32_t step, uint32_t) { return step == 2 || step == 3; };
+  call.on_preview = [&](uint32_t step, uint32_t, uint32_t w, uint32_t h, uint32_t c,
+                        const uint8_t*) { previews.push_back({step, w, h, c, size_t(w) * h * c}); };
+  GenerationService service(graph.get());
+  auto [output, error] = service.Run(graph->models().front(), input, &call);
+  ASSERT_TRUE(output.has_value()) << (error ? error->status.ToString() : "");
+  ASSERT_EQ(previews.size(), 2u);
+  EXPECT_EQ(previews[0].step, 2u);
+  EXPECT_EQ(previews[1].step, 3u);
+  EXPECT_EQ(previews[0].width, 64u / 8);
+  EXPECT_EQ(previews[0].height, 64u / 8);
+  EXPECT_EQ(previews[0].channels, 3u);
+  EXPECT_EQ(output->images.at(0).pixels, plain.output->images.at(0).pixels);
+}
+
+}  // namespace
+}  // namespace flx

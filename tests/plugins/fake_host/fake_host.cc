@@ -169,6 +169,18 @@ void BufferAppend(flx_buffer* buffer, const char* data, size_t length) {
   if (buffer && data) buffer->data.append(data, length);
 }
 
+int PreviewWanted(const flx_call* call, uint32_t step, uint32_t) {
+  return call != nullptr && call->preview_steps.count(step) > 0 ? 1 : 0;
+}
+
+void Preview(const flx_host*, const flx_call* call, uint32_t step, uint32_t total, uint32_t width,
+             uint32_t height, uint32_t channels, const uint8_t* pixels) {
+  if (call == nullptr || pixels == nullptr) return;
+  flx_call::Preview preview{step, total, width, height, channels, {}};
+  preview.pixels.assign(pixels, pixels + size_t(width) * height * channels);
+  call->AddPreview(std::move(preview));
+}
+
 const flx_host_api kApi = {
     sizeof(flx_host_api),
     FLX_ABI_MAJOR,
@@ -200,6 +212,8 @@ const flx_host_api kApi = {
     &DecisionRetry,
     &DecisionSetOverride,
     &BufferAppend,
+    &PreviewWanted,
+    &Preview,
 };
 
 }  // namespace
@@ -315,4 +329,14 @@ bool flx_call::Poll() const {
 bool flx_call::WaitForPolls(int count, std::chrono::milliseconds patience) const {
   std::unique_lock<std::mutex> lock(mutex_);
   return polled_.wait_for(lock, patience, [&] { return polls_ >= count; });
+}
+
+std::vector<flx_call::Preview> flx_call::Previews() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return previews_;
+}
+
+void flx_call::AddPreview(Preview preview) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  previews_.push_back(std::move(preview));
 }

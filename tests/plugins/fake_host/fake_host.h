@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,8 +63,16 @@ struct flx_host {
 // One request's passage. A test cancels it by setting `cancelled`, and learns that a plugin
 // is blocked inside a call (polling for cancellation) with WaitForPolls().
 struct flx_call {
+  struct Preview {
+    uint32_t step = 0, total = 0, width = 0, height = 0, channels = 0;
+    std::vector<uint8_t> pixels;
+  };
   std::string request_id = "req-1";
   std::atomic<bool> cancelled{false};
+  // The steps after which the host wants previews; what the plugin sent.
+  std::set<uint32_t> preview_steps;
+  std::vector<Preview> Previews() const;
+  void AddPreview(Preview preview) const;
 
   // Called by cancelled(); counts the queries.
   bool Poll() const;
@@ -74,6 +83,7 @@ struct flx_call {
   mutable std::mutex mutex_;
   mutable std::condition_variable polled_;
   mutable int polls_ = 0;
+  mutable std::vector<Preview> previews_;
 };
 
 struct flx_result {

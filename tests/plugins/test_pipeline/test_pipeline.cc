@@ -134,8 +134,7 @@ class TestPipeline : public flx::Pipeline {
     }
     // Not "generate": the host writes its own "generate_s" timing, which a phase of that
     // name would duplicate; not a phase real pipelines report, so observers tell them apart.
-    host_.emit_phase(call, "render",
-                     std::chrono::duration<double>(Clock::now() - started).count());
+    host_.emit_phase(call, "render", std::chrono::duration<double>(Clock::now() - started).count());
   }
 
   std::string describe() override {
@@ -180,8 +179,16 @@ class TestPipeline : public flx::Pipeline {
       }
       const Clock::time_point now = Clock::now();
       host_.emit_step(call, step, steps, std::chrono::duration<double>(now - step_started).count());
+      if (flx::Host::preview_wanted(call, step, steps)) SendPreview(call, step, steps);
       step_started = now;
     }
+  }
+
+  // An 8x8 grey preview whose level tells the step: 255 * step / steps.
+  void SendPreview(const flx_call* call, uint32_t step, uint32_t steps) const {
+    constexpr uint32_t kSide = 8;
+    const std::vector<uint8_t> pixels(kSide * kSide * 3, uint8_t(255 * step / steps));
+    host_.preview(call, step, steps, kSide, kSide, 3, pixels.data());
   }
 
   const flx::Host host_;

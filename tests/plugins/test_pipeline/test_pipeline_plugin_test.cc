@@ -101,6 +101,25 @@ TEST_F(TestPipelinePluginTest, DefaultsFillWhatTheRequestLeavesOut) {
   EXPECT_EQ(phases[0].request_id, call.request_id);
 }
 
+TEST_F(TestPipelinePluginTest, PreviewsGoOutAfterTheStepsTheHostAsksFor) {
+  auto pipeline = Create("test");
+  ASSERT_TRUE(pipeline);
+  flx_call call;
+  call.preview_steps = {2, 3};
+  flx_request request = DefaultRequest("a fox", &call);
+  request.steps = 4;
+  flx_result result;
+  ASSERT_FALSE(Generate(*pipeline, request, &result));
+  const std::vector<flx_call::Preview> previews = call.Previews();
+  ASSERT_EQ(previews.size(), 2u);
+  EXPECT_EQ(previews[0].step, 2u);
+  EXPECT_EQ(previews[1].step, 3u);
+  EXPECT_EQ(previews[1].total, 4u);
+  EXPECT_EQ(previews[0].channels, 3u);
+  ASSERT_EQ(previews[0].pixels.size(), size_t(previews[0].width) * previews[0].height * 3);
+  EXPECT_EQ(previews[0].pixels[0], 255 * 2 / 4);
+}
+
 TEST_F(TestPipelinePluginTest, ImagesAreDeterministicPerSeed) {
   auto pipeline = Create("test");
   ASSERT_TRUE(pipeline);
