@@ -1,4 +1,4 @@
-// Encodes 8-bit RGB/RGBA pixels as PNG or JPEG files in memory.
+// Encodes 8-bit RGB/RGBA pixels as PNG, JPEG or WebP files in memory.
 #ifndef FLX_HOST_IMAGE_ENCODER_H_
 #define FLX_HOST_IMAGE_ENCODER_H_
 
@@ -18,12 +18,18 @@ struct PixelView {
   const uint8_t* pixels = nullptr;  // rows of width * channels bytes, no padding
 };
 
-enum class ImageFormat { kPng, kJpeg };
+enum class ImageFormat { kPng, kJpeg, kWebp };
 
-// Parses an OpenAI output_format ("png", "jpeg"/"jpg"); NOT_FOUND for anything else.
+// Parses an OpenAI output_format ("png", "jpeg"/"jpg", "webp"); NOT_FOUND for anything else.
 StatusOr<ImageFormat> ParseImageFormat(const std::string& name);
-const char* ImageFormatExtension(ImageFormat format);  // "png", "jpeg"
-const char* ImageFormatMimeType(ImageFormat format);   // "image/png", "image/jpeg"
+const char* ImageFormatExtension(ImageFormat format);  // "png", "jpeg", "webp"
+const char* ImageFormatMimeType(ImageFormat format);   // "image/png", "image/jpeg", "image/webp"
+// The MIME type of a file name's extension (png, jpg/jpeg, webp), else
+// "application/octet-stream".
+const char* MimeTypeOfFileName(const std::string& name);
+
+// The quality JPEG and WebP use when a request sets no output_compression.
+constexpr int kDefaultLossyQuality = 90;
 
 // A PNG with `metadata` stored as tEXt chunks (key, value) so a file can say how it was made.
 // zlib level 6 balances size and the encode time a server pays per image.
@@ -34,8 +40,14 @@ StatusOr<std::string> EncodePng(const PixelView& image,
 // A baseline JPEG (alpha dropped); quality 1..100.
 StatusOr<std::string> EncodeJpeg(const PixelView& image, int quality = 90);
 
+// A lossy WebP (alpha kept for RGBA); quality 0..100.
+StatusOr<std::string> EncodeWebp(const PixelView& image, int quality = kDefaultLossyQuality);
+
+// `image` in `format`: PNG with `metadata`, JPEG and WebP at `quality` (0..100, the request's
+// output_compression; JPEG reads 0 as 1); PNG ignores the quality.
 StatusOr<std::string> EncodeImage(const PixelView& image, ImageFormat format,
-                                  const std::vector<std::pair<std::string, std::string>>& metadata);
+                                  const std::vector<std::pair<std::string, std::string>>& metadata,
+                                  int quality = kDefaultLossyQuality);
 
 }  // namespace flx
 

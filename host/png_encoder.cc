@@ -81,20 +81,52 @@ StatusOr<std::string> EncodePng(const PixelView& image,
 StatusOr<ImageFormat> ParseImageFormat(const std::string& name) {
   if (name == "png") return ImageFormat::kPng;
   if (name == "jpeg" || name == "jpg") return ImageFormat::kJpeg;
-  return NotFound("unsupported output_format '" + name + "' (supported: png, jpeg)");
+  if (name == "webp") return ImageFormat::kWebp;
+  return NotFound("unsupported output_format '" + name + "' (supported: png, jpeg, webp)");
 }
 
 const char* ImageFormatExtension(ImageFormat format) {
-  return format == ImageFormat::kPng ? "png" : "jpeg";
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return "jpeg";
+    case ImageFormat::kWebp:
+      return "webp";
+    case ImageFormat::kPng:
+      break;
+  }
+  return "png";
 }
 
 const char* ImageFormatMimeType(ImageFormat format) {
-  return format == ImageFormat::kPng ? "image/png" : "image/jpeg";
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return "image/jpeg";
+    case ImageFormat::kWebp:
+      return "image/webp";
+    case ImageFormat::kPng:
+      break;
+  }
+  return "image/png";
+}
+
+const char* MimeTypeOfFileName(const std::string& name) {
+  const size_t dot = name.rfind('.');
+  if (dot == std::string::npos) return "application/octet-stream";
+  StatusOr<ImageFormat> format = ParseImageFormat(name.substr(dot + 1));
+  return format.ok() ? ImageFormatMimeType(*format) : "application/octet-stream";
 }
 
 StatusOr<std::string> EncodeImage(const PixelView& image, ImageFormat format,
-                                  const std::vector<std::pair<std::string, std::string>>& metadata) {
-  if (format == ImageFormat::kJpeg) return EncodeJpeg(image);
+                                  const std::vector<std::pair<std::string, std::string>>& metadata,
+                                  int quality) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return EncodeJpeg(image, quality < 1 ? 1 : quality);
+    case ImageFormat::kWebp:
+      return EncodeWebp(image, quality);
+    case ImageFormat::kPng:
+      break;
+  }
   return EncodePng(image, metadata);
 }
 

@@ -41,7 +41,7 @@ const char* kRequestHelp =
     "  --width W --height H      pixels, multiples of 2 x the VAE scale factor (16 for FLUX.1)\n"
     "  --max-sequence-length N   T5 tokens (default: schnell 256, dev 512)\n"
     "  --n N                     images (written as FILE-0.png, FILE-1.png, ... when N > 1)\n"
-    "  --out FILE                .png, .jpg or .jpeg\n"
+    "  --out FILE                .png, .jpg, .jpeg or .webp\n"
     "  --dump DIR                write every intermediate tensor (.bin + .json sidecar) to DIR\n"
     "  --plugin NAME             the pipeline plugin library (default flx_pipeline_flux)\n"
     "  --type NAME               its pipeline type (default: the library's first)\n";
@@ -211,7 +211,7 @@ OutputPath ParseOutputPath(const std::string& out, FlagParser& flags) {
   if (!flags.error().empty()) return path;
   auto dot = out.rfind('.');
   if (dot == std::string::npos || dot < out.rfind('/') + 1) {
-    flags.Fail("--out needs a .png, .jpg or .jpeg extension");
+    flags.Fail("--out needs a .png, .jpg, .jpeg or .webp extension");
     return path;
   }
   path.extension = out.substr(dot + 1);

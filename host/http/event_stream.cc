@@ -56,7 +56,8 @@ void OnPreview(Job* job, const ImagesRequest& request, uint32_t step, uint32_t w
   const std::optional<uint32_t> index = job->TakePreviewIndex(request.partial_images);
   if (!index) return;
   const PixelView view{width, height, channels, pixels};
-  StatusOr<std::string> bytes = EncodeImage(view, request.output_format, {});
+  StatusOr<std::string> bytes =
+      EncodeImage(view, request.output_format, {}, request.output_quality);
   if (!bytes.ok()) return;  // a preview is a courtesy: the generation goes on without it
   job->AddFeedEvent(PartialImageEvent(*job, request, *index, step, *bytes));
 }

@@ -40,7 +40,8 @@ std::variant<std::vector<std::string>, ApiError> EncodeAll(const ImagesRequest& 
     PixelView view{image.width, image.height, image.channels, image.pixels.data()};
     auto bytes = EncodeImage(
         view, request.output_format,
-        {{"Software", "fluxserve"}, {"Model", model}, {"Seed", std::to_string(image.seed)}});
+        {{"Software", "fluxserve"}, {"Model", model}, {"Seed", std::to_string(image.seed)}},
+        request.output_quality);
     if (!bytes.ok()) return InternalError(bytes.status().message());
     files.push_back(std::move(*bytes));
   }

@@ -266,7 +266,7 @@ std::optional<ApiError> ReadSampling(const Poco::JSON::Object& obj, ImagesReques
   return std::nullopt;
 }
 
-// response_format, output_format and user.
+// response_format, output_format, output_compression and user.
 std::optional<ApiError> ReadOutput(const Poco::JSON::Object& obj, ImagesRequest* r) {
   if (Present(obj, "response_format")) {
     if (auto e = ReadString(obj, "response_format", &r->response_format)) return e;
@@ -282,6 +282,11 @@ std::optional<ApiError> ReadOutput(const Poco::JSON::Object& obj, ImagesRequest*
     auto format = ParseImageFormat(f);
     if (!format.ok()) return BadRequest(format.status().message(), "output_format");
     r->output_format = *format;
+  }
+  if (Present(obj, "output_compression")) {
+    uint64_t v = 0;
+    if (auto e = ReadInteger(obj, "output_compression", 0, 100, &v)) return e;
+    r->output_quality = int(v);
   }
   if (Present(obj, "user")) return ReadString(obj, "user", &r->user);
   return std::nullopt;

@@ -19,6 +19,9 @@ struct ImagesRequest {
   bool seed_given = false;
   std::string response_format = "b64_json";  // b64_json | url
   ImageFormat output_format = ImageFormat::kPng;
+  // JPEG and WebP quality, 0..100: OpenAI's output_compression (100 keeps the most detail);
+  // PNG ignores it.
+  int output_quality = kDefaultLossyQuality;
   std::string user;
   bool background = false;      // answer 202 with a job (GET /v1/images/generations/{id})
   double timeout_s = 0;         // the request's deadline from its arrival; 0 = the server's

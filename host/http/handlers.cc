@@ -523,14 +523,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   void GetFile(HTTPServerResponse& response, const std::string& name) {
     auto path = state_->store.Resolve(name);
     if (!path.ok()) return SendApiError(response, NotFoundError(path.status().message()));
-    std::string type = "application/octet-stream";
-    auto dot = name.rfind('.');
-    if (dot != std::string::npos) {
-      std::string ext = name.substr(dot + 1);
-      if (ext == "png") type = "image/png";
-      if (ext == "jpeg" || ext == "jpg") type = "image/jpeg";
-    }
-    response.sendFile(*path, type);
+    response.sendFile(*path, MimeTypeOfFileName(name));
   }
 
   void Generations(HTTPServerRequest& request, HTTPServerResponse& response) {

@@ -105,6 +105,39 @@ TEST_F(ApiTest, JpegOutputFormat) {
   EXPECT_EQ(static_cast<unsigned char>(jpeg[1]), 0xD8);
 }
 
+TEST_F(ApiTest, WebpOutputFormatAndCompression) {
+  auto image = [&](const std::string& body) {
+    auto r = server_->Post("/v1/images/generations", body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200
+               ? Base64Decode(
+                     r.Json()->getArray("data")->getObject(0)->getValue<std::string>("b64_json"))
+               : std::string();
+  };
+  const std::string best =
+      image(R"({"prompt":"x","size":"64x64","seed":1,"output_format":"webp"})");
+  ASSERT_GE(best.size(), 12u);
+  EXPECT_EQ(best.substr(0, 4), "RIFF");
+  EXPECT_EQ(best.substr(8, 4), "WEBP");
+  const std::string small = image(
+      R"({"prompt":"x","size":"64x64","seed":1,"output_format":"webp","output_compression":5})");
+  EXPECT_LT(small.size(), best.size()) << "a lower quality makes a smaller file";
+  const std::string jpeg_best = image(
+      R"({"prompt":"x","size":"64x64","seed":1,"output_format":"jpeg","output_compression":100})");
+  const std::string jpeg_small = image(
+      R"({"prompt":"x","size":"64x64","seed":1,"output_format":"jpeg","output_compression":0})");
+  EXPECT_LT(jpeg_small.size(), jpeg_best.size());
+  // Stored files are served with their type.
+  auto url = server_->Post("/v1/images/generations",
+                           R"({"prompt":"x","size":"16x16","output_format":"webp",)"
+                           R"("response_format":"url"})");
+  ASSERT_EQ(url.status, 200) << url.body;
+  const std::string link = url.Json()->getArray("data")->getObject(0)->getValue<std::string>("url");
+  auto file = server_->Get(link.substr(link.find("/v1/")));
+  EXPECT_EQ(file.status, 200);
+  EXPECT_EQ(file.headers["content-type"], "image/webp");
+}
+
 TEST_F(ApiTest, RequestIdIsEchoedOrGenerated) {
   auto given = server_->Get("/healthz", {{"X-Request-Id", "my-trace.42"}});
   EXPECT_EQ(given.headers["x-request-id"], "my-trace.42");
@@ -207,7 +240,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"guidance_string", R"({"prompt":"x","guidance_scale":"high"})", "guidance_scale"},
         BadCase{"guidance_negative", R"({"prompt":"x","guidance_scale":-1})", "guidance_scale"},
         BadCase{"response_format", R"({"prompt":"x","response_format":"gif"})", "response_format"},
-        BadCase{"output_format", R"({"prompt":"x","output_format":"webp"})", "output_format"},
+        BadCase{"output_format", R"({"prompt":"x","output_format":"gif"})", "output_format"},
+        BadCase{"output_compression_high", R"({"prompt":"x","output_compression":101})",
+                "output_compression"},
+        BadCase{"output_compression_text", R"({"prompt":"x","output_compression":"50"})",
+                "output_compression"},
         BadCase{"width_contradicts_size", R"({"prompt":"x","size":"16x16","width":32})", "width"},
         BadCase{"max_sequence_length_zero", R"({"prompt":"x","max_sequence_length":0})",
                 "max_sequence_length"}),
