@@ -16,6 +16,7 @@ packages=(
   python3-numpy           # ../shared/golden/compare.py (optional tensor comparisons)
   clang-16 libclang-rt-16-dev libfuzzer-16-dev  # scripts/fuzz.sh, scripts/test.sh --sanitize
   llvm-16                 # llvm-symbolizer: sanitizer reports with file:line
+  chromium                # the web playground's browser test (headless, driven by puppeteer-core)
 )
 
 # Node.js and npm run the tests that drive fluxserve with the npm `openai` client; a machine

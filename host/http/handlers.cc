@@ -25,6 +25,7 @@
 
 #include "error.h"
 #include "http/api_errors.h"
+#include "http/embedded_files.h"
 #include "http/event_stream.h"
 #include "http/generation_jobs.h"
 #include "http/generation_render.h"
@@ -381,9 +382,29 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       if (!get) return MethodNotAllowed(response, method, "GET");
       return Ready(response);
     }
+    if (get && ServePlayground(response, path)) return;
     if (get && ServeFromObservers(response, path)) return;
     if (!get && ObserversServe(path)) return MethodNotAllowed(response, method, "GET");
     SendApiError(response, NotFoundError("no route for " + method + " " + path));
+  }
+
+  // GET / and /playground/*: the web playground's embedded files. Not under /v1/: the page
+  // asks for the API key itself. Its own origin only (Content-Security-Policy).
+  bool ServePlayground(HTTPServerResponse& response, const std::string& path) {
+    const std::string name = path == "/" ? "/playground/index.html" : path;
+    const auto& files = EmbeddedFiles();
+    const auto found = files.find(name);
+    if (found == files.end()) return false;
+    response.setStatusAndReason(HTTPResponse::HTTP_OK);
+    response.setContentType(EmbeddedFileType(name));
+    response.set("Cache-Control", "no-cache");
+    response.set("X-Content-Type-Options", "nosniff");
+    response.set("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                 "script-src 'self'; connect-src 'self'; frame-ancestors 'none'");
+    response.setContentLength(static_cast<std::streamsize>(found->second.size()));
+    response.send().write(found->second.data(), std::streamsize(found->second.size())).flush();
+    return true;
   }
 
   void Ready(HTTPServerResponse& response) {
