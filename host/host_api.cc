@@ -1,11 +1,11 @@
 #include "host_api.h"
 
-#include <chrono>
-#include <cstring>
-#include <cmath>
-#include <new>
-
 #include <flx/vocabulary.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <new>
 
 #include "config/config_node.h"
 #include "error.h"
@@ -25,16 +25,20 @@ constexpr int64_t kPeerCheckIntervalUs = 5000;
 
 void Log(const flx_host* host, const flx_call* call, flx_log_level level, const char* message,
          size_t length) {
-  if (host == nullptr || host->logger == nullptr || message == nullptr) return;
-  auto spd_level = static_cast<spdlog::level::level_enum>(level);
-  if (!host->logger->should_log(spd_level)) return;
-  std::string_view text(message, length);
-  flx::JsonWriter fields;
-  fields.BeginObject();
-  if (call != nullptr && !call->model.empty()) fields.Key("model").String(call->model);
-  fields.EndObject();
-  flx::LogWithRequest(*host->logger, spd_level, call ? call->request_id : std::string(), text,
-                      fields.str());
+  // No exception may cross the C ABI; under memory pressure this is dropped.
+  try {
+    if (host == nullptr || host->logger == nullptr || message == nullptr) return;
+    auto spd_level = static_cast<spdlog::level::level_enum>(level);
+    if (!host->logger->should_log(spd_level)) return;
+    std::string_view text(message, length);
+    flx::JsonWriter fields;
+    fields.BeginObject();
+    if (call != nullptr && !call->model.empty()) fields.Key("model").String(call->model);
+    fields.EndObject();
+    flx::LogWithRequest(*host->logger, spd_level, call ? call->request_id : std::string(), text,
+                        fields.str());
+  } catch (...) {
+  }
 }
 
 int LogEnabled(const flx_host* host, flx_log_level level) {
@@ -43,24 +47,28 @@ int LogEnabled(const flx_host* host, flx_log_level level) {
 }
 
 void Emit(const flx_host* host, const flx_call* call, const flx_event* event) {
-  if (host == nullptr || event == nullptr) return;
-  // Copy what we understand of the plugin's (possibly shorter or longer) struct.
-  flx_event e{};
-  size_t n = event->struct_size < sizeof(flx_event) ? event->struct_size : sizeof(flx_event);
-  std::memcpy(&e, event, n);
-  e.struct_size = sizeof(flx_event);
-  e.stage_id = host->stage_id.c_str();
-  if (call != nullptr) {
-    e.request_id = call->request_id.c_str();
-    e.model = call->model.c_str();
-    if (e.type == FLX_EVENT_PHASE && e.name != nullptr) {
-      auto* mutable_call = const_cast<flx_call*>(call);
-      std::lock_guard<std::mutex> lock(mutable_call->phases_mutex);
-      mutable_call->phases.emplace_back(e.name, e.value);
+  // No exception may cross the C ABI; under memory pressure this is dropped.
+  try {
+    if (host == nullptr || event == nullptr) return;
+    // Copy what we understand of the plugin's (possibly shorter or longer) struct.
+    flx_event e{};
+    size_t n = event->struct_size < sizeof(flx_event) ? event->struct_size : sizeof(flx_event);
+    std::memcpy(&e, event, n);
+    e.struct_size = sizeof(flx_event);
+    e.stage_id = host->stage_id.c_str();
+    if (call != nullptr) {
+      e.request_id = call->request_id.c_str();
+      e.model = call->model.c_str();
+      if (e.type == FLX_EVENT_PHASE && e.name != nullptr) {
+        auto* mutable_call = const_cast<flx_call*>(call);
+        std::lock_guard<std::mutex> lock(mutable_call->phases_mutex);
+        mutable_call->phases.emplace_back(e.name, e.value);
+      }
     }
+    if (host->sink != nullptr) host->sink->Deliver(e);
+    if (call != nullptr && call->observer) call->observer(e);
+  } catch (...) {
   }
-  if (host->sink != nullptr) host->sink->Deliver(e);
-  if (call != nullptr && call->observer) call->observer(e);
 }
 
 int PreviewWanted(const flx_call* call, uint32_t step, uint32_t total) {
@@ -68,14 +76,18 @@ int PreviewWanted(const flx_call* call, uint32_t step, uint32_t total) {
   return call->preview_wanted(step, total) ? 1 : 0;
 }
 
-void Preview(const flx_host*, const flx_call* call, uint32_t step, uint32_t total,
-             uint32_t width, uint32_t height, uint32_t channels, const uint8_t* pixels) {
-  if (call == nullptr || !call->on_preview || pixels == nullptr) return;
-  if (channels != 3 && channels != 4) return;
-  if (width == 0 || height == 0 || width > FLX_MAX_IMAGE_SIDE || height > FLX_MAX_IMAGE_SIDE) {
-    return;
+void Preview(const flx_host*, const flx_call* call, uint32_t step, uint32_t total, uint32_t width,
+             uint32_t height, uint32_t channels, const uint8_t* pixels) {
+  // No exception may cross the C ABI; under memory pressure this is dropped.
+  try {
+    if (call == nullptr || !call->on_preview || pixels == nullptr) return;
+    if (channels != 3 && channels != 4) return;
+    if (width == 0 || height == 0 || width > FLX_MAX_IMAGE_SIDE || height > FLX_MAX_IMAGE_SIDE) {
+      return;
+    }
+    call->on_preview(step, total, width, height, channels, pixels);
+  } catch (...) {
   }
-  call->on_preview(step, total, width, height, channels, pixels);
 }
 
 int Cancelled(const flx_call* call) {
@@ -116,33 +128,49 @@ flx_error* ResultAddImage(flx_result* result, uint32_t width, uint32_t height, u
 }
 
 void ResultSetParam(flx_result* result, const char* key, const char* value) {
-  if (result == nullptr || key == nullptr) return;
-  result->params[key] = value ? value : "";
+  // No exception may cross the C ABI; under memory pressure this is dropped.
+  try {
+    if (result == nullptr || key == nullptr) return;
+    result->params[key] = value ? value : "";
+  } catch (...) {
+  }
 }
 
 void DecisionRetry(flx_decision* decision, const char* reason_code, const char* message,
                    uint32_t delay_ms) {
-  if (decision == nullptr) return;
-  decision->retry = true;
-  decision->reason_code = reason_code ? reason_code : "retry";
-  decision->message = message ? message : "";
-  decision->delay_ms = delay_ms;
+  // No exception may cross the C ABI; under memory pressure this is dropped.
+  try {
+    if (decision == nullptr) return;
+    decision->retry = true;
+    decision->reason_code = reason_code ? reason_code : "retry";
+    decision->message = message ? message : "";
+    decision->delay_ms = delay_ms;
+  } catch (...) {
+  }
 }
 
 void DecisionSetOverride(flx_decision* decision, const char* key, const char* value) {
-  if (decision == nullptr || key == nullptr) return;
-  for (auto& kv : decision->overrides) {
-    if (kv.first == key) {
-      kv.second = value ? value : "";
-      return;
+  // No exception may cross the C ABI; under memory pressure this is dropped.
+  try {
+    if (decision == nullptr || key == nullptr) return;
+    for (auto& kv : decision->overrides) {
+      if (kv.first == key) {
+        kv.second = value ? value : "";
+        return;
+      }
     }
+    decision->overrides.emplace_back(key, value ? value : "");
+  } catch (...) {
   }
-  decision->overrides.emplace_back(key, value ? value : "");
 }
 
 void BufferAppend(flx_buffer* buffer, const char* data, size_t length) {
-  if (buffer == nullptr || data == nullptr) return;
-  buffer->data.append(data, length);
+  // No exception may cross the C ABI; under memory pressure this is dropped.
+  try {
+    if (buffer == nullptr || data == nullptr) return;
+    buffer->data.append(data, length);
+  } catch (...) {
+  }
 }
 
 const flx_host_api kHostApi = {
@@ -185,9 +213,8 @@ const flx_host_api kHostApi = {
 bool flx_call::IsCancelled() {
   if (cancelled.load(std::memory_order_relaxed)) return true;
   if (deadline_epoch_s > 0) {
-    double now = std::chrono::duration<double>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
+    double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (now >= deadline_epoch_s) return true;
   }
   if (peer_gone && !peer_gone_seen_.load(std::memory_order_relaxed)) {

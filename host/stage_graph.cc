@@ -10,10 +10,14 @@ namespace flx {
 
 const char* ReadinessName(Readiness r) {
   switch (r) {
-    case Readiness::kCreated: return "created";
-    case Readiness::kPreparing: return "loading";
-    case Readiness::kReady: return "ready";
-    case Readiness::kFailed: return "failed";
+    case Readiness::kCreated:
+      return "created";
+    case Readiness::kPreparing:
+      return "loading";
+    case Readiness::kReady:
+      return "ready";
+    case Readiness::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -36,8 +40,7 @@ const flx_recovery_iface* StageInstance::recovery() const {
                                    : nullptr;
 }
 const flx_metrics_iface* StageInstance::metrics() const {
-  return kind == FLX_KIND_METRICS ? static_cast<const flx_metrics_iface*>(factory->iface)
-                                  : nullptr;
+  return kind == FLX_KIND_METRICS ? static_cast<const flx_metrics_iface*>(factory->iface) : nullptr;
 }
 
 std::string StageInstance::readiness_message() const {
@@ -65,55 +68,62 @@ StageGraph::~StageGraph() {
 }
 
 StatusOr<std::unique_ptr<StageGraph>> StageGraph::Build(const GraphConfig& config, bool dry_run,
-                                                         Diagnostics* diags,
-                                                         const Environment* env) {
+                                                        Diagnostics* diags,
+                                                        const Environment* env) {
   std::unique_ptr<StageGraph> graph(new StageGraph);
   graph->logger_ = GetLogger("host");
   PluginLoader loader(config.plugin_paths);
   for (StageConfig sc : config.stages) {
-    auto fail = [&](const Status& s) {
-      diags->Error(sc.location, sc.path, "stage '" + sc.id + "': " + s.message());
-    };
-    auto lib = loader.Load(sc.library);
-    if (!lib.ok()) {
-      fail(lib.status());
-      continue;
-    }
-    auto factory = (*lib)->FindFactory(sc.kind, sc.type);
-    if (!factory.ok()) {
-      fail(factory.status());
-      continue;
-    }
-    if (env != nullptr) graph->ApplyEnvironment(*env, **factory, &sc);
-    auto stage = std::make_unique<StageInstance>();
-    stage->id = sc.id;
-    stage->kind = sc.kind;
-    stage->type = sc.type;
-    stage->library = *lib;
-    stage->factory = *factory;
-    stage->host.stage_id = sc.id;
-    stage->host.logger = GetLogger(sc.id);
-    stage->host.sink = graph.get();
-    stage->config =
-        MakeConfigTree(sc.config, sc.config_location, sc.path + ".config", config.file, sc.id);
-    void* self = nullptr;
-    Status created = ConsumeError(stage->factory->create(
-        &stage->host, ConfigTreeRoot(*stage->config), dry_run ? FLX_CREATE_DRY_RUN : 0, &self));
-    if (!created.ok()) {
-      diags->Error(sc.location, sc.path,
-                   "stage '" + sc.id + "' (" + sc.library + ", type " + sc.type +
-                       "): create failed: " + CodeName(created.code()) + ": " +
-                       created.message());
-      continue;
-    }
-    stage->self = self;
-    ReportUnreadKeys(*stage->config, diags);
-    graph->stages_.push_back(std::move(stage));
+    std::unique_ptr<StageInstance> stage =
+        graph->CreateStage(config, loader, env, dry_run, diags, &sc);
+    if (stage) graph->stages_.push_back(std::move(stage));
   }
   if (diags->has_errors()) return InvalidArgument(diags->ToString());
+  graph->WireModels(config);
+  return graph;
+}
 
+std::unique_ptr<StageInstance> StageGraph::CreateStage(const GraphConfig& config,
+                                                       PluginLoader& loader, const Environment* env,
+                                                       bool dry_run, Diagnostics* diags,
+                                                       StageConfig* sc) {
+  auto fail = [&](const Status& s) {
+    diags->Error(sc->location, sc->path, "stage '" + sc->id + "': " + s.message());
+    return nullptr;
+  };
+  auto lib = loader.Load(sc->library);
+  if (!lib.ok()) return fail(lib.status());
+  auto factory = (*lib)->FindFactory(sc->kind, sc->type);
+  if (!factory.ok()) return fail(factory.status());
+  if (env != nullptr) ApplyEnvironment(*env, **factory, sc);
+  auto stage = std::make_unique<StageInstance>();
+  stage->id = sc->id;
+  stage->kind = sc->kind;
+  stage->type = sc->type;
+  stage->library = *lib;
+  stage->factory = *factory;
+  stage->host.stage_id = sc->id;
+  stage->host.logger = GetLogger(sc->id);
+  stage->host.sink = this;
+  stage->config =
+      MakeConfigTree(sc->config, sc->config_location, sc->path + ".config", config.file, sc->id);
+  void* self = nullptr;
+  Status created = ConsumeError(stage->factory->create(&stage->host, ConfigTreeRoot(*stage->config),
+                                                       dry_run ? FLX_CREATE_DRY_RUN : 0, &self));
+  if (!created.ok()) {
+    diags->Error(sc->location, sc->path,
+                 "stage '" + sc->id + "' (" + sc->library + ", type " + sc->type +
+                     "): create failed: " + CodeName(created.code()) + ": " + created.message());
+    return nullptr;
+  }
+  stage->self = self;
+  ReportUnreadKeys(*stage->config, diags);
+  return stage;
+}
+
+void StageGraph::WireModels(const GraphConfig& config) {
   auto find = [&](const std::string& id) -> StageInstance* {
-    for (auto& s : graph->stages_) {
+    for (auto& s : stages_) {
       if (s->id == id) return s.get();
     }
     return nullptr;
@@ -125,17 +135,23 @@ StatusOr<std::unique_ptr<StageGraph>> StageGraph::Build(const GraphConfig& confi
       StageInstance* s = find(id);
       // The config layer has validated references and chain shape already.
       switch (s->kind) {
-        case FLX_KIND_SCHEDULER: chain.scheduler = s; break;
-        case FLX_KIND_RECOVERY: chain.recoveries.push_back(s); break;
-        case FLX_KIND_PIPELINE: chain.pipeline = s; break;
+        case FLX_KIND_SCHEDULER:
+          chain.scheduler = s;
+          break;
+        case FLX_KIND_RECOVERY:
+          chain.recoveries.push_back(s);
+          break;
+        case FLX_KIND_PIPELINE:
+          chain.pipeline = s;
+          break;
         case FLX_KIND_METRICS:
-        case FLX_KIND_RANGE_: break;
+        case FLX_KIND_RANGE_:
+          break;
       }
     }
-    graph->models_.push_back(std::move(chain));
+    models_.push_back(std::move(chain));
   }
-  for (const std::string& id : config.observers) graph->observers_.push_back(find(id));
-  return graph;
+  for (const std::string& id : config.observers) observers_.push_back(find(id));
 }
 
 void StageGraph::ApplyEnvironment(const Environment& env, const flx_factory& factory,

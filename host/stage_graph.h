@@ -71,9 +71,9 @@ class StageInstance {
 // The stages one public model id runs through.
 struct ModelChain {
   std::string id;
-  StageInstance* scheduler = nullptr;       // optional, first
-  std::vector<StageInstance*> recoveries;   // consulted in order after a failed try
-  StageInstance* pipeline = nullptr;        // required, last
+  StageInstance* scheduler = nullptr;      // optional, first
+  std::vector<StageInstance*> recoveries;  // consulted in order after a failed try
+  StageInstance* pipeline = nullptr;       // required, last
 };
 
 class StageGraph : public EventSink {
@@ -86,8 +86,8 @@ class StageGraph : public EventSink {
   // With `env`, the variables each factory declares override its stages' config keys
   // (env_overrides.h), each override logged at info and listed in env_overrides().
   static StatusOr<std::unique_ptr<StageGraph>> Build(const GraphConfig& config, bool dry_run,
-                                                      Diagnostics* diags,
-                                                      const Environment* env = nullptr);
+                                                     Diagnostics* diags,
+                                                     const Environment* env = nullptr);
 
   const std::vector<ModelChain>& models() const { return models_; }
   // NULL when `id` is not a configured model.
@@ -115,6 +115,12 @@ class StageGraph : public EventSink {
 
  private:
   StageGraph() = default;
+  // Build's steps: one stage loaded and created (nullptr after reporting why to `diags`),
+  // then the model chains and observers wired from the created stages.
+  std::unique_ptr<StageInstance> CreateStage(const GraphConfig& config, PluginLoader& loader,
+                                             const Environment* env, bool dry_run,
+                                             Diagnostics* diags, StageConfig* sc);
+  void WireModels(const GraphConfig& config);
   // Applies the variables `factory` declares to `stage`'s config (Build with an env).
   void ApplyEnvironment(const Environment& env, const flx_factory& factory, StageConfig* stage);
   std::vector<std::unique_ptr<StageInstance>> stages_;  // in config order

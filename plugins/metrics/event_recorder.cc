@@ -135,15 +135,9 @@ void EventRecorder::ObserveLocked(const flx_event& event) {
     case FLX_EVENT_COMPLETED:
       Complete(event, model);
       break;
-    case FLX_EVENT_GAUGE: {
-      const std::string name = Text(event.name);
-      const std::string stage = Text(event.stage_id);
-      if (name == FLX_GAUGE_QUEUE_DEPTH) queue_depth_.Set({stage}, event.value);
-      if (name == FLX_GAUGE_IN_FLIGHT) in_flight_.Set({stage}, event.value);
-      if (name == FLX_GAUGE_MODEL_READY) model_ready_.Set({stage}, event.value);
-      if (name == FLX_GAUGE_WEIGHTS_BYTES) weights_bytes_.Set({stage}, event.value);
+    case FLX_EVENT_GAUGE:
+      SetGauge(event);
       break;
-    }
     case FLX_EVENT_JOB_ENDED:
       jobs_.Add({model, Text(event.name)});
       if (event.value > 0) job_run_.Observe({model}, event.value);
@@ -156,6 +150,15 @@ void EventRecorder::ObserveLocked(const flx_event& event) {
     case FLX_EVENT_TYPE_RANGE_:  // types from a newer SDK: nothing to count
       break;
   }
+}
+
+void EventRecorder::SetGauge(const flx_event& event) {
+  const std::string name = Text(event.name);
+  const std::string stage = Text(event.stage_id);
+  if (name == FLX_GAUGE_QUEUE_DEPTH) queue_depth_.Set({stage}, event.value);
+  if (name == FLX_GAUGE_IN_FLIGHT) in_flight_.Set({stage}, event.value);
+  if (name == FLX_GAUGE_MODEL_READY) model_ready_.Set({stage}, event.value);
+  if (name == FLX_GAUGE_WEIGHTS_BYTES) weights_bytes_.Set({stage}, event.value);
 }
 
 void EventRecorder::NoteModel(const std::string& model) {

@@ -85,6 +85,8 @@ class EventRecorder {
   };
 
   void ObserveLocked(const flx_event& event);
+  // A GAUGE event: the level of a known gauge for its stage; other gauges are ignored.
+  void SetGauge(const flx_event& event);
   void NoteModel(const std::string& model);
   PendingRequest* Pending(const char* request_id);
   void Complete(const flx_event& event, const std::string& model);
