@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -80,8 +81,8 @@ std::unique_ptr<ChildServer> ChildServer::Start(const std::string& fluxserve,
   std::unique_ptr<ChildServer> child(new ChildServer(pid, log_file));
 
   const Clock::time_point deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(ready_timeout_s));
+      Clock::now() +
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(ready_timeout_s));
   while (Clock::now() < deadline && child->Alive()) {
     if (child->port_ == 0) {
       const int port = std::atoi(ReadFile(port_file).c_str());
@@ -98,7 +99,8 @@ std::unique_ptr<ChildServer> ChildServer::Start(const std::string& fluxserve,
 ChildServer::~ChildServer() {
   if (!Alive()) return;
   ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 200 && Alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 200 && Alive(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (Alive()) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
@@ -108,8 +110,20 @@ ChildServer::~ChildServer() {
 bool ChildServer::Alive() {
   if (reaped_) return false;
   int status = 0;
-  if (::waitpid(pid_, &status, WNOHANG) == pid_) reaped_ = true;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    reaped_ = true;
+    exit_status_ = status;
+  }
   return !reaped_;
+}
+
+std::string ChildServer::ExitDescription() {
+  if (Alive()) return "running";
+  if (WIFSIGNALED(exit_status_)) {
+    return "signal " + std::to_string(WTERMSIG(exit_status_)) + " (" +
+           ::strsignal(WTERMSIG(exit_status_)) + ")";
+  }
+  return "exit code " + std::to_string(WEXITSTATUS(exit_status_));
 }
 
 ProcessMemory ChildServer::Memory() const {

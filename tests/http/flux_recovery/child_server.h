@@ -33,8 +33,7 @@ class ChildServer {
   // and, when given, RLIMIT_AS (soft and hard) set to `address_space_limit` bytes before
   // exec. Waits up to `ready_timeout_s` for GET /readyz to answer 200. Returns nullptr and
   // sets *why (with the child's log) when it does not get there.
-  static std::unique_ptr<ChildServer> Start(const std::string& fluxserve,
-                                            const std::string& config,
+  static std::unique_ptr<ChildServer> Start(const std::string& fluxserve, const std::string& config,
                                             const std::string& work_dir,
                                             std::optional<uint64_t> address_space_limit,
                                             double ready_timeout_s, std::string* why);
@@ -46,6 +45,8 @@ class ChildServer {
   pid_t pid() const { return pid_; }
   // True while the child has not exited.
   bool Alive();
+  // How the child ended ("exit code 1", "signal 6 (Aborted)"), or "running".
+  std::string ExitDescription();
   ProcessMemory Memory() const;
   // The child's stdout and stderr so far.
   std::string Log() const;
@@ -59,6 +60,7 @@ class ChildServer {
                      const std::string& body) const;
 
   pid_t pid_;
+  int exit_status_ = 0;
   std::string log_file_;
   uint16_t port_ = 0;
   bool reaped_ = false;

@@ -113,8 +113,8 @@ TEST(FluxRealOutOfMemoryTest, ATooLargeRequestIsServedSmallerAndTheServerSurvive
   ProcessMemory small;
   {
     std::string why;
-    auto child = ChildServer::Start(fluxserve, config, dir.path(), std::nullopt, kReadyTimeoutS,
-                                    &why);
+    auto child =
+        ChildServer::Start(fluxserve, config, dir.path(), std::nullopt, kReadyTimeoutS, &why);
     ASSERT_NE(child, nullptr) << why;
     const ChildResponse r = child->Post(kGenerations, Request(kSmallSide));
     ASSERT_EQ(r.status, 200) << r.error << r.body << "\nlog:\n" << child->Log();
@@ -143,7 +143,9 @@ TEST(FluxRealOutOfMemoryTest, ATooLargeRequestIsServedSmallerAndTheServerSurvive
                  << "): " << why;
   }
   const ChildResponse large = child->Post(kGenerations, Request(kLargeSide));
-  ASSERT_EQ(large.status, 200) << large.error << large.body << "\nlog:\n" << child->Log();
+  ASSERT_EQ(large.status, 200) << large.error << large.body
+                               << "\nserver: " << child->ExitDescription() << "\nlog:\n"
+                               << child->Log();
   const Poco::JSON::Object::Ptr json = ParseObject(large.body);
   ASSERT_TRUE(json) << large.body;
   if (!json->has("fallback_reason")) {
