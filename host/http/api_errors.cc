@@ -1,9 +1,9 @@
 #include "http/api_errors.h"
 
-#include "http/json_writer.h"
-
 #include <cmath>
 #include <sstream>
+
+#include "http/json_writer.h"
 
 namespace flx {
 
@@ -58,6 +58,16 @@ ApiError BadRequest(const std::string& message, const std::string& param, const 
   return e;
 }
 
+ApiError MethodNotAllowedError(const std::string& method, const std::string& allowed) {
+  ApiError e;
+  e.http_status = 405;
+  e.type = "invalid_request_error";
+  e.code = "method_not_allowed";
+  e.message = "method " + method + " is not allowed here; use " + allowed;
+  e.headers["Allow"] = allowed;
+  return e;
+}
+
 ApiError NotFoundError(const std::string& message, const std::string& code) {
   ApiError e;
   e.http_status = 404;
@@ -104,8 +114,12 @@ ApiError FromGenerationError(const GenerationError& error) {
   Mapping m{500, "server_error", "internal_error", false};
   switch (error.status.code()) {
     case FLX_INVALID_ARGUMENT:
-    case FLX_OUT_OF_RANGE: m = {400, "invalid_request_error", "invalid_value", false}; break;
-    case FLX_NOT_FOUND: m = {404, "invalid_request_error", "not_found", false}; break;
+    case FLX_OUT_OF_RANGE:
+      m = {400, "invalid_request_error", "invalid_value", false};
+      break;
+    case FLX_NOT_FOUND:
+      m = {404, "invalid_request_error", "not_found", false};
+      break;
     case FLX_RESOURCE_EXHAUSTED:
       m = error.failed_kind == FLX_KIND_SCHEDULER
               ? Mapping{429, "rate_limit_error", "queue_full", true}
@@ -118,9 +132,14 @@ ApiError FromGenerationError(const GenerationError& error) {
               ? Mapping{503, "server_error", "queue_timeout", true}
               : Mapping{504, "server_error", "deadline_exceeded", false};
       break;
-    case FLX_UNAVAILABLE: m = {503, "server_error", "unavailable", false}; break;
-    case FLX_CANCELLED: m = {499, "server_error", "cancelled", false}; break;
-    default: break;
+    case FLX_UNAVAILABLE:
+      m = {503, "server_error", "unavailable", false};
+      break;
+    case FLX_CANCELLED:
+      m = {499, "server_error", "cancelled", false};
+      break;
+    default:
+      break;
   }
   e.http_status = m.status;
   e.type = m.type;

@@ -32,6 +32,8 @@ struct ApiError {
 ApiError BadRequest(const std::string& message, const std::string& param,
                     const std::string& code = "invalid_value");
 ApiError NotFoundError(const std::string& message, const std::string& code = "not_found");
+// 405 method_not_allowed naming the methods the path takes (also in the Allow header).
+ApiError MethodNotAllowedError(const std::string& method, const std::string& allowed);
 
 // Maps a failed generation: scheduler RESOURCE_EXHAUSTED -> 429 + Retry-After, pipeline
 // RESOURCE_EXHAUSTED -> 500 out_of_memory, INVALID_ARGUMENT -> 400 (param from the error's

@@ -286,13 +286,7 @@ void SendJobJson(Poco::Net::HTTPServerResponse& response, int status, const std:
 
 void MethodNotAllowed(Poco::Net::HTTPServerResponse& response, const std::string& method,
                       const std::string& allowed) {
-  ApiError e;
-  e.http_status = 405;
-  e.type = "invalid_request_error";
-  e.code = "method_not_allowed";
-  e.message = "method " + method + " is not allowed here; use " + allowed;
-  e.headers["Allow"] = allowed;
-  SendApiError(response, e);
+  SendApiError(response, MethodNotAllowedError(method, allowed));
 }
 
 // ?status= and ?limit= of the listing, or the 400 naming the bad one.

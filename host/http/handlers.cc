@@ -315,15 +315,9 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     Emit(e, model);
   }
 
-  void MethodNotAllowed(HTTPServerResponse& response, const std::string& method,
+  void MethodNotAllowed(Poco::Net::HTTPServerResponse& response, const std::string& method,
                         const std::string& allowed) {
-    ApiError e;
-    e.http_status = 405;
-    e.type = "invalid_request_error";
-    e.code = "method_not_allowed";
-    e.message = "method " + method + " is not allowed here; use " + allowed;
-    e.headers["Allow"] = allowed;
-    SendApiError(response, e);
+    SendApiError(response, MethodNotAllowedError(method, allowed));
   }
 
   // True when the request may use /v1/ routes: no keys configured, or a matching bearer token.

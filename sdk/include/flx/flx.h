@@ -404,7 +404,8 @@ typedef enum flx_setting_type {
   FLX_SETTING_BOOL = 1,  /* the host writes 1/0, yes/no, on/off (any case) as true/false */
   FLX_SETTING_INT = 2,
   FLX_SETTING_NUMBER = 3,
-  FLX_SETTING_BYTES = 4  /* a size such as 16GiB, or a word the stage documents (auto) */
+  FLX_SETTING_BYTES = 4, /* a size such as 16GiB, or a word the stage documents (auto) */
+  FLX_SETTING_TYPE_RANGE_ = 0x7FFFFFFF /* not a type: every int32 is a valid value (see flx_code) */
 } flx_setting_type;
 
 /* Setting flags. */
