@@ -1,6 +1,8 @@
-// Fuzzes the PNG and JPEG encoders with arbitrary sizes, channel counts, qualities, metadata
-// and pixels. Every PNG is read back (chunk CRCs, IHDR, inflated IDAT == the pixels) and every
-// JPEG's SOF0 must carry the size; invalid arguments must be refused, never encoded.
+// Fuzzes the PNG, JPEG and WebP encoders with arbitrary sizes, channel counts, qualities,
+// metadata and pixels. Every PNG is read back (chunk CRCs, IHDR, inflated IDAT == the pixels),
+// every JPEG's SOF0 must carry the size, every WebP must be read back by libwebp with its size;
+// invalid arguments must be refused, never encoded.
+#include <webp/decode.h>
 #include <zlib.h>
 
 #include <cstdint>
@@ -91,6 +93,17 @@ void CheckJpeg(const std::string& jpeg, const flx::PixelView& image) {
   Violation("JPEG without SOF0");
 }
 
+// A WebP that libwebp's own reader accepts, with the image's size.
+void CheckWebp(const std::string& webp, const flx::PixelView& image) {
+  Check(webp.size() > 12 && webp.compare(0, 4, "RIFF") == 0 && webp.compare(8, 4, "WEBP") == 0,
+        "WebP RIFF header");
+  int width = 0;
+  int height = 0;
+  Check(WebPGetInfo(reinterpret_cast<const uint8_t*>(webp.data()), webp.size(), &width, &height) != 0,
+        "libwebp reads it back");
+  Check(uint32_t(width) == image.width && uint32_t(height) == image.height, "WebP size");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -99,7 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   image.width = in.Byte() % 70;   // 0 is refused; small sizes keep each run fast
   image.height = in.Byte() % 70;
   image.channels = in.Byte() % 6;  // only 3 and 4 are valid
-  const bool jpeg = in.Byte() & 1;
+  const int format = in.Byte() % 3;  // 0 PNG, 1 JPEG, 2 WebP
   const int quality = int(in.Byte()) - 10;  // -10..245: 1..100 are valid
   std::vector<std::pair<std::string, std::string>> metadata;
   for (int i = in.Byte() % 4; i > 0; --i) metadata.emplace_back(in.Text(90), in.Text(200));
@@ -108,10 +121,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const bool valid_image = image.width > 0 && image.height > 0 &&
                            (image.channels == 3 || image.channels == 4);
-  if (jpeg) {
+  if (format == 1) {
     auto encoded = flx::EncodeJpeg(image, quality);
     Check(encoded.ok() == (valid_image && quality >= 1 && quality <= 100), "JPEG validation");
     if (encoded.ok()) CheckJpeg(*encoded, image);
+  } else if (format == 2) {
+    auto encoded = flx::EncodeWebp(image, quality);
+    Check(encoded.ok() == (valid_image && quality >= 0 && quality <= 100), "WebP validation");
+    if (encoded.ok()) CheckWebp(*encoded, image);
   } else {
     auto encoded = flx::EncodePng(image, metadata);
     Check(encoded.ok() == valid_image, "PNG validation");

@@ -27,6 +27,11 @@ void CheckWithinLimits(const flx::ImagesRequest& request) {
         "guidance out of range");
   Check(request.response_format == "b64_json" || request.response_format == "url",
         "unknown response_format accepted");
+  Check(request.output_quality >= 0 && request.output_quality <= 100,
+        "output_compression out of range");
+  Check(request.partial_images <= RequestLimits::kMaxPartialImages, "partial_images out of range");
+  Check(request.timeout_s >= 0 && request.timeout_s <= RequestLimits::kMaxTimeoutS,
+        "timeout_s out of range");
 }
 
 }  // namespace
