@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "http/event_stream.h"
+#include "http/host_events.h"
 #include "http/json_writer.h"
 
 namespace flx {
@@ -39,22 +40,12 @@ std::string InnerMembers(const std::string& object) {
 }
 
 void EmitHostEvent(ServerState* state, flx_event event, const Job& job) {
-  event.struct_size = sizeof(event);
-  event.request_id = job.id().c_str();
-  event.model = job.model().c_str();
-  event.stage_id = "http";
-  state->graph->Deliver(event);
+  DeliverHostEvent(state->graph, event, job.id(), job.model());
 }
 
 void EmitCompleted(ServerState* state, const Job& job, int http_status, const std::string& code,
                    double seconds, uint32_t images) {
-  flx_event e{};
-  e.type = FLX_EVENT_COMPLETED;
-  e.code = http_status;
-  e.name = code.empty() ? nullptr : code.c_str();
-  e.value = seconds;
-  e.step = images;
-  EmitHostEvent(state, e, job);
+  EmitHostEvent(state, CompletedEvent(http_status, code, seconds, images), job);
 }
 
 // The error of a job that failed before any try ran, kept for the submitter to answer with.
@@ -95,11 +86,7 @@ void RunJob(ServerState* state, const ModelChain* chain, const ImagesRequest& re
     FailJob(state, job, error, start);
   } else {
     auto on_phase = [state, &job](const char* name, double seconds) {
-      flx_event phase{};
-      phase.type = FLX_EVENT_PHASE;
-      phase.name = name;
-      phase.value = seconds;
-      EmitHostEvent(state, phase, job);
+      EmitHostEvent(state, PhaseEvent(name, seconds), job);
     };
     auto encoded = EncodeAndStore(request, chain->id, *output, storage, on_phase);
     if (auto* error = std::get_if<ApiError>(&encoded)) {

@@ -30,6 +30,7 @@
 #include "http/generation_jobs.h"
 #include "http/generation_render.h"
 #include "http/generation_request.h"
+#include "http/host_events.h"
 #include "http/json_writer.h"
 #include "image_encoder.h"
 #include "logging.h"
@@ -296,23 +297,13 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
   // Sends a host event about this request to the observers.
   void Emit(flx_event event, const std::string& model) {
-    event.struct_size = sizeof(event);
-    event.request_id = request_id_.c_str();
-    event.model = model.c_str();
-    event.stage_id = "http";
-    state_->graph->Deliver(event);
+    DeliverHostEvent(state_->graph, event, request_id_, model);
   }
 
   // Every generation request ends with one COMPLETED event, success or not.
   void EmitCompleted(const std::string& model, int status, const std::string& error_code,
                      double seconds, uint32_t images) {
-    flx_event e{};
-    e.type = FLX_EVENT_COMPLETED;
-    e.code = status;
-    e.name = error_code.empty() ? nullptr : error_code.c_str();
-    e.value = seconds;
-    e.step = images;
-    Emit(e, model);
+    Emit(CompletedEvent(status, error_code, seconds, images), model);
   }
 
   void MethodNotAllowed(Poco::Net::HTTPServerResponse& response, const std::string& method,
@@ -779,13 +770,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     return storage;
   }
 
-  void EmitPhase(const char* name, double seconds) {
-    flx_event phase{};
-    phase.type = FLX_EVENT_PHASE;
-    phase.name = name;
-    phase.value = seconds;
-    Emit(phase, model_);
-  }
+  void EmitPhase(const char* name, double seconds) { Emit(PhaseEvent(name, seconds), model_); }
 
   // The access-log summary and JSON fields of a served generation.
   void LogGeneration(const ImagesRequest& r, const ModelChain& chain,
