@@ -2,6 +2,8 @@
 // not thread-safe on purpose (the host serialises its calls). It declares the settings an
 // operator may give from the environment (FLUX_*) or as `fluxserve generate` flags; the
 // host applies them without knowing this plugin (flx_setting in flx.h).
+#include <flx/vocabulary.h>
+
 #include <flx/plugin.hpp>
 
 #include "flux_stage.h"
@@ -23,22 +25,21 @@ const flx_setting kSettings[] = {
                  "fp8, none, or auto (the least lossy that fits the memory budget)"),
     flx::setting("memory_budget", FLX_SETTING_BYTES, nullptr, "--memory-budget", "SIZE",
                  "what a generation may hold, e.g. 10GiB (default auto: 85% of the memory)"),
-    flx::setting("release_unused_weights", FLX_SETTING_STRING, nullptr,
-                 "--release-unused-weights", "B",
-                 "true, false or auto: give back the pages of components not in use"),
+    flx::setting("release_unused_weights", FLX_SETTING_STRING, nullptr, "--release-unused-weights",
+                 "B", "true, false or auto: give back the pages of components not in use"),
     flx::setting("device", FLX_SETTING_STRING, "FLUX_DEVICE", "--device", "D",
                  "auto, cpu, cuda, cuda:N or mps"),
-    flx::setting("dtype", FLX_SETTING_STRING, "FLUX_DTYPE", "--dtype", "D",
+    flx::setting(FLX_KNOB_DTYPE, FLX_SETTING_STRING, "FLUX_DTYPE", "--dtype", "D",
                  "auto, float32, bfloat16 or float16"),
     flx::setting("threads", FLX_SETTING_STRING, "FLUX_THREADS", "--threads", "N",
                  "auto (the physical cores this process may run on) or a count"),
-    flx::setting("attention_slicing", FLX_SETTING_STRING, "FLUX_ATTENTION_SLICING",
+    flx::setting(FLX_KNOB_ATTENTION_SLICING, FLX_SETTING_STRING, "FLUX_ATTENTION_SLICING",
                  "--attention-slicing", "S", "off, auto, max or a number of chunks"),
-    flx::setting("vae_slicing", FLX_SETTING_BOOL, "FLUX_VAE_SLICING", "--vae-slicing", "B",
+    flx::setting(FLX_KNOB_VAE_SLICING, FLX_SETTING_BOOL, "FLUX_VAE_SLICING", "--vae-slicing", "B",
                  "decode the batch one image at a time"),
-    flx::setting("vae_tiling", FLX_SETTING_BOOL, "FLUX_VAE_TILING", "--vae-tiling", "B",
+    flx::setting(FLX_KNOB_VAE_TILING, FLX_SETTING_BOOL, "FLUX_VAE_TILING", "--vae-tiling", "B",
                  "decode in overlapping tiles"),
-    flx::setting("offload", FLX_SETTING_STRING, "FLUX_OFFLOAD", "--offload", "M",
+    flx::setting(FLX_KNOB_OFFLOAD, FLX_SETTING_STRING, "FLUX_OFFLOAD", "--offload", "M",
                  "none, model, sequential or auto (accelerators only)"),
     flx::setting("warmup", FLX_SETTING_BOOL, "FLUX_WARMUP_ENABLE", nullptr, nullptr,
                  "run one small generation before reporting ready", "false"),
@@ -50,4 +51,4 @@ const flx_setting kSettings[] = {
 
 FLX_PLUGIN("flx_pipeline_flux", "0.1.0",
            flx::pipeline_factory<flx::flux::FluxStage>("flux", "0.1.0", /*flags=*/0,
-                                                      flx::settings(kSettings)))
+                                                       flx::settings(kSettings)))
