@@ -17,6 +17,7 @@ packages=(
   clang-16 libclang-rt-16-dev libfuzzer-16-dev  # scripts/fuzz.sh, scripts/test.sh --sanitize
   llvm-16                 # llvm-symbolizer: sanitizer reports with file:line
   chromium                # the web playground's browser test (headless, driven by puppeteer-core)
+  redis-server libhiredis-dev  # the scale-out queue (issue 14): its client and real-server tests
 )
 
 # Node.js and npm run the tests that drive fluxserve with the npm `openai` client; a machine
