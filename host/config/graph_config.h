@@ -52,7 +52,7 @@ struct ServerConfig {
   double job_ttl_s = 3600;                   // an ended job's result is kept this long; > 0
   int64_t max_active_jobs = 64;              // queued or running at once; more are 429; >= 1
   int64_t max_kept_jobs = 1000;              // ended jobs kept; the oldest go first; >= 1
-  int64_t max_job_result_bytes = 536870912;  // their response bodies in memory; >= 1
+  int64_t max_job_result_bytes = 536870912;  // what they keep in memory; >= 1
   SourceLocation listen_location;  // where `listen` was written (for bind errors)
 };
 

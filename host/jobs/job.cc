@@ -88,7 +88,7 @@ void Job::EndLocked(JobStatus status) {
 void Job::Succeed(std::string response_json) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (IsFinal(state_.status)) return;
-  state_.result_bytes = response_json.size();
+  state_.result_bytes += response_json.size();
   state_.response_json = std::move(response_json);
   EndLocked(JobStatus::kSucceeded);
 }
@@ -97,7 +97,7 @@ void Job::Fail(JobStatus status, int http_status, std::string error_json) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (IsFinal(state_.status)) return;
   state_.error_status = http_status;
-  state_.result_bytes = error_json.size();
+  state_.result_bytes += error_json.size();
   state_.error_json = std::move(error_json);
   EndLocked(status);
 }
@@ -106,6 +106,7 @@ void Job::AddFeedEvent(FeedEvent event) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (IsFinal(state_.status)) return;
+    state_.result_bytes += event.name.size() + event.data.size();
     feed_.push_back(std::move(event));
   }
   placed_cv_.notify_all();

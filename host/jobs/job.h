@@ -58,7 +58,7 @@ struct JobSnapshot {
   std::string response_json;
   int error_status = 0;
   std::string error_json;
-  size_t result_bytes = 0;
+  size_t result_bytes = 0;  // what the job keeps: its stream events and its response or error
 };
 
 class Job {

@@ -1,7 +1,8 @@
 // The background jobs of one server: starts each on its own worker thread, finds them by id,
 // lists them, cancels them, and forgets ended ones after job_ttl_s. Memory stays bounded:
 // at most max_active jobs queued or running (more are refused), and of the ended ones at
-// most max_kept jobs and max_result_bytes of response bodies (the oldest go first). An id
+// most max_kept jobs and max_result_bytes of what they keep (response or error, and their
+// stream events: progress and partial images), the oldest going first. An id
 // that was forgotten is remembered (up to 4 x max_kept ids) so a late poll hears "expired"
 // rather than "no such job".
 #ifndef FLX_HOST_JOBS_JOB_STORE_H_
@@ -29,7 +30,7 @@ struct JobLimits {
   double ttl_s = 3600;                          // how long an ended job's result is kept; > 0
   size_t max_active = 64;                       // jobs queued or running at once; >= 1
   size_t max_kept = 1000;                       // ended jobs kept; >= 1
-  size_t max_result_bytes = size_t{512} << 20;  // their response bodies, summed
+  size_t max_result_bytes = size_t{512} << 20;  // what they keep (Job result_bytes), summed
 };
 
 class JobStore {

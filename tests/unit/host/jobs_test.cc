@@ -151,6 +151,20 @@ TEST(JobStoreTest, TheOldestEndedJobsGoFirstBeyondTheCountAndByteCaps) {
   EXPECT_TRUE(store.Find("c").expired);
 }
 
+TEST(JobTest, WhatAJobKeepsCountsItsStreamEventsAndItsResult) {
+  auto job = NewJob("j");
+  job->AddFeedEvent({"image_generation.partial_image", std::string(1000, 'x')});
+  EXPECT_EQ(job->Snapshot(false).result_bytes,
+            1000 + std::string("image_generation.partial_image").size());
+  job->Succeed(std::string(500, 'y'));
+  EXPECT_EQ(job->Snapshot(false).result_bytes,
+            1500 + std::string("image_generation.partial_image").size());
+  job->AddFeedEvent({"late", "ignored after the end"});
+  std::vector<FeedEvent> feed;
+  EXPECT_TRUE(job->ReadFeed(0, &feed, 0));
+  EXPECT_EQ(feed.size(), 1u);
+}
+
 TEST(JobStoreTest, ListIsNewestFirstAndFilters) {
   JobStore store(JobLimits{});
   for (const char* id : {"a", "b", "c"}) {
