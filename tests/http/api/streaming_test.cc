@@ -7,6 +7,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -129,6 +130,28 @@ TEST(StreamingTest, ABackgroundJobsEventsReplayFromTheStart) {
   HttpResponse again = server->Get(std::string(kGenerations) + "/" + id + "/events");
   EXPECT_EQ(ParseEvents(again.body).size(), events.size());
   EXPECT_EQ(server->Get(std::string(kGenerations) + "/nope/events").status, 404);
+}
+
+TEST(StreamingTest, ARetriedStreamWithAnIdempotencyKeyReplaysTheSameJob) {
+  auto server = StartReady("{delay_ms: 100}");
+  ASSERT_NE(server, nullptr);
+  const std::string body = R"({"prompt":"x","size":"16x16","steps":2,"stream":true})";
+  const std::map<std::string, std::string> key = {{"Idempotency-Key", "stream-1"}};
+  HttpResponse first = server->Post(kGenerations, body, key);
+  HttpResponse retry = server->Post(kGenerations, body, key);
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(retry.headers["idempotent-replayed"], "true");
+  EXPECT_EQ(first.headers["x-job-id"], retry.headers["x-job-id"]);
+  const auto image = [](const HttpResponse& r) {
+    const std::vector<Sse> completed = Named(ParseEvents(r.body), "image_generation.completed");
+    return completed.empty() ? std::string() : completed[0].data->getValue<std::string>("b64_json");
+  };
+  EXPECT_FALSE(image(first).empty());
+  EXPECT_EQ(image(first), image(retry));
+  EXPECT_EQ(
+      server->Get("/v1/models/test-model").Json()->getObject("config")->getValue<int>("calls"), 1)
+      << "the model ran once";
 }
 
 TEST(StreamingTest, AClientThatLeavesAStreamCancelsItsGeneration) {
