@@ -18,15 +18,34 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(SdkExamplePipelineTest, ReactsToARecoveryKnobAndItsPhasesAreExported) {
-  TempDir temp;
-  ASSERT_FALSE(temp.path().empty()) << "mkdtemp failed";
+// Installs the SDK under `temp` and builds the gradient example against it alone; the
+// plugin library's path, or "" after failing the test.
+fs::path BuildGradientExample(const TempDir& temp) {
+  if (temp.path().empty()) {
+    ADD_FAILURE() << "mkdtemp failed";
+    return {};
+  }
   const fs::path prefix = temp.path() / "prefix";
   const fs::path build = temp.path() / "build";
-  ASSERT_EQ(InstallSdk(prefix), "");
-  ASSERT_EQ(BuildExample("gradient_pipeline", prefix, build), "");
+  const std::string installed = InstallSdk(prefix);
+  if (!installed.empty()) {
+    ADD_FAILURE() << installed;
+    return {};
+  }
+  const std::string built = BuildExample("gradient_pipeline", prefix, build);
+  if (!built.empty()) {
+    ADD_FAILURE() << built;
+    return {};
+  }
   const fs::path library = build / "flx_gradient_pipeline.so";
-  ASSERT_TRUE(fs::exists(library)) << "the build did not produce " << library;
+  if (!fs::exists(library)) ADD_FAILURE() << "the build did not produce " << library;
+  return fs::exists(library) ? library : fs::path();
+}
+
+TEST(SdkExamplePipelineTest, ReactsToARecoveryKnobAndItsPhasesAreExported) {
+  TempDir temp;
+  const fs::path library = BuildGradientExample(temp);
+  ASSERT_FALSE(library.empty());
 
   auto server = flx::test::TestServer::Start(
       "stages:\n"
@@ -68,12 +87,9 @@ TEST(SdkExamplePipelineTest, ReactsToARecoveryKnobAndItsPhasesAreExported) {
 
 TEST(SdkExamplePipelineTest, ItsDeclaredSettingsReachItAsFlagsAndFromTheEnvironment) {
   TempDir temp;
-  ASSERT_FALSE(temp.path().empty()) << "mkdtemp failed";
-  const fs::path prefix = temp.path() / "prefix";
-  const fs::path build = temp.path() / "build";
-  ASSERT_EQ(InstallSdk(prefix), "");
-  ASSERT_EQ(BuildExample("gradient_pipeline", prefix, build), "");
-  const std::string library = (build / "flx_gradient_pipeline.so").string();
+  const fs::path built = BuildGradientExample(temp);
+  ASSERT_FALSE(built.empty());
+  const std::string library = built.string();
   const char* bin_dir = std::getenv("FLX_BIN_DIR");
   ASSERT_NE(bin_dir, nullptr) << "FLX_BIN_DIR is not set (run through ctest)";
   const std::string fluxserve = std::string(bin_dir) + "/fluxserve";
@@ -118,8 +134,7 @@ TEST(SdkExamplePipelineTest, ItsDeclaredSettingsReachItAsFlagsAndFromTheEnvironm
 
   const CommandResult unknown = generate({}, {"--model", "m"});
   EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
-  EXPECT_NE(unknown.output.find("unknown option '--model'"), std::string::npos)
-      << unknown.output;
+  EXPECT_NE(unknown.output.find("unknown option '--model'"), std::string::npos) << unknown.output;
 }
 
 }  // namespace
