@@ -34,6 +34,7 @@ size_t MinimalIfaceSize(flx_kind kind) {
     case FLX_KIND_PIPELINE: return offsetof(flx_pipeline_iface, describe) + sizeof(void*);
     case FLX_KIND_RECOVERY: return offsetof(flx_recovery_iface, decide) + sizeof(void*);
     case FLX_KIND_METRICS: return offsetof(flx_metrics_iface, describe_model) + sizeof(void*);
+    case FLX_KIND_QUEUE: return offsetof(flx_queue_iface, describe) + sizeof(void*);  // 1.3
     case FLX_KIND_RANGE_: break;
   }
   return SIZE_MAX;
@@ -103,6 +104,7 @@ const char* KindName(flx_kind kind) {
     case FLX_KIND_PIPELINE: return "pipeline";
     case FLX_KIND_RECOVERY: return "recovery";
     case FLX_KIND_METRICS: return "metrics";
+    case FLX_KIND_QUEUE: return "queue";
     case FLX_KIND_RANGE_: break;
   }
   return "unknown";

@@ -42,6 +42,9 @@ const flx_recovery_iface* StageInstance::recovery() const {
 const flx_metrics_iface* StageInstance::metrics() const {
   return kind == FLX_KIND_METRICS ? static_cast<const flx_metrics_iface*>(factory->iface) : nullptr;
 }
+const flx_queue_iface* StageInstance::queue() const {
+  return kind == FLX_KIND_QUEUE ? static_cast<const flx_queue_iface*>(factory->iface) : nullptr;
+}
 
 std::string StageInstance::readiness_message() const {
   std::lock_guard<std::mutex> lock(message_mutex_);
@@ -145,6 +148,7 @@ void StageGraph::WireModels(const GraphConfig& config) {
           chain.pipeline = s;
           break;
         case FLX_KIND_METRICS:
+        case FLX_KIND_QUEUE:
         case FLX_KIND_RANGE_:
           break;
       }
@@ -152,6 +156,7 @@ void StageGraph::WireModels(const GraphConfig& config) {
     models_.push_back(std::move(chain));
   }
   for (const std::string& id : config.observers) observers_.push_back(find(id));
+  if (!config.job_queue.empty()) job_queue_ = find(config.job_queue);
 }
 
 void StageGraph::ApplyEnvironment(const Environment& env, const flx_factory& factory,

@@ -51,6 +51,7 @@ class StageInstance {
   const flx_pipeline_iface* pipeline() const;
   const flx_recovery_iface* recovery() const;
   const flx_metrics_iface* metrics() const;
+  const flx_queue_iface* queue() const;
 
   // Serialises generate() for pipelines that are not thread-safe, whatever the scheduler does.
   std::mutex generate_mutex;
@@ -94,6 +95,8 @@ class StageGraph : public EventSink {
   const ModelChain* FindModel(const std::string& id) const;
   const std::vector<std::unique_ptr<StageInstance>>& stages() const { return stages_; }
   const std::vector<StageInstance*>& observers() const { return observers_; }
+  // The stage named by `job_queue:` (jobs shared by replicas), or nullptr: jobs in process.
+  StageInstance* job_queue() const { return job_queue_; }
 
   // Starts prepare() of every pipeline on background threads and returns at once.
   void StartPrepare();
@@ -126,6 +129,7 @@ class StageGraph : public EventSink {
   std::vector<std::unique_ptr<StageInstance>> stages_;  // in config order
   std::vector<ModelChain> models_;
   std::vector<StageInstance*> observers_;
+  StageInstance* job_queue_ = nullptr;
   std::vector<std::thread> prepare_threads_;
   std::shared_ptr<spdlog::logger> logger_;
   std::mutex listeners_mutex_;

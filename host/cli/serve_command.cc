@@ -144,6 +144,7 @@ void ApplyServerSection(const Environment& env, const GraphConfig& config,
   options->jobs.max_active = static_cast<size_t>(config.server.max_active_jobs);
   options->jobs.max_kept = static_cast<size_t>(config.server.max_kept_jobs);
   options->jobs.max_result_bytes = static_cast<size_t>(config.server.max_job_result_bytes);
+  options->queue_workers = static_cast<size_t>(config.server.queue_workers);
   if (auto keys = env.Get("FLUX_API_KEYS")) {
     std::stringstream ss(*keys);
     std::string key;

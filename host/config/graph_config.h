@@ -53,6 +53,8 @@ struct ServerConfig {
   int64_t max_active_jobs = 64;              // queued or running at once; more are 429; >= 1
   int64_t max_kept_jobs = 1000;              // ended jobs kept; the oldest go first; >= 1
   int64_t max_job_result_bytes = 536870912;  // what they keep in memory; >= 1
+  // With a job_queue: the jobs of each model this replica runs at once (its workers); >= 1.
+  int64_t queue_workers = 1;
   SourceLocation listen_location;  // where `listen` was written (for bind errors)
 };
 
@@ -87,6 +89,7 @@ struct GraphConfig {
   std::vector<StageConfig> stages;        // in file order
   std::vector<ModelRoute> models;         // in file order; the first is the default model
   std::vector<std::string> observers;     // ids of metrics stages
+  std::string job_queue;                  // id of the queue stage jobs go through; "" = none
   LoggingConfig logging;
 
   // The stage with `id`, or nullptr.

@@ -15,15 +15,17 @@
 namespace flx {
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"version", "server",    "plugin_paths", "stages",
-                                                "models",  "observers", "logging"};
+const std::vector<std::string> kTopLevelKeys = {"version",   "server",    "plugin_paths",
+                                                "stages",    "models",    "observers",
+                                                "job_queue", "logging"};
 const std::vector<std::string> kServerKeys = {
     "listen",           "output_dir",     "max_body_bytes", "threads", "max_queued_connections",
     "shutdown_grace_s", "public_base_url", "api_keys", "header_timeout_s", "body_timeout_s",
-    "request_timeout_s", "job_ttl_s", "max_active_jobs", "max_kept_jobs", "max_job_result_bytes"};
+    "request_timeout_s", "job_ttl_s", "max_active_jobs", "max_kept_jobs", "max_job_result_bytes",
+    "queue_workers"};
 const std::vector<std::string> kStageKeys = {"id", "kind", "library", "type", "config"};
 const std::vector<std::string> kLoggingKeys = {"format", "level"};
-const std::vector<std::string> kKinds = {"scheduler", "pipeline", "recovery", "metrics"};
+const std::vector<std::string> kKinds = {"scheduler", "pipeline", "recovery", "metrics", "queue"};
 const std::vector<std::string> kLogFormats = {"text", "json"};
 const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical"};
 
@@ -31,6 +33,7 @@ flx_kind KindFromName(const std::string& name) {
   if (name == "scheduler") return FLX_KIND_SCHEDULER;
   if (name == "recovery") return FLX_KIND_RECOVERY;
   if (name == "metrics") return FLX_KIND_METRICS;
+  if (name == "queue") return FLX_KIND_QUEUE;
   return FLX_KIND_PIPELINE;
 }
 
@@ -45,6 +48,8 @@ std::string KindPhrase(flx_kind kind) {
       return "a recovery stage";
     case FLX_KIND_METRICS:
       return "a metrics stage";
+    case FLX_KIND_QUEUE:
+      return "a queue stage";
     case FLX_KIND_RANGE_:
       break;
   }
@@ -118,6 +123,7 @@ class GraphChecker {
     YAML::Node models = reader_.Require(root, "", "models");
     if (models) CheckModels(models);
     if (root["observers"]) CheckObservers(root["observers"]);
+    if (root["job_queue"]) CheckJobQueue(root["job_queue"]);
     if (root["logging"]) CheckLogging(root["logging"]);
     WarnUnusedStages();
   }
@@ -210,7 +216,8 @@ class GraphChecker {
     const std::pair<const char*, int64_t*> integers[] = {
         {"max_active_jobs", &out->max_active_jobs},
         {"max_kept_jobs", &out->max_kept_jobs},
-        {"max_job_result_bytes", &out->max_job_result_bytes}};
+        {"max_job_result_bytes", &out->max_job_result_bytes},
+        {"queue_workers", &out->queue_workers}};
     for (const auto& [key, field] : integers) {
       if (YAML::Node n = server[key]) {
         if (auto v = reader_.Integer(n, std::string("server.") + key, 1, max)) *field = *v;
@@ -418,6 +425,9 @@ class GraphChecker {
       reader_.Error(
           element, path,
           "metrics stage " + named + " cannot be part of a chain; list it under 'observers'");
+    } else if (kind == FLX_KIND_QUEUE) {
+      reader_.Error(element, path,
+                    "queue stage " + named + " cannot be part of a chain; name it as 'job_queue'");
     } else if (kind == FLX_KIND_SCHEDULER && index != 0) {
       reader_.Error(element, path,
                     "scheduler " + named +
@@ -461,6 +471,24 @@ class GraphChecker {
     }
   }
 
+  // job_queue: the id of the one queue stage every job goes through (replicas sharing jobs).
+  void CheckJobQueue(const YAML::Node& node) {
+    if (node.IsNull()) return;
+    if (!node.IsScalar()) {
+      reader_.Error(node, "job_queue", "expected the id of a queue stage, got " + DescribeNode(node));
+      return;
+    }
+    StageInfo* stage = ResolveStage(node, "job_queue");
+    if (stage == nullptr) return;
+    if (stage->kind && *stage->kind != FLX_KIND_QUEUE) {
+      reader_.Error(node, "job_queue",
+                    "stage '" + node.Scalar() + "' is " + KindPhrase(*stage->kind) +
+                        "; job_queue must name a queue stage");
+      return;
+    }
+    config_->job_queue = node.Scalar();
+  }
+
   void CheckLogging(const YAML::Node& logging) {
     if (!ExpectMap(logging, "logging", "a map of logging settings") || logging.IsNull()) return;
     reader_.RejectUnknownKeys(logging, "logging", kLoggingKeys);
@@ -477,7 +505,7 @@ class GraphChecker {
       const StageInfo& info = stage_info_[id];
       if (!info.used) {
         reader_.Warning(info.node, info.path,
-                        "stage '" + id + "' is not used by any model or observer");
+                        "stage '" + id + "' is not used by any model, observer or job_queue");
       }
     }
   }

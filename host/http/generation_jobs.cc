@@ -22,6 +22,8 @@ constexpr double kPlaceTimeoutS = 5;  // a scheduler that emits no QUEUED event 
 constexpr size_t kDefaultListLimit = 20;
 constexpr size_t kMaxListLimit = 100;
 
+}  // namespace
+
 std::string NewJobId() {
   std::string uuid = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
   std::string hex;
@@ -30,6 +32,8 @@ std::string NewJobId() {
   }
   return "imgjob_" + hex;
 }
+
+namespace {
 
 // The members of a JSON object's text, without its braces ("" for "{}").
 std::string InnerMembers(const std::string& object) {
@@ -128,14 +132,13 @@ ApiError TooManyJobs(const std::string& why) {
   return e;
 }
 
-std::optional<double> EtaSeconds(const ServerState& state, const Job& job,
+std::optional<double> EtaSeconds(const ServerState& state, const RunShape& shape,
                                  const JobSnapshot& snapshot, std::optional<size_t> position) {
   if (snapshot.status == JobStatus::kRunning) {
-    return state.run_times.Remaining(job.shape(), snapshot.step, snapshot.steps,
-                                     snapshot.step_seconds);
+    return state.run_times.Remaining(shape, snapshot.step, snapshot.steps, snapshot.step_seconds);
   }
   if (snapshot.status == JobStatus::kQueued) {
-    return state.run_times.Waiting(job.shape(), position.value_or(0));
+    return state.run_times.Waiting(shape, position.value_or(0));
   }
   return std::nullopt;
 }
@@ -149,29 +152,19 @@ void WriteOptionalTime(JsonWriter& w, const char* key, std::optional<double> uni
   }
 }
 
-ApiError JobNotFound(const ServerState& state, const std::string& id, bool expired) {
-  if (!expired) {
-    ApiError e = NotFoundError("no background job '" + id + "'", "job_not_found");
-    return e;
-  }
-  return NotFoundError("the background job '" + id + "' has expired: results are kept for " +
-                           std::to_string(static_cast<int64_t>(state.options.jobs.ttl_s)) +
-                           " s after a job ends (server.job_ttl_s), and at most " +
-                           std::to_string(state.options.jobs.max_kept) +
-                           " ended jobs (server.max_kept_jobs)",
-                       "job_expired");
-}
 
 }  // namespace
 
 std::variant<std::shared_ptr<Job>, ApiError> SubmitGenerationJob(ServerState* state,
                                                                  const ModelChain& chain,
                                                                  const ImagesRequest& request,
-                                                                 ImageStorage storage) {
+                                                                 ImageStorage storage,
+                                                                 const std::string& job_id) {
   RunShape shape{chain.id, request.input.width, request.input.height, request.input.steps,
                  request.input.n};
   const double now = UnixNow();
-  auto job = std::make_shared<Job>(NewJobId(), std::move(shape), now);
+  auto job =
+      std::make_shared<Job>(job_id.empty() ? NewJobId() : job_id, std::move(shape), now);
   job->call().deadline_epoch_s = state->options.DeadlineFor(request.timeout_s, now);
   FeedJobEvents(state, request, job);
   storage.request_id = job->id();
@@ -221,10 +214,28 @@ std::variant<KeyedJob, ApiError> SubmitGenerationJobOnce(
   return KeyReused();  // another request claimed the freed key with another body meanwhile
 }
 
+ApiError JobNotFound(const ServerState& state, const std::string& id, bool expired) {
+  if (!expired) {
+    ApiError e = NotFoundError("no background job '" + id + "'", "job_not_found");
+    return e;
+  }
+  return NotFoundError("the background job '" + id + "' has expired: results are kept for " +
+                           std::to_string(static_cast<int64_t>(state.options.jobs.ttl_s)) +
+                           " s after a job ends (server.job_ttl_s), and at most " +
+                           std::to_string(state.options.jobs.max_kept) +
+                           " ended jobs (server.max_kept_jobs)",
+                       "job_expired");
+}
+
 std::string JobJson(const ServerState& state, const Job& job, bool with_result) {
   const JobSnapshot s = job.Snapshot(with_result);
   std::optional<size_t> position;
   if (s.status == JobStatus::kQueued) position = state.queue_positions.Position(s.id);
+  return JobSnapshotJson(state, s, job.shape(), position, with_result);
+}
+
+std::string JobSnapshotJson(const ServerState& state, const JobSnapshot& s, const RunShape& shape,
+                            std::optional<size_t> position, bool with_result) {
   JsonWriter w;
   w.BeginObject();
   w.Key("id").String(s.id);
@@ -238,7 +249,7 @@ std::string JobJson(const ServerState& state, const Job& job, bool with_result) 
   }
   w.Key("progress").BeginObject().Key("step").UInt(s.step).Key("steps").UInt(s.steps).EndObject();
   w.Key("eta_seconds");
-  if (auto eta = EtaSeconds(state, job, s, position)) {
+  if (auto eta = EtaSeconds(state, shape, s, position)) {
     w.Number(*eta);
   } else {
     w.Null();
@@ -262,7 +273,6 @@ std::string JobJson(const ServerState& state, const Job& job, bool with_result) 
 }  // namespace flx
 
 namespace flx {
-namespace {
 
 void SendJobJson(Poco::Net::HTTPServerResponse& response, int status, const std::string& body) {
   response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
@@ -271,16 +281,9 @@ void SendJobJson(Poco::Net::HTTPServerResponse& response, int status, const std:
   response.send() << body << std::flush;
 }
 
-void MethodNotAllowed(Poco::Net::HTTPServerResponse& response, const std::string& method,
-                      const std::string& allowed) {
-  SendApiError(response, MethodNotAllowedError(method, allowed));
-}
-
-// ?status= and ?limit= of the listing, or the 400 naming the bad one.
-std::variant<std::pair<std::optional<JobStatus>, size_t>, ApiError> ListQuery(
-    const std::string& uri) {
-  std::optional<JobStatus> status;
-  size_t limit = kDefaultListLimit;
+std::variant<JobListQuery, ApiError> ParseJobListQuery(const std::string& uri) {
+  JobListQuery query;
+  query.limit = kDefaultListLimit;
   Poco::URI::QueryParameters parameters;
   try {
     parameters = Poco::URI(uri).getQueryParameters();
@@ -289,8 +292,8 @@ std::variant<std::pair<std::optional<JobStatus>, size_t>, ApiError> ListQuery(
   }
   for (const auto& [key, value] : parameters) {
     if (key == "status") {
-      status = ParseJobStatus(value);
-      if (!status) {
+      query.status = ParseJobStatus(value);
+      if (!query.status) {
         return BadRequest(
             "'status' must be queued, running, succeeded, failed or cancelled, "
             "got \"" +
@@ -305,28 +308,13 @@ std::variant<std::pair<std::optional<JobStatus>, size_t>, ApiError> ListQuery(
                               ", got \"" + value.substr(0, 40) + "\"",
                           "limit");
       }
-      limit = parsed;
+      query.limit = parsed;
     }
   }
-  return std::make_pair(status, limit);
+  return query;
 }
 
-void ListJobs(ServerState* state, Poco::Net::HTTPServerRequest& request,
-              Poco::Net::HTTPServerResponse& response) {
-  auto query = ListQuery(request.getURI());
-  if (auto* error = std::get_if<ApiError>(&query)) return SendApiError(response, *error);
-  const auto [status, limit] = std::get<0>(query);
-  // One more than asked, to tell whether there are more.
-  std::vector<std::shared_ptr<Job>> jobs = state->jobs.List(status, limit + 1);
-  const bool has_more = jobs.size() > limit;
-  if (has_more) jobs.pop_back();
-  std::string body = "{\"object\":\"list\",\"data\":[";
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    body += (i == 0 ? "" : ",") + JobJson(*state, *jobs[i], /*with_result=*/false);
-  }
-  body += std::string("],\"has_more\":") + (has_more ? "true" : "false") + "}";
-  SendJobJson(response, 200, body);
-}
+namespace {
 
 // Whether `text` ends with `suffix`; removes it when it does (and leaves something before).
 bool StripSuffix(std::string* text, const std::string& suffix) {
@@ -336,17 +324,59 @@ bool StripSuffix(std::string* text, const std::string& suffix) {
   return true;
 }
 
+}  // namespace
+
+std::variant<JobRoute, ApiError> ResolveJobRoute(const std::string& method,
+                                                 const std::string& path) {
+  const bool get = method == "GET" || method == "HEAD";
+  if (path.rfind(kJobsPrefix, 0) != 0) {
+    if (!get) return MethodNotAllowedError(method, "GET, POST");
+    return JobRoute{JobRoute::Kind::kList, ""};
+  }
+  std::string id = path.substr(std::string(kJobsPrefix).size());
+  const bool cancel = StripSuffix(&id, "/cancel");
+  const bool events = !cancel && StripSuffix(&id, "/events");
+  if (cancel && method != "POST") return MethodNotAllowedError(method, "POST");
+  if (!cancel && !get) return MethodNotAllowedError(method, "GET");
+  if (cancel) return JobRoute{JobRoute::Kind::kCancel, id};
+  return JobRoute{events ? JobRoute::Kind::kEvents : JobRoute::Kind::kGet, id};
+}
+
+ApiError JobEndedError(const std::string& id, const std::string& status) {
+  ApiError e;
+  e.http_status = 409;
+  e.type = "invalid_request_error";
+  e.code = "job_ended";
+  e.message = "the background job '" + id + "' has already " + status +
+              "; there is nothing to cancel";
+  return e;
+}
+
+namespace {
+
+
+void ListJobs(ServerState* state, Poco::Net::HTTPServerRequest& request,
+              Poco::Net::HTTPServerResponse& response) {
+  auto query = ParseJobListQuery(request.getURI());
+  if (auto* error = std::get_if<ApiError>(&query)) return SendApiError(response, *error);
+  const JobListQuery& q = std::get<JobListQuery>(query);
+  // One more than asked, to tell whether there are more.
+  std::vector<std::shared_ptr<Job>> jobs = state->jobs.List(q.status, q.limit + 1);
+  const bool has_more = jobs.size() > q.limit;
+  if (has_more) jobs.pop_back();
+  std::string body = "{\"object\":\"list\",\"data\":[";
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    body += (i == 0 ? "" : ",") + JobJson(*state, *jobs[i], /*with_result=*/false);
+  }
+  body += std::string("],\"has_more\":") + (has_more ? "true" : "false") + "}";
+  SendJobJson(response, 200, body);
+}
+
 void CancelJob(ServerState* state, Job& job, Poco::Net::HTTPServerResponse& response) {
   if (!job.RequestCancel()) {
     const JobStatus status = job.Snapshot(false).status;
     if (status != JobStatus::kCancelled) {
-      ApiError e;
-      e.http_status = 409;
-      e.type = "invalid_request_error";
-      e.code = "job_ended";
-      e.message = "the background job '" + job.id() + "' has already " + JobStatusName(status) +
-                  "; there is nothing to cancel";
-      return SendApiError(response, e);
+      return SendApiError(response, JobEndedError(job.id(), JobStatusName(status)));
     }
   }
   SendJobJson(response, 200, JobJson(*state, job, /*with_result=*/false));
@@ -357,27 +387,23 @@ void CancelJob(ServerState* state, Job& job, Poco::Net::HTTPServerResponse& resp
 void ServeJobRoute(ServerState* state, Poco::Net::HTTPServerRequest& request,
                    Poco::Net::HTTPServerResponse& response, const std::string& path,
                    const std::function<bool()>& peer_gone) {
-  const std::string& method = request.getMethod();
-  const bool get = method == "GET" || method == "HEAD";
-  if (path.rfind(kJobsPrefix, 0) != 0) {
-    if (!get) return MethodNotAllowed(response, method, "GET, POST");
-    return ListJobs(state, request, response);
-  }
-  std::string id = path.substr(std::string(kJobsPrefix).size());
-  const bool cancel = StripSuffix(&id, "/cancel");
-  const bool events = !cancel && StripSuffix(&id, "/events");
-  if (cancel && method != "POST") return MethodNotAllowed(response, method, "POST");
-  if (!cancel && !get) return MethodNotAllowed(response, method, "GET");
-  const JobStore::Lookup found = state->jobs.Find(id);
+  auto resolved = ResolveJobRoute(request.getMethod(), path);
+  if (auto* error = std::get_if<ApiError>(&resolved)) return SendApiError(response, *error);
+  const JobRoute& route = std::get<JobRoute>(resolved);
+  if (route.kind == JobRoute::Kind::kList) return ListJobs(state, request, response);
+  const JobStore::Lookup found = state->jobs.Find(route.id);
   if (!found.job) {
-    return SendApiError(response, JobNotFound(*state, id.substr(0, 80), found.expired));
+    return SendApiError(response, JobNotFound(*state, route.id.substr(0, 80), found.expired));
   }
-  if (cancel) return CancelJob(state, *found.job, response);
-  if (events) {
-    StreamJobEvents(*state, *found.job, request, response, peer_gone);
-    return;
+  switch (route.kind) {
+    case JobRoute::Kind::kCancel:
+      return CancelJob(state, *found.job, response);
+    case JobRoute::Kind::kEvents:
+      StreamJobEvents(*state, *found.job, request, response, peer_gone);
+      return;
+    default:
+      SendJobJson(response, 200, JobJson(*state, *found.job, /*with_result=*/true));
   }
-  SendJobJson(response, 200, JobJson(*state, *found.job, /*with_result=*/true));
 }
 
 }  // namespace flx

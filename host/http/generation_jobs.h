@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -30,14 +31,19 @@ namespace flx {
 // The path the job routes live under, and whether `path` is one of them.
 constexpr const char* kJobsPrefix = "/v1/images/generations/";
 
+// A new job id: "imgjob_" and 32 hex digits.
+std::string NewJobId();
+
 // Starts `request` as a job on `chain` and waits (a few seconds at most) until it has a place
 // in its scheduler. A submission the chain refuses before running (queue full, model not
 // ready, shutting down) or max_active_jobs refuses is answered with that error instead, and
 // no job is kept. `storage` names and links the stored images of response_format url.
+// `job_id`: the id to use ("" = a new one; a shared queue's worker passes the shared job's).
 std::variant<std::shared_ptr<Job>, ApiError> SubmitGenerationJob(ServerState* state,
                                                                  const ModelChain& chain,
                                                                  const ImagesRequest& request,
-                                                                 ImageStorage storage);
+                                                                 ImageStorage storage,
+                                                                 const std::string& job_id = "");
 
 // A job found or started for an Idempotency-Key.
 struct KeyedJob {
@@ -55,6 +61,35 @@ std::variant<KeyedJob, ApiError> SubmitGenerationJobOnce(
 
 // The job object (see above); `with_result` adds the response or the error of an ended job.
 std::string JobJson(const ServerState& state, const Job& job, bool with_result);
+// The same from a snapshot of a job (local or from the shared queue), the shape it runs and
+// its place in the queue (while queued).
+std::string JobSnapshotJson(const ServerState& state, const JobSnapshot& snapshot,
+                            const RunShape& shape, std::optional<size_t> position,
+                            bool with_result);
+
+// A job route: what `path` asks for, and the job it names.
+struct JobRoute {
+  enum class Kind { kList, kGet, kCancel, kEvents };
+  Kind kind = Kind::kList;
+  std::string id;
+};
+// The route of `method` on `path` (the listing or a path under kJobsPrefix), or the 405.
+std::variant<JobRoute, ApiError> ResolveJobRoute(const std::string& method,
+                                                 const std::string& path);
+
+// The listing's ?status= and ?limit= (1..100, default 20), or the 400 naming the bad one.
+struct JobListQuery {
+  std::optional<JobStatus> status;
+  size_t limit = 20;
+};
+std::variant<JobListQuery, ApiError> ParseJobListQuery(const std::string& uri);
+
+// 404 job_not_found, or job_expired (saying how long results are kept) when `expired`.
+ApiError JobNotFound(const ServerState& state, const std::string& id, bool expired);
+// 409 job_ended: a cancel of a job that has already `status`.
+ApiError JobEndedError(const std::string& id, const std::string& status);
+// Answers `status` with the JSON `body`.
+void SendJobJson(Poco::Net::HTTPServerResponse& response, int status, const std::string& body);
 
 // Serves GET /v1/images/generations (the listing) and everything under kJobsPrefix,
 // including GET .../{id}/events (the job's server-sent events, event_stream.h); a stream

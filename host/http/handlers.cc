@@ -28,6 +28,8 @@
 #include "http/embedded_files.h"
 #include "http/event_stream.h"
 #include "http/generation_jobs.h"
+#include "http/shared_jobs.h"
+#include "jobs/shared_job_record.h"
 #include "http/generation_render.h"
 #include "http/generation_request.h"
 #include "http/host_events.h"
@@ -345,7 +347,10 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     bool get = method == "GET" || method == "HEAD";
     if (path == kGenerationsPath && method == "POST") return Generations(request, response);
     if (path == kGenerationsPath || path.rfind(kJobsPrefix, 0) == 0) {
-      return ServeJobRoute(state_, request, response, path, PeerGone(SocketOf(request)));
+      if (state_->shared_queue) {
+      return ServeSharedJobRoute(state_, request, response, path, PeerGone(SocketOf(request)));
+    }
+    return ServeJobRoute(state_, request, response, path, PeerGone(SocketOf(request)));
     }
     if (path == kModelsPath) {
       if (!get) return MethodNotAllowed(response, method, "GET");
@@ -396,7 +401,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     std::string why;
     if (state_->shutting_down.load()) {
       why = "server is shutting down";
-    } else if (state_->graph->Ready(&why)) {
+    } else if (state_->graph->Ready(&why) && SharedQueueReady(&why)) {
       return SendJson(response, HTTPResponse::HTTP_OK, "{\"status\":\"ready\"}");
     }
     ApiError e;
@@ -404,6 +409,15 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     e.code = "not_ready";
     e.message = why;
     SendApiError(response, e);
+  }
+
+  // True without a shared job queue or when it answers; otherwise `why` says what is wrong.
+  bool SharedQueueReady(std::string* why) {
+    if (!state_->shared_queue) return true;
+    const Status status = state_->shared_queue->Check();
+    if (status.ok()) return true;
+    *why = status.message();
+    return false;
   }
 
   // Whether an observer serves GET `path` (for the 405 of another method): asks each, as a
@@ -565,6 +579,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     const ModelChain* chain = ResolveModel(r, response);
     if (chain == nullptr) return;
     if (!r.seed_given) r.input.seed = state_->DrawSeed();
+    if (state_->shared_queue) return SharedGeneration(request, response, r, *chain, body);
     if (request.has("Idempotency-Key")) return GenerateOnce(request, response, r, *chain, body);
     if (r.stream) return StreamGeneration(request, response, r, *chain);
     if (r.background) return SubmitJob(request, response, r, *chain);
@@ -640,6 +655,57 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     AnswerWithResult(response, r, *found.job, found.replayed);
   }
 
+  // With a shared job queue every generation is a job there: a 202 (background), its events
+  // (stream) or, synchronously, its result once a replica has run it.
+  void SharedGeneration(HTTPServerRequest& request, HTTPServerResponse& response,
+                        const ImagesRequest& r, const ModelChain& chain, const std::string& body) {
+    if (request.has("Idempotency-Key")) {
+      return Fail(response, BadRequest("Idempotency-Key is not supported yet with a shared job "
+                                       "queue (job_queue:); send the request without it",
+                                       "Idempotency-Key", "unsupported_header"));
+    }
+    auto submitted = SubmitSharedJob(state_, chain, r, body, Storage(request).base_url);
+    if (auto* error = std::get_if<ApiError>(&submitted)) return Fail(response, *error);
+    const std::string id = std::get<std::string>(submitted);
+    NoteJob(r, id, chain.id, false, response);
+    if (r.background) {
+      auto json = SharedJobJson(state_, id, /*with_result=*/true);
+      if (auto* error = std::get_if<ApiError>(&json)) return Fail(response, *error);
+      response.set("Location", std::string(kJobsPrefix) + id);
+      return SendWithStatus(response, 202, std::get<std::string>(json));
+    }
+    if (r.stream) {
+      if (!StreamSharedJobEvents(state_, id, response, PeerGone(SocketOf(request)))) {
+        state_->shared_queue->Cancel(id);
+      }
+      return;
+    }
+    AnswerSharedJob(request, response, id);
+  }
+
+  // Waits for a shared job and answers with its result; a client that leaves cancels it.
+  void AnswerSharedJob(HTTPServerRequest& request, HTTPServerResponse& response,
+                       const std::string& id) {
+    flx_call call;  // registered so that shutdown waits for (and then ends) the wait
+    struct Registration {
+      ServerState* state;
+      flx_call* call;
+      ~Registration() { state->Unregister(call); }
+    } registration{state_, &call};
+    state_->Register(&call);
+    const std::function<bool()> peer_gone = PeerGone(SocketOf(request));
+    auto waited = WaitSharedJob(state_, id, peer_gone, [&] { return call.cancelled.load(); });
+    if (auto* error = std::get_if<ApiError>(&waited)) return Fail(response, *error);
+    const std::optional<QueueRecord>& record = std::get<std::optional<QueueRecord>>(waited);
+    if (!record) return Log(spdlog::level::info, "client went away; job " + id + " cancelled");
+    const JobSnapshot ended = SnapshotFromRecord(*record);
+    if (ended.status == JobStatus::kSucceeded) {
+      return SendWithStatus(response, 200, ended.response_json);
+    }
+    error_code_ = "job_" + std::string(JobStatusName(ended.status));
+    SendWithStatus(response, ended.error_status, ended.error_json);
+  }
+
   // Waits for a job's end while the client is still there; false when it went away.
   bool WaitForJob(HTTPServerRequest& request, Job& job) {
     const std::function<bool()> peer_gone = PeerGone(SocketOf(request));
@@ -654,13 +720,17 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
   void NoteJob(const ImagesRequest& r, const Job& job, bool replayed,
                HTTPServerResponse& response) {
+    NoteJob(r, job.id(), job.model(), replayed, response);
+  }
+  void NoteJob(const ImagesRequest& r, const std::string& id, const std::string& model,
+               bool replayed, HTTPServerResponse& response) {
     answered_by_job_ = true;
-    summary_ = " model=" + job.model() + " seed=" + std::to_string(r.input.seed) +
-               " job=" + job.id() + (replayed ? " replayed" : "");
+    summary_ = " model=" + model + " seed=" + std::to_string(r.input.seed) + " job=" + id +
+               (replayed ? " replayed" : "");
     access_fields_.Key("seed").UInt(r.input.seed);
-    access_fields_.Key("job").String(job.id());
+    access_fields_.Key("job").String(id);
     if (replayed) access_fields_.Key("replayed").Bool(true);
-    response.set("X-Job-Id", job.id());
+    response.set("X-Job-Id", id);
     if (replayed) response.set("Idempotent-Replayed", "true");
   }
 

@@ -10,6 +10,7 @@
 
 #include "http/handlers.h"
 #include "http/http_connection.h"
+#include "http/shared_job_workers.h"
 #include "logging.h"
 
 namespace flx {
@@ -28,6 +29,7 @@ ServerState::ServerState(StageGraph* graph_in, ServerOptions options_in)
       seed_rng_(std::random_device{}()) {
   listener_ = graph->AddEventListener(
       [this](const flx_event& event) { queue_positions.Observe(event); });
+  if (graph->job_queue() != nullptr) shared_queue = std::make_unique<SharedQueue>(graph->job_queue());
 }
 
 ServerState::~ServerState() {
@@ -103,6 +105,10 @@ Status HttpServer::Start() {
   }
   state_->logger->info("listening on http://{}:{} ({} worker threads, body limit {} bytes)",
                        o.host, port_, o.threads, o.max_body_bytes);
+  if (state_->shared_queue) {
+    shared_workers_ = std::make_unique<SharedJobWorkers>(state_.get(), o.queue_workers);
+    shared_workers_->Start();
+  }
   return Status::Ok();
 }
 
@@ -123,6 +129,8 @@ void HttpServer::Shutdown() {
       state_->logger->error("requests still running 30 s after cancellation; stopping anyway");
     }
   }
+  // The shared queue's workers claim nothing more (shutting_down) and relay what they ran.
+  if (shared_workers_) shared_workers_->Stop();
   server_.reset();
   pool_->joinAll();
   state_->jobs.Shutdown();

@@ -19,6 +19,8 @@ class TCPServer;
 
 namespace flx {
 
+class SharedJobWorkers;
+
 class HttpServer {
  public:
   // `graph` must outlive the server.
@@ -39,6 +41,8 @@ class HttpServer {
 
  private:
   std::unique_ptr<ServerState> state_;
+  // With a job_queue: this replica's workers (before state_ in destruction).
+  std::unique_ptr<SharedJobWorkers> shared_workers_;
   std::unique_ptr<Poco::ThreadPool> pool_;  // outlives server_
   std::unique_ptr<Poco::Net::TCPServer> server_;
   Poco::Net::ServerSocket socket_;  // the listener; closed first on shutdown

@@ -6,6 +6,7 @@
 #include <spdlog/logger.h>
 
 #include <atomic>
+#include <memory>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "jobs/job_store.h"
 #include "jobs/queue_positions.h"
 #include "jobs/run_times.h"
+#include "jobs/shared_queue.h"
 #include "output_store.h"
 #include "stage_graph.h"
 
@@ -40,6 +42,7 @@ struct ServerOptions {
   std::vector<std::string> api_keys;  // non-empty: /v1/ routes need "Authorization: Bearer KEY"
   JobLimits jobs;                     // background jobs (server.job_ttl_s, max_*_jobs)
   double request_timeout_s = 0;       // deadline of requests without timeout_s; 0 = none
+  size_t queue_workers = 1;           // with a job_queue: jobs run at once per model
 
   // The deadline (Unix seconds) of a request arriving now with `timeout_s` (0 = the
   // server's); 0 for none.
@@ -72,6 +75,8 @@ class ServerState {
   QueuePositions queue_positions;
   RunTimes run_times;
   IdempotencyKeys idempotency;  // Idempotency-Key -> job
+  // The graph's job_queue (jobs shared by replicas), or null: jobs stay in this process.
+  std::unique_ptr<SharedQueue> shared_queue;
 
   // A fresh seed for requests that give none: below 2^53 so every JSON client reads it exactly.
   uint64_t DrawSeed();

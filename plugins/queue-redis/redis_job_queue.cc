@@ -132,6 +132,14 @@ void RedisJobQueue::Complete(const QueuedJob& job) {
   Checked(client_.Command({"XDEL", StreamKey(job.model), job.entry_id}), "XDEL");
 }
 
+void RedisJobQueue::Touch(const QueuedJob& job, const std::string& consumer) {
+  // XCLAIM to its own consumer with min-idle 0 resets the idle time; JUSTID leaves the
+  // delivery count alone.
+  Checked(client_.Command({"XCLAIM", StreamKey(job.model), kGroup, consumer, "0", job.entry_id,
+                           "JUSTID"}),
+          "XCLAIM");
+}
+
 std::string RedisJobQueue::LastDelivered(const std::string& model) {
   // XINFO GROUPS key -> [[name, workers, consumers, n, pending, n, last-delivered-id, id, ...]]
   const RedisReply reply = Checked(client_.Command({"XINFO", "GROUPS", StreamKey(model)}), "XINFO");

@@ -46,6 +46,8 @@ class RedisJobQueue {
                                  int block_ms, std::vector<QueuedJob>* dead = nullptr);
   // A job is finished (whatever its outcome): acknowledged and removed from the stream.
   void Complete(const QueuedJob& job);
+  // `consumer` still runs `job`: its idle time restarts, so no one takes it over yet.
+  void Touch(const QueuedJob& job, const std::string& consumer);
   // Jobs of `model` not yet taken by any replica that were queued before `entry_id`.
   size_t Ahead(const std::string& model, const std::string& entry_id);
   // Jobs of `model` not yet taken by any replica.

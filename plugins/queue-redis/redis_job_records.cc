@@ -54,8 +54,12 @@ void RedisJobRecords::Update(const std::string& id, const JobFields& fields) {
   SetFields(id, fields);
 }
 
-void RedisJobRecords::End(const std::string& id, const JobFields& fields) {
+void RedisJobRecords::End(const std::string& id, const JobFields& fields,
+                          const std::string& last_event) {
   SetFields(id, fields);
+  // After the fields (a reader that sees the event finds the record ended), before the TTLs
+  // (an events stream created by this XADD expires too).
+  if (!last_event.empty()) AppendEvent(id, last_event, "{}");
   const auto ttl_ms = std::to_string(static_cast<long long>(settings_.result_ttl_s * 1000));
   const auto tombstone_ms = std::to_string(static_cast<long long>(settings_.result_ttl_s * 5000));
   Checked(client_.Command({"PEXPIRE", RecordKey(id), ttl_ms}), "PEXPIRE");

@@ -43,9 +43,10 @@ class RedisJobRecords {
   void Create(const std::string& id, const JobFields& fields);
   // Sets fields of a live record (progress, status "running", the replica).
   void Update(const std::string& id, const JobFields& fields);
-  // The final fields (status and response or error); record and events expire after
+  // The final fields (status and response or error), then `last_event` (when not empty, data
+  // "{}") for readers of the events to learn the end; record and events expire after
   // result_ttl_s from now.
-  void End(const std::string& id, const JobFields& fields);
+  void End(const std::string& id, const JobFields& fields, const std::string& last_event = "");
   // The record, or nullopt; `expired` tells an ended-and-forgotten job from an unknown one.
   std::optional<JobFields> Get(const std::string& id, bool* expired = nullptr);
   // Marks a job that has not ended as to be cancelled (atomically against End).

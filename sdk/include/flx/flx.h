@@ -4,7 +4,7 @@
  * A plugin is a shared library exporting exactly one symbol, flx_plugin_init(). The host
  * calls it once after dlopen(RTLD_NOW | RTLD_LOCAL) and receives a static table of
  * factories; each factory creates instances ("stages") of one kind (scheduler, pipeline,
- * recovery, metrics) under one type name, the `type:` of a YAML stage.
+ * recovery, metrics, queue) under one type name, the `type:` of a YAML stage.
  *
  * Contents, in reading order:
  *   1. versioning and export macros
@@ -12,7 +12,8 @@
  *   3. opaque host objects (host context, config view, call, result, decision, buffer)
  *   4. plain data crossing the boundary (key/value, request, event)
  *   5. the host services table (flx_host_api)
- *   6. the per-kind interfaces a factory offers (scheduler, pipeline, recovery, metrics)
+ *   6. the per-kind interfaces a factory offers (scheduler, pipeline, recovery, metrics,
+ *      queue)
  *   7. factories, plugin info and the entry symbol
  *
  * Rules that hold everywhere:
@@ -48,9 +49,10 @@ extern "C" {
  *   1.0  the first release
  *   1.1  flx_request.dump_dir; the shared names of flx/vocabulary.h
  *   1.2  flx_factory.settings: the operator settings a factory declares (flx_setting);
- *        events JOB_ENDED and REPLAYED; previews (flx_host_api.preview_wanted, preview) */
+ *        events JOB_ENDED and REPLAYED; previews (flx_host_api.preview_wanted, preview)
+ *   1.3  the queue kind (flx_queue_iface): a job queue several replicas share */
 #define FLX_ABI_MAJOR 1
-#define FLX_ABI_MINOR 2
+#define FLX_ABI_MINOR 3
 
 #if defined(_WIN32)
 #define FLX_EXPORT __declspec(dllexport)
@@ -319,6 +321,7 @@ typedef enum flx_kind {
   FLX_KIND_PIPELINE = 2,
   FLX_KIND_RECOVERY = 3,
   FLX_KIND_METRICS = 4,
+  FLX_KIND_QUEUE = 5, /* since 1.3 */
   FLX_KIND_RANGE_ = 0x7FFFFFFF /* not a kind: every int32 is a valid value (see flx_code) */
 } flx_kind;
 
@@ -381,6 +384,77 @@ typedef struct flx_metrics_iface {
   /* Writes per-model statistics (rolling averages...) for `model` as a JSON object. */
   flx_error* (*describe_model)(void* self, const char* model, flx_buffer* out);
 } flx_metrics_iface;
+
+/* A job queue that several fluxserve replicas share (since 1.3), named by the graph's
+ * `job_queue:`. With one, every generation request becomes a job in it: the HTTP front of any
+ * replica submits jobs and reads them back (status, progress, events, cancel, result), and
+ * each replica's workers claim the jobs of the models it serves, run them and finish them.
+ * Without one, jobs stay inside the process.
+ *
+ * A job's record is a set of string members the host writes and reads back:
+ *   id, model, status (queued | running | succeeded | failed | cancelled), created_at,
+ *   started_at, finished_at (Unix seconds), step, steps, cancel_requested ("1" or "0"),
+ *   replica (who runs it), deliveries (how often it was claimed), response (the images
+ *   response JSON, succeeded), error (the error envelope JSON, failed or cancelled),
+ *   error_status (that error's HTTP status), queue_position (queued only: the model's jobs
+ *   ahead of it).
+ * A queue keeps members it does not know and returns them unchanged. Records are written to
+ * `out` buffers as JSON objects of string members. A job's events are server-sent events
+ * (a name and JSON data) any replica can replay and follow.
+ *
+ * Every function is thread-safe and may block (on the network) for up to the queue's own
+ * timeouts. A backend that cannot be reached answers FLX_UNAVAILABLE with a message naming
+ * it; the host answers 503 and retries later. Strings in and out are UTF-8. */
+typedef struct flx_queue_iface {
+  size_t struct_size;
+  /* --- the HTTP front (any replica) --- */
+  /* Adds job `job_id` (unique, [A-Za-z0-9_-]) of model `model` with its first record members
+   * (`record`, n_record pairs: id, model, status "queued", created_at...) and the host's
+   * `payload` (what a worker needs to run it; opaque to the queue). Fails with
+   * RESOURCE_EXHAUSTED (detail "retry_after_ms") when the model's queue is full. */
+  flx_error* (*submit)(void* self, const char* job_id, const char* model, const flx_kv* record,
+                       size_t n_record, const char* payload);
+  /* Writes the record of `job_id` into `out` (with queue_position while it waits). NOT_FOUND
+   * when there is none; with detail "expired" = "true" when it ended and was forgotten. */
+  flx_error* (*get)(void* self, const char* job_id, flx_buffer* out);
+  /* Writes a JSON array of records into `out`, newest first, at most `limit`, only those whose
+   * status is `status` when it is not NULL; without their response and error members. */
+  flx_error* (*list)(void* self, const char* status, uint32_t limit, flx_buffer* out);
+  /* Asks a job that has not ended to stop: sets cancel_requested; the worker that runs it (or
+   * the next one to claim it) ends it cancelled. NOT_FOUND as get(); FAILED_PRECONDITION when
+   * the job has already ended. */
+  flx_error* (*cancel)(void* self, const char* job_id);
+  /* Appends an event (`name`, JSON `data`) to the job's events (kept as long as its record). */
+  flx_error* (*append_event)(void* self, const char* job_id, const char* name, const char* data);
+  /* Writes the job's events after the event whose id is `after` ("" = from the first) into
+   * `out` as a JSON array of {"id", "name", "data"} objects, oldest first, waiting up to
+   * `wait_ms` for one when there is none yet (an empty array then). After the job's record
+   * has ended, the queue appends one last event named "flx.ended" (data "{}"). */
+  flx_error* (*read_events)(void* self, const char* job_id, const char* after, uint32_t wait_ms,
+                            flx_buffer* out);
+  /* --- the workers (each replica, for the models it serves) --- */
+  /* Takes the next job of `model` for this replica, waiting up to `wait_ms`: writes
+   * {"job_id", "payload", "deliveries"} into `out`, or nothing when there is none. A job whose
+   * replica went silent (no update() for the queue's claim time) is delivered again; one
+   * delivered too often ends failed instead (with its error and "flx.ended"). Call it only
+   * with a free slot for the job: what is claimed is this replica's to run. */
+  flx_error* (*claim)(void* self, const char* model, uint32_t wait_ms, flx_buffer* out);
+  /* Sets members of a claimed job's record (status "running", step, steps, started_at...) and
+   * tells the queue the job is alive; sets *cancel_requested to whether the job was asked to
+   * stop. Call it at least every few seconds while the job runs. */
+  flx_error* (*update)(void* self, const char* job_id, const flx_kv* fields, size_t n_fields,
+                       int* cancel_requested);
+  /* Ends a claimed job with its final members (status, finished_at, response or error,
+   * error_status): it leaves the queue, its record and events are kept for the queue's result
+   * time, and "flx.ended" is appended to its events. Retried by the host until it succeeds. */
+  flx_error* (*finish)(void* self, const char* job_id, const flx_kv* fields, size_t n_fields);
+  /* --- health --- */
+  /* NULL when the backend answers now; UNAVAILABLE saying why otherwise (readiness,
+   * `fluxserve check-config --connect`). */
+  flx_error* (*check)(void* self);
+  /* Writes the queue's active settings (and depth per model, when cheap) as a JSON object. */
+  flx_error* (*describe)(void* self, flx_buffer* out);
+} flx_queue_iface;
 
 /* ---------------------------------------------------------------------------------------
  * 7. Factories and the entry point

@@ -292,6 +292,31 @@ class Metrics {
   }
 };
 
+// A job queue several replicas share (ABI 1.3; see flx_queue_iface for the contract). Records
+// and event lists are returned as JSON text; `Fields` are a record's string members in order.
+class Queue {
+ public:
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  virtual ~Queue() = default;
+  virtual void submit(const std::string& job_id, const std::string& model, const Fields& record,
+                      const std::string& payload) = 0;
+  virtual std::string get(const std::string& job_id) = 0;  // a JSON object
+  // `status` empty = every status; returns a JSON array.
+  virtual std::string list(const std::string& status, uint32_t limit) = 0;
+  virtual void cancel(const std::string& job_id) = 0;
+  virtual void append_event(const std::string& job_id, const std::string& name,
+                            const std::string& data) = 0;
+  virtual std::string read_events(const std::string& job_id, const std::string& after,
+                                  uint32_t wait_ms) = 0;  // a JSON array
+  // A JSON object, or "" when no job came within wait_ms.
+  virtual std::string claim(const std::string& model, uint32_t wait_ms) = 0;
+  // Returns whether the job was asked to stop.
+  virtual bool update(const std::string& job_id, const Fields& fields) = 0;
+  virtual void finish(const std::string& job_id, const Fields& fields) = 0;
+  virtual void check() {}  // throw flx::Error(FLX_UNAVAILABLE, why) when unreachable
+  virtual std::string describe() { return "{}"; }
+};
+
 namespace detail {
 
 template <class T>
@@ -395,6 +420,96 @@ struct Trampolines {
       return error_from_current_exception();
     }
   }
+  static Queue::Fields fields(const flx_kv* kv, size_t n) {
+    Queue::Fields out;
+    for (size_t i = 0; i < n; ++i) out.emplace_back(kv[i].key, kv[i].value);
+    return out;
+  }
+  static flx_error* q_submit(void* self, const char* id, const char* model, const flx_kv* record,
+                             size_t n_record, const char* payload) {
+    try {
+      static_cast<T*>(self)->submit(id, model, fields(record, n_record), payload);
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* q_get(void* self, const char* id, flx_buffer* out) {
+    try {
+      append(out, static_cast<T*>(self)->get(id));
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* q_list(void* self, const char* status, uint32_t limit, flx_buffer* out) {
+    try {
+      append(out, static_cast<T*>(self)->list(status == nullptr ? "" : status, limit));
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* q_cancel(void* self, const char* id) {
+    try {
+      static_cast<T*>(self)->cancel(id);
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* q_append_event(void* self, const char* id, const char* name,
+                                   const char* data) {
+    try {
+      static_cast<T*>(self)->append_event(id, name, data);
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* q_read_events(void* self, const char* id, const char* after, uint32_t wait_ms,
+                                  flx_buffer* out) {
+    try {
+      append(out, static_cast<T*>(self)->read_events(id, after, wait_ms));
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* q_claim(void* self, const char* model, uint32_t wait_ms, flx_buffer* out) {
+    try {
+      append(out, static_cast<T*>(self)->claim(model, wait_ms));
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* q_update(void* self, const char* id, const flx_kv* kv, size_t n,
+                             int* cancel_requested) {
+    try {
+      const bool cancel = static_cast<T*>(self)->update(id, fields(kv, n));
+      if (cancel_requested != nullptr) *cancel_requested = cancel ? 1 : 0;
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* q_finish(void* self, const char* id, const flx_kv* kv, size_t n) {
+    try {
+      static_cast<T*>(self)->finish(id, fields(kv, n));
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* q_check(void* self) {
+    try {
+      static_cast<T*>(self)->check();
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
 };
 
 }  // namespace detail
@@ -482,6 +597,21 @@ const flx_factory* metrics_factory(const char* type_name, const char* version,
                                           &detail::Trampolines<T>::met_describe_model};
   static const std::vector<const flx_setting*> pointers = detail::setting_pointers(declared);
   static const flx_factory factory = {sizeof(flx_factory), FLX_KIND_METRICS, type_name, version,
+                                      flags, &detail::create<T>, &detail::destroy<T>, &iface,
+                                      declared.count, pointers.data()};
+  return &factory;
+}
+
+template <class T>
+const flx_factory* queue_factory(const char* type_name, const char* version,
+                                 uint32_t flags = FLX_FLAG_THREADSAFE, SettingList declared = {}) {
+  using Tr = detail::Trampolines<T>;
+  static const flx_queue_iface iface = {
+      sizeof(flx_queue_iface), &Tr::q_submit,  &Tr::q_get,    &Tr::q_list,   &Tr::q_cancel,
+      &Tr::q_append_event,     &Tr::q_read_events, &Tr::q_claim, &Tr::q_update, &Tr::q_finish,
+      &Tr::q_check,            &Tr::describe};
+  static const std::vector<const flx_setting*> pointers = detail::setting_pointers(declared);
+  static const flx_factory factory = {sizeof(flx_factory), FLX_KIND_QUEUE, type_name, version,
                                       flags, &detail::create<T>, &detail::destroy<T>, &iface,
                                       declared.count, pointers.data()};
   return &factory;

@@ -55,7 +55,9 @@ std::vector<Sse> Named(const std::vector<Sse>& events, const std::string& name) 
 std::unique_ptr<TestServer> StartReady(const std::string& pipeline) {
   auto server =
       TestServer::Start(QueuedTestPipeline("{max_concurrent: 1, max_queue: 8}", pipeline));
-  if (server) EXPECT_TRUE(WaitFor([&] { return server->Get("/readyz").status == 200; }));
+  if (server) {
+    EXPECT_TRUE(WaitFor([&] { return server->Get("/readyz").status == 200; }));
+  }
   return server;
 }
 

@@ -234,7 +234,7 @@ TEST(CliTest, CheckConfigPrintsEachWarningOnce) {
                       "models: {m: [p]}\nbogus: 1\n");
   auto [code, out] = RunToEnd({Binary(), "check-config", dir.path() + "/g.yaml"});
   EXPECT_EQ(code, 1);
-  const std::string warning = "stage 'unused' is not used by any model or observer";
+  const std::string warning = "stage 'unused' is not used by any model, observer or job_queue";
   const size_t first = out.find(warning);
   ASSERT_NE(first, std::string::npos) << out;
   EXPECT_EQ(out.find(warning, first + 1), std::string::npos) << out;

@@ -173,7 +173,7 @@ TEST(GraphConfigTest, WarningsAloneDoNotFail) {
   StatusOr<GraphConfig> parsed = ParseGraphConfig(yaml, "w.yaml", Environment(), &diags);
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   EXPECT_EQ(diags.ToString(),
-            "w.yaml:4:5: warning: stages[1]: stage 'spare' is not used by any model or observer");
+            "w.yaml:4:5: warning: stages[1]: stage 'spare' is not used by any model, observer or job_queue");
 }
 
 TEST(GraphConfigTest, ErrorStatusCarriesAllDiagnostics) {
