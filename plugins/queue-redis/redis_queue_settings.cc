@@ -50,14 +50,14 @@ class SettingReader {
     }
   }
 
-  // A finite number in (0, max].
-  double Positive(const char* key, double fallback, double max) {
+  // A finite number in [min, max].
+  double Positive(const char* key, double fallback, double max, double min = 0.001) {
     try {
       const std::optional<double> value = config_.number(key);
       if (!value) return fallback;
-      if (!std::isfinite(*value) || *value <= 0 || *value > max) {
-        Fail(std::string(key) + " must be > 0 and <= " + std::to_string(int64_t(max)) + ", got " +
-             std::to_string(*value));
+      if (!std::isfinite(*value) || *value < min || *value > max) {
+        Fail(std::string(key) + " must be between " + Format(min) + " and " + Format(max) +
+             ", got " + Format(*value));
         return fallback;
       }
       return *value;
@@ -65,6 +65,12 @@ class SettingReader {
       errors_.push_back(e.what());
       return fallback;
     }
+  }
+
+  static std::string Format(double value) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", value);
+    return text;
   }
 
   void Fail(const std::string& message) { errors_.push_back(config_.error(message).what()); }
@@ -128,7 +134,7 @@ RedisQueueSettings ReadRedisQueueSettings(
   ReadUrl(reader, &s);
   ReadNames(reader, &s);
   constexpr double kWeek = 7 * 86400;
-  s.queue.claim_after_s = reader.Positive("claim_after_s", s.queue.claim_after_s, kWeek);
+  s.queue.claim_after_s = reader.Positive("claim_after_s", s.queue.claim_after_s, kWeek, 3);
   s.queue.max_deliveries =
       static_cast<int>(reader.Integer("max_deliveries", s.queue.max_deliveries, 1, 100));
   s.records.result_ttl_s = reader.Positive("result_ttl_s", s.records.result_ttl_s, 30 * 86400);

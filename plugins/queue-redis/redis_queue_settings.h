@@ -6,7 +6,8 @@
 //                                             (when set and not empty it wins over the URL's)
 //   prefix           fluxserve                the first part of every key ([A-Za-z0-9_:.-])
 //   claim_after_s    60                       a job whose replica went silent this long is
-//                                             taken over by another replica
+//                                             taken over by another replica (>= 3: the host
+//                                             reports running jobs every second)
 //   max_deliveries   3                        deliveries after which a job fails (dead letter)
 //   result_ttl_s     3600                     how long an ended job's record and events stay
 //   max_queued       1000                     jobs waiting per model before submit() is 429;

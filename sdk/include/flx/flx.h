@@ -441,7 +441,8 @@ typedef struct flx_queue_iface {
   flx_error* (*claim)(void* self, const char* model, uint32_t wait_ms, flx_buffer* out);
   /* Sets members of a claimed job's record (status "running", step, steps, started_at...) and
    * tells the queue the job is alive; sets *cancel_requested to whether the job was asked to
-   * stop. Call it at least every few seconds while the job runs. */
+   * stop. The host calls it at least once a second while the job runs, so a queue may take a
+   * job over after a few seconds without one. */
   flx_error* (*update)(void* self, const char* job_id, const flx_kv* fields, size_t n_fields,
                        int* cancel_requested);
   /* Ends a claimed job with its final members (status, finished_at, response or error,

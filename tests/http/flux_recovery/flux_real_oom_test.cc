@@ -24,7 +24,7 @@
 #include <sstream>
 #include <string>
 
-#include "child_server.h"
+#include "support/child_server.h"
 #include "flux_test_support.h"
 
 namespace flx::test {

@@ -4,6 +4,9 @@
 // It honours the overrides of a recovery stage that change what it draws (width, height,
 // steps and the relative steps_factor/min_steps/resolution_factor/min_side) and reports
 // every override it was given as an effective parameter.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -114,6 +117,7 @@ class TestPipeline : public flx::Pipeline {
       throw flx::Error(FLX_INTERNAL, "pipeline entered concurrently");
     }
     const flx_call* call = request.call;
+    RecordRun(request.id);
     const EffectiveParams params = Resolve(request, static_cast<uint32_t>(options_.size_multiple));
     // Every override counts as used, so clients see the knobs recovery chose even where this
     // stand-in has nothing to apply them to; the resolved values below win for shared keys.
@@ -144,6 +148,19 @@ class TestPipeline : public flx::Pipeline {
   }
 
  private:
+  // One line per run in runs_file: a single O_APPEND write, so processes never interleave.
+  void RecordRun(const char* request_id) const {
+    if (options_.runs_file.empty()) return;
+    const std::string line = std::string(request_id) + "\n";
+    const int fd = ::open(options_.runs_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) throw flx::Error(FLX_INTERNAL, "cannot open runs_file " + options_.runs_file);
+    const ssize_t written = ::write(fd, line.data(), line.size());
+    ::close(fd);
+    if (written != static_cast<ssize_t>(line.size())) {
+      throw flx::Error(FLX_INTERNAL, "cannot write runs_file " + options_.runs_file);
+    }
+  }
+
   void InjectFailures(const EffectiveParams& params, int64_t attempt) const {
     const uint64_t pixels = uint64_t{params.width} * params.height;
     if (options_.fail_above_pixels && pixels > uint64_t(*options_.fail_above_pixels)) {

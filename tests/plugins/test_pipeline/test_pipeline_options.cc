@@ -44,6 +44,10 @@ class OptionReader {
     return value;
   }
 
+  std::optional<std::string> String(const char* key) {
+    return Guard([&] { return config_.string(key); });
+  }
+
   bool Boolean(const char* key) {
     return Guard([&] { return config_.boolean(key); }).value_or(false);
   }
@@ -82,6 +86,7 @@ TestPipelineOptions ReadTestPipelineOptions(const flx::Config& config) {
   options.throw_std_exception = reader.Boolean("throw_std_exception");
   options.prepare_delay_ms = reader.Integer("prepare_delay_ms", 0).value_or(0);
   options.prepare_fail = reader.Boolean("prepare_fail");
+  options.runs_file = reader.String("runs_file").value_or("");
   options.size_multiple =
       reader.IntegerIn("size_multiple", 1, 1024).value_or(options.size_multiple);
   reader.ThrowIfAnyError();

@@ -16,12 +16,16 @@
 //   size_multiple        int     16       the granularity a resolution_factor override
 //                                         scales sides to (requested sizes need not be
 //                                         multiples of it)
+//   runs_file            string  unset    every generate() appends a line "<request id>" to
+//                                         this file as it starts (runs counted across
+//                                         processes, e.g. replicas sharing a job queue)
 #ifndef FLX_TESTS_PLUGINS_TEST_PIPELINE_TEST_PIPELINE_OPTIONS_H_
 #define FLX_TESTS_PLUGINS_TEST_PIPELINE_TEST_PIPELINE_OPTIONS_H_
 
 #include <cstdint>
 #include <flx/plugin.hpp>
 #include <optional>
+#include <string>
 
 namespace flx::test_pipeline {
 
@@ -34,6 +38,7 @@ struct TestPipelineOptions {
   int64_t prepare_delay_ms = 0;
   bool prepare_fail = false;
   int64_t size_multiple = 16;
+  std::string runs_file;
 };
 
 // Reads the options from `config` (an empty Config gives the defaults). Throws one

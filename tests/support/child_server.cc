@@ -1,4 +1,4 @@
-#include "child_server.h"
+#include "support/child_server.h"
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -117,6 +117,17 @@ bool ChildServer::Alive() {
   return !reaped_;
 }
 
+void ChildServer::Kill(int signal) {
+  if (!Alive()) return;
+  ::kill(pid_, signal);
+  if (signal == 0) return;
+  int status = 0;
+  if (::waitpid(pid_, &status, 0) == pid_) {
+    reaped_ = true;
+    exit_status_ = status;
+  }
+}
+
 std::string ChildServer::ExitDescription() {
   if (Alive()) return "running";
   if (WIFSIGNALED(exit_status_)) {
@@ -155,6 +166,7 @@ ChildResponse ChildServer::Send(const std::string& method, const std::string& pa
     Poco::Net::HTTPResponse response;
     Poco::StreamCopier::copyToString(session.receiveResponse(response), out.body);
     out.status = static_cast<int>(response.getStatus());
+    for (const auto& [name, value] : response) out.headers[name] = value;
   } catch (const Poco::Exception& e) {
     out.error = e.displayText();
   }

@@ -2,12 +2,13 @@
 // fork + setrlimit + exec so a resource limit (here RLIMIT_AS) applies from its first
 // instruction, listening on a free port it reports through --port-file, with its output in a
 // log file, and its memory readable from /proc/<pid>/status.
-#ifndef FLX_TESTS_HTTP_FLUX_RECOVERY_CHILD_SERVER_H_
-#define FLX_TESTS_HTTP_FLUX_RECOVERY_CHILD_SERVER_H_
+#ifndef FLX_TESTS_SUPPORT_CHILD_SERVER_H_
+#define FLX_TESTS_SUPPORT_CHILD_SERVER_H_
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@ struct ChildResponse {
   int status = 0;  // 0: no HTTP answer (see error)
   std::string body;
   std::string error;
+  std::map<std::string, std::string> headers;  // as sent (the last of repeated names)
 };
 
 // Sizes from /proc/<pid>/status, in bytes; 0 when unreadable.
@@ -45,6 +47,8 @@ class ChildServer {
   pid_t pid() const { return pid_; }
   // True while the child has not exited.
   bool Alive();
+  // Sends `signal` (e.g. SIGKILL) and, unless it is 0, reaps the child.
+  void Kill(int signal);
   // How the child ended ("exit code 1", "signal 6 (Aborted)"), or "running".
   std::string ExitDescription();
   ProcessMemory Memory() const;
@@ -68,4 +72,4 @@ class ChildServer {
 
 }  // namespace flx::test
 
-#endif  // FLX_TESTS_HTTP_FLUX_RECOVERY_CHILD_SERVER_H_
+#endif  // FLX_TESTS_SUPPORT_CHILD_SERVER_H_

@@ -1,0 +1,249 @@
+// Replicas of `fluxserve serve` sharing one job queue on a real redis-server (append-only file
+// on), each a child process on the test pipeline, which appends every run's job id to a runs
+// file of its replica (so the test counts runs across processes and knows who ran what):
+//   - 200 jobs sent round-robin to 3 replicas all succeed, each run exactly once;
+//   - a replica killed (SIGKILL) mid-job leaves the job to another, which completes it;
+//   - accepted jobs survive a Redis restart and all complete;
+//   - with Redis stopped, requests get 503 naming the queue and /readyz says why; both
+//     recover by themselves when Redis is back;
+//   - a job submitted to one replica is read, streamed and cancelled through another.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/child_server.h"
+#include "support/redis_server.h"
+#include "support/temp_dir.h"
+
+namespace flx::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+bool WaitFor(const std::function<bool()>& done, double seconds) {
+  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+Poco::JSON::Object::Ptr Json(const std::string& text) {
+  Poco::JSON::Parser parser;
+  return parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+std::vector<std::string> Lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+struct ReplicaSettings {
+  int delay_ms = 20;
+  double claim_after_s = 3;
+};
+
+class SharedQueueReplicasTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (Env("FLX_PLUGIN_DIR").empty() || Env("FLX_BIN_DIR").empty()) {
+      GTEST_SKIP() << "FLX_PLUGIN_DIR and FLX_BIN_DIR are set by CTest";
+    }
+    std::string why;
+    redis_ = RedisServer::Start(dir_.file(""), &why);
+    ASSERT_NE(redis_, nullptr) << why;
+  }
+
+  std::string WriteConfig(const ReplicaSettings& s) {
+    const std::string path = dir_.file("config.yaml");
+    std::ofstream out(path);
+    out << "version: 1\n"
+        << "server: { listen: \"127.0.0.1:0\", output_dir: ./out, shutdown_grace_s: 2 }\n"
+        << "plugin_paths: [\"" << Env("FLX_PLUGIN_DIR") << "\"]\n"
+        << "stages:\n"
+        << "  - { id: fifo, kind: scheduler, library: flx_scheduler, type: fifo,\n"
+        << "      config: { max_concurrent: 1, max_queue: 8 } }\n"
+        << "  - { id: pipe, kind: pipeline, library: flx_test_pipeline, type: test,\n"
+        << "      config: { delay_ms: " << s.delay_ms << ", runs_file: \"${RUNS_FILE}\" } }\n"
+        << "  - { id: shared, kind: queue, library: flx_queue_redis, type: redis,\n"
+        << "      config: { url: \"" << redis_->url()
+        << "\", prefix: t, claim_after_s: " << s.claim_after_s
+        << ", max_queued: 500, timeout_s: 2 } }\n"
+        << "models:\n"
+        << "  test: [fifo, pipe]\n"
+        << "job_queue: shared\n";
+    return path;
+  }
+
+  // Starts replica `name` (its runs file is runs-<name>) and waits until it is ready.
+  ChildServer* StartReplica(const std::string& config, const std::string& name) {
+    const std::string work = dir_.file("replica-" + name);
+    std::filesystem::create_directories(work);
+    ::setenv("RUNS_FILE", RunsFile(name).c_str(), 1);
+    ::setenv("FLUX_REPLICA_NAME", ("replica-" + name).c_str(), 1);
+    std::string why;
+    auto replica =
+        ChildServer::Start(Env("FLX_BIN_DIR") + "/fluxserve", config, work, std::nullopt, 30, &why);
+    EXPECT_NE(replica, nullptr) << why;
+    if (!replica) return nullptr;
+    replicas_.push_back(std::move(replica));
+    return replicas_.back().get();
+  }
+
+  std::string RunsFile(const std::string& name) const { return dir_.file("runs-" + name); }
+
+  // The job ids every replica ran, with how often.
+  std::map<std::string, int> Runs(const std::vector<std::string>& names) const {
+    std::map<std::string, int> runs;
+    for (const std::string& name : names) {
+      for (const std::string& id : Lines(RunsFile(name))) ++runs[id];
+    }
+    return runs;
+  }
+
+  // Submits a background job; returns its id ("" on failure, with the response logged).
+  static std::string Submit(ChildServer& replica, const std::string& prompt) {
+    const ChildResponse r =
+        replica.Post("/v1/images/generations",
+                     R"({"prompt":")" + prompt + R"(","size":"32x32","background":true})");
+    EXPECT_EQ(r.status, 202) << r.body << r.error;
+    if (r.status != 202) return "";
+    return Json(r.body)->getValue<std::string>("id");
+  }
+
+  static std::string Status(ChildServer& replica, const std::string& id) {
+    const ChildResponse r = replica.Get("/v1/images/generations/" + id);
+    if (r.status != 200) return "http " + std::to_string(r.status);
+    return Json(r.body)->getValue<std::string>("status");
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RedisServer> redis_;
+  std::vector<std::unique_ptr<ChildServer>> replicas_;
+};
+
+TEST_F(SharedQueueReplicasTest, TwoHundredJobsRoundRobinOnThreeReplicasRunExactlyOnce) {
+  const std::string config = WriteConfig({/*delay_ms=*/5, /*claim_after_s=*/30});
+  std::vector<ChildServer*> replicas;
+  for (const char* name : {"a", "b", "c"}) replicas.push_back(StartReplica(config, name));
+  for (ChildServer* r : replicas) ASSERT_NE(r, nullptr);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200; ++i) {
+    ids.push_back(Submit(*replicas[i % 3], "job " + std::to_string(i)));
+    ASSERT_FALSE(ids.back().empty());
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ChildServer& reader = *replicas[(i + 1) % 3];  // read through another replica
+    EXPECT_TRUE(WaitFor([&] { return Status(reader, ids[i]) == "succeeded"; }, 120))
+        << ids[i] << " is " << Status(reader, ids[i]);
+  }
+  const std::map<std::string, int> runs = Runs({"a", "b", "c"});
+  EXPECT_EQ(runs.size(), ids.size());
+  for (const std::string& id : ids) EXPECT_EQ(runs.count(id) ? runs.at(id) : 0, 1) << id;
+  // Every replica took a share.
+  for (const char* name : {"a", "b", "c"}) EXPECT_FALSE(Lines(RunsFile(name)).empty()) << name;
+}
+
+TEST_F(SharedQueueReplicasTest, AReplicaKilledMidJobLeavesItsJobToAnother) {
+  const std::string config = WriteConfig({/*delay_ms=*/3000, /*claim_after_s=*/3});
+  ChildServer* a = StartReplica(config, "a");
+  ASSERT_NE(a, nullptr);
+  const std::string id = Submit(*a, "survivor");
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(WaitFor([&] { return !Lines(RunsFile("a")).empty(); }, 20)) << a->Log();
+  a->Kill(SIGKILL);  // mid-job: it runs for 3 s
+  ChildServer* b = StartReplica(config, "b");
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(WaitFor([&] { return Status(*b, id) == "succeeded"; }, 30)) << b->Log();
+  EXPECT_EQ(Lines(RunsFile("b")), std::vector<std::string>{id});
+  const ChildResponse job = b->Get("/v1/images/generations/" + id);
+  EXPECT_NE(job.body.find("\"b64_json\""), std::string::npos) << job.body;
+}
+
+TEST_F(SharedQueueReplicasTest, AcceptedJobsSurviveARedisRestart) {
+  const std::string config = WriteConfig({/*delay_ms=*/300, /*claim_after_s=*/3});
+  ChildServer* a = StartReplica(config, "a");
+  ASSERT_NE(a, nullptr);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(Submit(*a, "kept " + std::to_string(i)));
+  std::string why;
+  ASSERT_TRUE(redis_->Restart(&why)) << why;  // SIGTERM: the append-only file is flushed
+  for (const std::string& id : ids) {
+    EXPECT_TRUE(WaitFor([&] { return Status(*a, id) == "succeeded"; }, 60))
+        << id << " is " << Status(*a, id) << "\n"
+        << a->Log();
+  }
+  const std::map<std::string, int> runs = Runs({"a"});
+  for (const std::string& id : ids) EXPECT_GE(runs.count(id), 1u) << id;
+}
+
+TEST_F(SharedQueueReplicasTest, WithRedisStoppedRequestsGet503AndTheReplicaRecovers) {
+  const std::string config = WriteConfig({});
+  ChildServer* a = StartReplica(config, "a");
+  ASSERT_NE(a, nullptr);
+  redis_->Stop();
+  const ChildResponse refused =
+      a->Post("/v1/images/generations", R"({"prompt":"while down","size":"32x32"})");
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("queue_unavailable"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find(redis_->url()), std::string::npos) << refused.body;
+  EXPECT_EQ(refused.headers.count("Retry-After"), 1u);
+  const ChildResponse not_ready = a->Get("/readyz");
+  EXPECT_EQ(not_ready.status, 503);
+  EXPECT_NE(not_ready.body.find(redis_->url()), std::string::npos) << not_ready.body;
+  std::string why;
+  ASSERT_TRUE(redis_->Restart(&why)) << why;
+  EXPECT_TRUE(WaitFor([&] { return a->Get("/readyz").status == 200; }, 10));
+  const ChildResponse served =
+      a->Post("/v1/images/generations", R"({"prompt":"back","size":"32x32"})");
+  EXPECT_EQ(served.status, 200) << served.body;
+  EXPECT_NE(served.body.find("\"b64_json\""), std::string::npos);
+}
+
+TEST_F(SharedQueueReplicasTest, AJobIsReadStreamedAndCancelledThroughAnotherReplica) {
+  const std::string config = WriteConfig({/*delay_ms=*/4000, /*claim_after_s=*/30});
+  ChildServer* a = StartReplica(config, "a");
+  ChildServer* b = StartReplica(config, "b");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const std::string id = Submit(*a, "to cancel");
+  ASSERT_TRUE(WaitFor([&] { return Status(*b, id) == "running"; }, 20));
+  const ChildResponse listed = b->Get("/v1/images/generations?status=running");
+  EXPECT_NE(listed.body.find(id), std::string::npos) << listed.body;
+  const ChildResponse cancelled = b->Post("/v1/images/generations/" + id + "/cancel", "{}");
+  EXPECT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_TRUE(WaitFor([&] { return Status(*a, id) == "cancelled"; }, 5));
+  // The events of the ended job replay through either replica, the error last.
+  const ChildResponse events = a->Get("/v1/images/generations/" + id + "/events");
+  EXPECT_EQ(events.status, 200);
+  EXPECT_NE(events.body.find("event: error"), std::string::npos) << events.body;
+  const ChildResponse again = b->Post("/v1/images/generations/" + id + "/cancel", "{}");
+  EXPECT_EQ(again.status, 200) << again.body;  // cancelling a cancelled job is no error
+  EXPECT_EQ(b->Get("/v1/images/generations/imgjob_unknown").status, 404);
+}
+
+}  // namespace
+}  // namespace flx::test
