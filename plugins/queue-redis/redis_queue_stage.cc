@@ -71,7 +71,8 @@ auto RedisQueueStage::WithRedis(Work&& work) {
     RedisClientPool::Lease client = pool_.Acquire();
     return work(*client);
   } catch (const RedisUnavailable& e) {
-    throw flx::Error(FLX_UNAVAILABLE, "the job queue is unavailable: " + std::string(e.what()));
+    throw flx::Error(FLX_UNAVAILABLE,
+                     "the shared job queue cannot be reached: " + std::string(e.what()));
   }
 }
 
