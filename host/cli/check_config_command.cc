@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "config/diagnostics.h"
+#include "jobs/shared_queue.h"
 #include "logging.h"
 #include "stage_graph.h"
 
@@ -11,17 +12,33 @@ namespace flx {
 namespace {
 
 const char* kCheckHelp =
-    "usage: fluxserve check-config FILE [--env-file FILE]\n"
+    "usage: fluxserve check-config FILE [--env-file FILE] [--connect]\n"
     "\n"
     "Validates FILE as a server start would (syntax, schema, references, chain shapes,\n"
     "plugin loading, each stage's config via create() in dry-run mode) and reports every\n"
-    "problem as file:line:col. Exit status 0 when valid (warnings allowed), 1 otherwise.\n";
+    "problem as file:line:col. Exit status 0 when valid (warnings allowed), 1 otherwise.\n"
+    "  --connect   also reach the services the config names (the job_queue's Redis) and\n"
+    "              fail when one does not answer\n";
+
+// --connect: whether the job queue answers; prints what it found.
+bool QueueAnswers(const StageGraph& graph, const std::string& file) {
+  StageInstance* stage = graph.job_queue();
+  if (stage == nullptr) return true;
+  const Status status = SharedQueue(stage).Check();
+  if (!status.ok()) {
+    std::cout << file << ": job_queue '" << stage->id << "': " << status.message() << "\n";
+    return false;
+  }
+  std::cout << file << ": job_queue '" << stage->id << "' answers\n";
+  return true;
+}
 
 }  // namespace
 
 int CheckConfigCommand(const std::vector<std::string>& args) {
   std::string file, env_file = ".env";
   bool env_file_given = false;
+  bool connect = false;
   FlagParser flags(args);
   while (flags.Next()) {
     if (flags.Is("--help") || flags.Is("-h")) {
@@ -30,6 +47,8 @@ int CheckConfigCommand(const std::vector<std::string>& args) {
     } else if (flags.Is("--env-file")) {
       env_file = flags.Value();
       env_file_given = true;
+    } else if (flags.Is("--connect")) {
+      connect = true;
     } else if (flags.IsPositional() && file.empty()) {
       file = flags.token();
     } else {
@@ -58,6 +77,7 @@ int CheckConfigCommand(const std::vector<std::string>& args) {
     std::cout << file << ": invalid\n";
     return 1;
   }
+  if (connect && !QueueAnswers(**graph, file)) return 1;
   std::cout << file << ": OK (" << loaded->graph.stages.size() << " stages, "
             << loaded->graph.models.size() << " models)\n";
   return 0;

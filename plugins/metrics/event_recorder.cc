@@ -78,6 +78,9 @@ EventRecorder::EventRecorder(const MetricsSettings& settings, const BuildInfo& b
           "1 when a pipeline stage has loaded and warmed up, 0 when that failed.", {"stage"})),
       weights_bytes_(registry_.AddGauge(
           "fluxserve_weights_bytes", "Bytes of model weights a pipeline stage holds.", {"stage"})),
+      shared_queue_waiting_(registry_.AddGauge(
+          "fluxserve_shared_queue_waiting",
+          "Jobs of a model waiting in the shared job queue (all replicas).", {"model"})),
       resident_memory_bytes_(registry_.AddGauge("fluxserve_process_resident_memory_bytes",
                                                 "Resident memory of the server process.", {})) {
   if (settings_.rolling_window == 0) {
@@ -159,6 +162,9 @@ void EventRecorder::SetGauge(const flx_event& event) {
   if (name == FLX_GAUGE_IN_FLIGHT) in_flight_.Set({stage}, event.value);
   if (name == FLX_GAUGE_MODEL_READY) model_ready_.Set({stage}, event.value);
   if (name == FLX_GAUGE_WEIGHTS_BYTES) weights_bytes_.Set({stage}, event.value);
+  if (name == FLX_GAUGE_SHARED_QUEUE_WAITING && event.model != nullptr) {
+    shared_queue_waiting_.Set({event.model}, event.value);
+  }
 }
 
 void EventRecorder::NoteModel(const std::string& model) {

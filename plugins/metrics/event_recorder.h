@@ -22,6 +22,7 @@
 //   fluxserve_in_flight{stage}                        GAUGE FLX_GAUGE_IN_FLIGHT
 //   fluxserve_model_ready{stage}                      GAUGE FLX_GAUGE_MODEL_READY
 //   fluxserve_weights_bytes{stage}                    GAUGE FLX_GAUGE_WEIGHTS_BYTES
+//   fluxserve_shared_queue_waiting{model}             GAUGE FLX_GAUGE_SHARED_QUEUE_WAITING
 //   fluxserve_process_resident_memory_bytes           read at scrape
 // Requests refused before their model was known (bad JSON, unknown model) count under
 // model="". Gauges of other names, and QUEUED and STARTED events, are not exported. The
@@ -115,6 +116,7 @@ class EventRecorder {
   GaugeFamily& in_flight_;
   GaugeFamily& model_ready_;
   GaugeFamily& weights_bytes_;
+  GaugeFamily& shared_queue_waiting_;
   GaugeFamily& resident_memory_bytes_;
 
   std::map<std::string, RollingRequestStats> rolling_;       // by model

@@ -76,6 +76,15 @@ auto RedisQueueStage::WithRedis(Work&& work) {
   }
 }
 
+void RedisQueueStage::ReportWaiting(const std::string& model, size_t waiting) const {
+  flx_event event{};
+  event.type = FLX_EVENT_GAUGE;
+  event.name = FLX_GAUGE_SHARED_QUEUE_WAITING;
+  event.model = model.c_str();
+  event.value = static_cast<double>(waiting);
+  host_.emit(event);
+}
+
 std::string RedisQueueStage::IndexKey() const { return settings_.queue.prefix + ":index"; }
 
 int RedisQueueStage::BlockMs(uint32_t wait_ms) const {
@@ -87,9 +96,10 @@ void RedisQueueStage::submit(const std::string& job_id, const std::string& model
                              const Fields& record, const std::string& payload) {
   WithRedis([&](RedisClient& client) {
     RedisJobQueue queue(client, settings_.queue);
-    if (settings_.max_queued > 0) {
+    {
       const size_t waiting = queue.Waiting(model);
-      if (waiting >= settings_.max_queued) {
+      ReportWaiting(model, waiting);
+      if (settings_.max_queued > 0 && waiting >= settings_.max_queued) {
         throw flx::Error(
             FLX_RESOURCE_EXHAUSTED,
             "the shared queue of model '" + model + "' is full: " + std::to_string(waiting) +
@@ -210,6 +220,7 @@ std::string RedisQueueStage::claim(const std::string& model, uint32_t wait_ms) {
     std::vector<QueuedJob> dead;
     std::optional<QueuedJob> job = queue.Claim(model, settings_.replica, BlockMs(wait_ms), &dead);
     for (const QueuedJob& gone : dead) EndDeadLettered(records, gone);
+    ReportWaiting(model, queue.Waiting(model));
     if (!job) return "";
     records.Update(job->job_id, {{"replica", settings_.replica},
                                  {"deliveries", std::to_string(job->deliveries)}});

@@ -47,6 +47,8 @@ class RedisQueueStage : public flx::Queue {
   template <class Work>
   auto WithRedis(Work&& work);
   std::string IndexKey() const;
+  // The FLX_GAUGE_SHARED_QUEUE_WAITING gauge of `model` (for autoscaling on queue length).
+  void ReportWaiting(const std::string& model, size_t waiting) const;
   // A blocking read's wait, kept under the reply timeout.
   int BlockMs(uint32_t wait_ms) const;
   // Ends a job that was delivered too often, as failed.

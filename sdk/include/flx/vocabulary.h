@@ -77,5 +77,8 @@
 #define FLX_GAUGE_IN_FLIGHT "in_flight"         /* scheduler: requests running */
 #define FLX_GAUGE_MODEL_READY "model_ready"     /* host: 1 when the stage can serve, else 0 */
 #define FLX_GAUGE_WEIGHTS_BYTES "weights_bytes" /* pipeline: bytes its loaded weights hold */
+/* queue (ABI 1.3): jobs of the event's model waiting in the shared queue, for every replica
+ * (what an autoscaler scales on) */
+#define FLX_GAUGE_SHARED_QUEUE_WAITING "shared_queue_waiting"
 
 #endif /* FLX_VOCABULARY_H_ */

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/redis_server.h"
 #include "support/temp_dir.h"
 
 extern char** environ;
@@ -112,15 +113,19 @@ int HttpStatus(int port, const std::string& path) {
   }
 }
 
-std::string TestGraph(const std::string& listen) {
+// A graph of one test pipeline; `more_stages` (YAML list items) go after it, `more` at the end.
+std::string TestGraph(const std::string& listen, const std::string& more_stages = "",
+                      const std::string& more = "") {
   return "version: 1\n"
          "server: {listen: \"" + listen + "\", output_dir: out}\n"
          "plugin_paths: [\"" + Env("FLX_PLUGIN_DIR") + "\"]\n"
          "stages:\n"
          "  - {id: p, kind: pipeline, library: flx_test_pipeline, type: test,\n"
-         "     config: {delay_ms: \"${DELAY_FROM_DOTENV}\"}}\n"
+         "     config: {delay_ms: \"${DELAY_FROM_DOTENV}\"}}\n" +
+         more_stages +
          "models:\n"
-         "  m: [p]\n";
+         "  m: [p]\n" +
+         more;
 }
 
 // Starts serve, waits for the port file, returns the port (0 on failure).
@@ -223,6 +228,31 @@ TEST(CliTest, CheckConfigExitCodes) {
 
   auto [missing, missing_out] = RunToEnd({Binary(), "check-config", dir.path() + "/nope.yaml"});
   EXPECT_EQ(missing, 1);
+}
+
+// --connect also reaches the job queue's Redis: OK while it answers, 1 naming it when not.
+TEST(CliTest, CheckConfigConnectReachesTheJobQueue) {
+  TempDir dir;
+  std::string why;
+  auto redis = flx::test::RedisServer::Start(dir.path(), &why);
+  ASSERT_NE(redis, nullptr) << why;
+  dir.write("queue.yaml",
+            TestGraph("127.0.0.1:0",
+                      "  - {id: q, kind: queue, library: flx_queue_redis, type: redis,\n"
+                      "     config: {url: \"" + redis->url() + "\", timeout_s: 1}}\n",
+                      "job_queue: q\n"));
+  auto [up, up_out] = RunToEnd({Binary(), "check-config", dir.path() + "/queue.yaml", "--connect"},
+                               {"DELAY_FROM_DOTENV=5"});
+  EXPECT_EQ(up, 0) << up_out;
+  EXPECT_NE(up_out.find("job_queue 'q' answers"), std::string::npos) << up_out;
+  redis->Stop();
+  auto [offline, offline_out] = RunToEnd({Binary(), "check-config", dir.path() + "/queue.yaml"},
+                                         {"DELAY_FROM_DOTENV=5"});
+  EXPECT_EQ(offline, 0) << "without --connect nothing is reached: " << offline_out;
+  auto [down, down_out] = RunToEnd(
+      {Binary(), "check-config", dir.path() + "/queue.yaml", "--connect"}, {"DELAY_FROM_DOTENV=5"});
+  EXPECT_EQ(down, 1) << down_out;
+  EXPECT_NE(down_out.find(redis->url()), std::string::npos) << down_out;
 }
 
 // A warning is printed once, also when the same file has errors (it used to come twice).

@@ -198,6 +198,21 @@ TEST(EventRecorderTest, GaugesAreKeptPerStageAndUnknownGaugesIgnored) {
   EXPECT_EQ(text.find("temperature"), std::string::npos) << text;
 }
 
+// The shared queue's waiting jobs are per model (every replica reports the same queue).
+TEST(EventRecorderTest, SharedQueueWaitingIsKeptPerModel) {
+  EventRecorder r = Recorder();
+  flx_event waiting = Gauge("shared", "shared_queue_waiting", 7);
+  waiting.model = "flux-schnell";
+  r.Observe(waiting);
+  waiting.value = 5;
+  r.Observe(waiting);
+  flx_event no_model = Gauge("shared", "shared_queue_waiting", 9);
+  r.Observe(no_model);  // without a model it says nothing
+  const std::string text = r.Exposition();
+  EXPECT_EQ(Value(text, "fluxserve_shared_queue_waiting{model=\"flux-schnell\"}"), 5);
+  EXPECT_EQ(text.find("shared_queue_waiting{model=\"\"}"), std::string::npos) << text;
+}
+
 TEST(EventRecorderTest, BuildInfoAndResidentMemory) {
   EventRecorder r = Recorder();
   std::string text = r.Exposition();
@@ -229,6 +244,7 @@ TEST(EventRecorderTest, EveryFamilyHasHelpAndTypeBeforeItsSamples) {
                             "fluxserve_in_flight",
                             "fluxserve_model_ready",
                             "fluxserve_weights_bytes",
+                            "fluxserve_shared_queue_waiting",
                             "fluxserve_process_resident_memory_bytes"};
   for (const char* family : families) {
     size_t help = text.find(std::string("# HELP ") + family + " ");
