@@ -91,6 +91,7 @@ std::optional<SharedJobPayload> DecodePayload(const std::string& text) {
   try {
     Poco::JSON::Parser parser;
     const Poco::JSON::Object::Ptr object = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+    if (!object->has("body") || !object->has("seed")) return std::nullopt;
     SharedJobPayload payload;
     payload.body = object->getValue<std::string>("body");
     payload.seed = object->getValue<uint64_t>("seed");
