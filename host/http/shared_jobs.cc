@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -81,7 +82,10 @@ std::string EncodePayload(const SharedJobPayload& payload) {
   w.BeginObject();
   w.Key("body").String(payload.body);
   w.Key("seed").UInt(payload.seed);
-  w.Key("deadline").Number(payload.deadline);
+  // Number() keeps 6 significant digits, far too few for Unix seconds.
+  char deadline[40];
+  std::snprintf(deadline, sizeof(deadline), "%.3f", payload.deadline);
+  w.Key("deadline").Raw(deadline);
   w.Key("base_url").String(payload.base_url);
   w.EndObject();
   return w.Take();
