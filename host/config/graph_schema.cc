@@ -473,7 +473,8 @@ class GraphChecker {
 
   // job_queue: the id of the one queue stage every job goes through (replicas sharing jobs).
   void CheckJobQueue(const YAML::Node& node) {
-    if (node.IsNull()) return;
+    // Empty (e.g. "${FLUX_JOB_QUEUE:-}") means no shared queue: jobs stay in the process.
+    if (node.IsNull() || (node.IsScalar() && node.Scalar().empty())) return;
     if (!node.IsScalar()) {
       reader_.Error(node, "job_queue", "expected the id of a queue stage, got " + DescribeNode(node));
       return;
