@@ -110,17 +110,6 @@ void RunJob(ServerState* state, const ModelChain* chain, const ImagesRequest& re
   state->Unregister(&call);
 }
 
-ApiError KeyReused() {
-  ApiError e;
-  e.http_status = 409;
-  e.type = "invalid_request_error";
-  e.code = "idempotency_key_reused";
-  e.param = "Idempotency-Key";
-  e.message =
-      "this Idempotency-Key was already used with a different request; use a new key for a "
-      "new request";
-  return e;
-}
 
 ApiError TooManyJobs(const std::string& why) {
   ApiError e;
@@ -191,7 +180,7 @@ std::variant<KeyedJob, ApiError> SubmitGenerationJobOnce(
   // Twice at most: the second time after dropping a key whose job has expired.
   for (int round = 0; round < 2; ++round) {
     const IdempotencyKeys::Claim claim = state->idempotency.ClaimKey(scoped_key, fingerprint);
-    if (claim.kind == IdempotencyKeys::Claim::Kind::kMismatch) return KeyReused();
+    if (claim.kind == IdempotencyKeys::Claim::Kind::kMismatch) return IdempotencyKeyReused();
     if (claim.kind == IdempotencyKeys::Claim::Kind::kExisting) {
       if (std::shared_ptr<Job> job = state->jobs.Find(claim.job_id).job) {
         flx_event replayed{};
@@ -211,7 +200,7 @@ std::variant<KeyedJob, ApiError> SubmitGenerationJobOnce(
     state->idempotency.Bind(scoped_key, job->id());
     return KeyedJob{job, false};
   }
-  return KeyReused();  // another request claimed the freed key with another body meanwhile
+  return IdempotencyKeyReused();  // another request claimed the freed key with another body meanwhile
 }
 
 ApiError JobNotFound(const ServerState& state, const std::string& id, bool expired) {
@@ -340,6 +329,18 @@ std::variant<JobRoute, ApiError> ResolveJobRoute(const std::string& method,
   if (!cancel && !get) return MethodNotAllowedError(method, "GET");
   if (cancel) return JobRoute{JobRoute::Kind::kCancel, id};
   return JobRoute{events ? JobRoute::Kind::kEvents : JobRoute::Kind::kGet, id};
+}
+
+ApiError IdempotencyKeyReused() {
+  ApiError e;
+  e.http_status = 409;
+  e.type = "invalid_request_error";
+  e.code = "idempotency_key_reused";
+  e.param = "Idempotency-Key";
+  e.message =
+      "this Idempotency-Key was already used with a different request; use a new key for a "
+      "new request";
+  return e;
 }
 
 ApiError JobEndedError(const std::string& id, const std::string& status) {

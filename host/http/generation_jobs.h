@@ -86,6 +86,8 @@ std::variant<JobListQuery, ApiError> ParseJobListQuery(const std::string& uri);
 
 // 404 job_not_found, or job_expired (saying how long results are kept) when `expired`.
 ApiError JobNotFound(const ServerState& state, const std::string& id, bool expired);
+// 409 idempotency_key_reused: a key sent again with another request body.
+ApiError IdempotencyKeyReused();
 // 409 job_ended: a cancel of a job that has already `status`.
 ApiError JobEndedError(const std::string& id, const std::string& status);
 // Answers `status` with the JSON `body`.

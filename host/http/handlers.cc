@@ -633,16 +633,10 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   // is not cancelled when its client goes away, so that the retry finds it.
   void GenerateOnce(HTTPServerRequest& request, HTTPServerResponse& response,
                     const ImagesRequest& r, const ModelChain& chain, const std::string& body) {
-    const std::string key = request.get("Idempotency-Key");
-    if (key.empty() || key.size() > 255 ||
-        std::any_of(key.begin(), key.end(), [](char c) { return c < 0x21 || c > 0x7e; })) {
-      return Fail(response, BadRequest("the Idempotency-Key header must be 1-255 visible ASCII "
-                                       "characters",
-                                       "Idempotency-Key"));
-    }
-    const std::string caller = BearerToken(request.get("Authorization", "")).value_or("");
+    auto key = ScopedIdempotencyKey(request);
+    if (auto* error = std::get_if<ApiError>(&key)) return Fail(response, *error);
     auto keyed =
-        SubmitGenerationJobOnce(state_, chain, r, Storage(request), caller + "\n" + key, body);
+        SubmitGenerationJobOnce(state_, chain, r, Storage(request), std::get<std::string>(key), body);
     if (auto* error = std::get_if<ApiError>(&keyed)) return Fail(response, *error);
     const KeyedJob& found = std::get<KeyedJob>(keyed);
     if (r.stream) {
@@ -659,15 +653,21 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   // (stream) or, synchronously, its result once a replica has run it.
   void SharedGeneration(HTTPServerRequest& request, HTTPServerResponse& response,
                         const ImagesRequest& r, const ModelChain& chain, const std::string& body) {
-    if (request.has("Idempotency-Key")) {
-      return Fail(response, BadRequest("Idempotency-Key is not supported yet with a shared job "
-                                       "queue (job_queue:); send the request without it",
-                                       "Idempotency-Key", "unsupported_header"));
+    const bool keyed = request.has("Idempotency-Key");
+    std::variant<SharedKeyedJob, ApiError> submitted;
+    if (keyed) {
+      auto key = ScopedIdempotencyKey(request);
+      if (auto* error = std::get_if<ApiError>(&key)) return Fail(response, *error);
+      submitted = SubmitSharedJobOnce(state_, chain, r, body, Storage(request).base_url,
+                                      std::get<std::string>(key));
+    } else {
+      auto plain = SubmitSharedJob(state_, chain, r, body, Storage(request).base_url);
+      if (auto* error = std::get_if<ApiError>(&plain)) return Fail(response, *error);
+      submitted = SharedKeyedJob{std::get<std::string>(plain), false};
     }
-    auto submitted = SubmitSharedJob(state_, chain, r, body, Storage(request).base_url);
     if (auto* error = std::get_if<ApiError>(&submitted)) return Fail(response, *error);
-    const std::string id = std::get<std::string>(submitted);
-    NoteJob(r, id, chain.id, false, response);
+    const auto [id, replayed] = std::get<SharedKeyedJob>(submitted);
+    NoteJob(r, id, chain.id, replayed, response);
     if (r.background) {
       auto json = SharedJobJson(state_, id, /*with_result=*/true);
       if (auto* error = std::get_if<ApiError>(&json)) return Fail(response, *error);
@@ -675,17 +675,18 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       return SendWithStatus(response, 202, std::get<std::string>(json));
     }
     if (r.stream) {
-      if (!StreamSharedJobEvents(state_, id, response, PeerGone(SocketOf(request)))) {
+      // A keyed stream's job runs on for a retry, as in process.
+      if (!StreamSharedJobEvents(state_, id, response, PeerGone(SocketOf(request))) && !keyed) {
         state_->shared_queue->Cancel(id);
       }
       return;
     }
-    AnswerSharedJob(request, response, id);
+    AnswerSharedJob(request, response, id, keyed);
   }
 
   // Waits for a shared job and answers with its result; a client that leaves cancels it.
   void AnswerSharedJob(HTTPServerRequest& request, HTTPServerResponse& response,
-                       const std::string& id) {
+                       const std::string& id, bool keyed) {
     flx_call call;  // registered so that shutdown waits for (and then ends) the wait
     struct Registration {
       ServerState* state;
@@ -694,16 +695,33 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     } registration{state_, &call};
     state_->Register(&call);
     const std::function<bool()> peer_gone = PeerGone(SocketOf(request));
-    auto waited = WaitSharedJob(state_, id, peer_gone, [&] { return call.cancelled.load(); });
+    auto waited =
+        WaitSharedJob(state_, id, peer_gone, [&] { return call.cancelled.load(); }, keyed);
     if (auto* error = std::get_if<ApiError>(&waited)) return Fail(response, *error);
     const std::optional<QueueRecord>& record = std::get<std::optional<QueueRecord>>(waited);
-    if (!record) return Log(spdlog::level::info, "client went away; job " + id + " cancelled");
+    if (!record) {
+      return Log(spdlog::level::info, "client went away; job " + id +
+                                          (keyed ? " runs on for a retry" : " cancelled"));
+    }
     const JobSnapshot ended = SnapshotFromRecord(*record);
     if (ended.status == JobStatus::kSucceeded) {
       return SendWithStatus(response, 200, ended.response_json);
     }
     error_code_ = "job_" + std::string(JobStatusName(ended.status));
     SendWithStatus(response, ended.error_status, ended.error_json);
+  }
+
+  // The request's Idempotency-Key scoped to its caller (keys of different API keys never
+  // meet), or the 400 for a malformed one.
+  static std::variant<std::string, ApiError> ScopedIdempotencyKey(HTTPServerRequest& request) {
+    const std::string key = request.get("Idempotency-Key");
+    if (key.empty() || key.size() > 255 ||
+        std::any_of(key.begin(), key.end(), [](char c) { return c < 0x21 || c > 0x7e; })) {
+      return BadRequest("the Idempotency-Key header must be 1-255 visible ASCII characters",
+                        "Idempotency-Key");
+    }
+    const std::string caller = BearerToken(request.get("Authorization", "")).value_or("");
+    return caller + "\n" + key;
   }
 
   // Waits for a job's end while the client is still there; false when it went away.

@@ -3,6 +3,7 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/SHA2Engine.h>
 
 #include <chrono>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "http/generation_jobs.h"
+#include "http/host_events.h"
 #include "http/json_writer.h"
 #include "jobs/shared_job_record.h"
 
@@ -73,6 +75,26 @@ std::variant<std::string, ApiError> CancelSharedJob(ServerState* state, const st
     return QueueError(status, failure, id);
   }
   return SharedJobJson(state, id, /*with_result=*/false);
+}
+
+std::string Sha256Hex(const std::string& text) {
+  Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+  sha.update(text);
+  return Poco::DigestEngine::digestToHex(sha.digest());
+}
+
+// Adds the job `id` to the queue: its record (with `extra` members) and its payload.
+Status Submit(ServerState* state, const ModelChain& chain, const ImagesRequest& request,
+              const std::string& body, const std::string& base_url, const std::string& id,
+              const QueueFields& extra, QueueFailure* failure) {
+  const double now = UnixNow();
+  const SharedJobPayload payload{body, request.input.seed,
+                                 state->options.DeadlineFor(request.timeout_s, now), base_url};
+  const RunShape shape{chain.id, request.input.width, request.input.height, request.input.steps,
+                       request.input.n};
+  QueueFields record = SubmittedRecord(id, shape, now);
+  record.insert(record.end(), extra.begin(), extra.end());
+  return state->shared_queue->Submit(id, chain.id, record, EncodePayload(payload), failure);
 }
 
 }  // namespace
@@ -142,16 +164,34 @@ std::variant<std::string, ApiError> SubmitSharedJob(ServerState* state, const Mo
                                                     const std::string& body,
                                                     const std::string& base_url) {
   const std::string id = NewJobId();
-  const double now = UnixNow();
-  SharedJobPayload payload{body, request.input.seed,
-                           state->options.DeadlineFor(request.timeout_s, now), base_url};
-  const RunShape shape{chain.id, request.input.width, request.input.height, request.input.steps,
-                       request.input.n};
   QueueFailure failure;
-  const Status status = state->shared_queue->Submit(id, chain.id, SubmittedRecord(id, shape, now),
-                                                    EncodePayload(payload), &failure);
+  const Status status = Submit(state, chain, request, body, base_url, id, {}, &failure);
   if (!status.ok()) return QueueError(status, failure, id);
   return id;
+}
+
+std::variant<SharedKeyedJob, ApiError> SubmitSharedJobOnce(
+    ServerState* state, const ModelChain& chain, const ImagesRequest& request,
+    const std::string& body, const std::string& base_url, const std::string& scoped_key) {
+  const std::string id = "imgjob_" + Sha256Hex(scoped_key).substr(0, 32);
+  const std::string fingerprint = Sha256Hex(body);
+  // Twice at most: the second time when the key's job expired between the two calls.
+  for (int round = 0; round < 2; ++round) {
+    QueueFailure failure;
+    const Status status =
+        Submit(state, chain, request, body, base_url, id, {{"fingerprint", fingerprint}}, &failure);
+    if (status.ok()) return SharedKeyedJob{id, false};
+    if (status.code() != FLX_ALREADY_EXISTS) return QueueError(status, failure, id);
+    StatusOr<QueueRecord> existing = state->shared_queue->Get(id, &failure);
+    if (!existing.ok() && existing.status().code() == FLX_NOT_FOUND) continue;
+    if (!existing.ok()) return QueueError(existing.status(), failure, id);
+    if ((*existing)["fingerprint"] != fingerprint) return IdempotencyKeyReused();
+    flx_event replayed{};
+    replayed.type = FLX_EVENT_REPLAYED;
+    DeliverHostEvent(state->graph, replayed, id, chain.id);
+    return SharedKeyedJob{id, true};
+  }
+  return IdempotencyKeyReused();
 }
 
 std::variant<std::string, ApiError> SharedJobJson(ServerState* state, const std::string& job_id,
@@ -165,11 +205,11 @@ std::variant<std::string, ApiError> SharedJobJson(ServerState* state, const std:
 
 std::variant<std::optional<QueueRecord>, ApiError> WaitSharedJob(
     ServerState* state, const std::string& job_id, const std::function<bool()>& peer_gone,
-    const std::function<bool()>& stop) {
+    const std::function<bool()>& stop, bool keep_when_gone) {
   std::string after;
   for (int round = 1;; ++round) {
     if (peer_gone && peer_gone()) {
-      state->shared_queue->Cancel(job_id);
+      if (!keep_when_gone) state->shared_queue->Cancel(job_id);
       return std::optional<QueueRecord>();
     }
     if (stop && stop()) {

@@ -49,16 +49,31 @@ std::variant<std::string, ApiError> SubmitSharedJob(ServerState* state, const Mo
                                                     const std::string& body,
                                                     const std::string& base_url);
 
+// A job found or started for an Idempotency-Key.
+struct SharedKeyedJob {
+  std::string job_id;
+  bool replayed = false;  // the key's job existed: this request joins it
+};
+
+// Submits `request` once per key, as SubmitGenerationJobOnce does in process: the job's id is
+// derived from `scoped_key` (the caller's API key and the Idempotency-Key), so a retry on any
+// replica finds the job; the same body joins it, another body is 409 idempotency_key_reused;
+// a key whose job has expired starts afresh.
+std::variant<SharedKeyedJob, ApiError> SubmitSharedJobOnce(
+    ServerState* state, const ModelChain& chain, const ImagesRequest& request,
+    const std::string& body, const std::string& base_url, const std::string& scoped_key);
+
 // The job object of a shared job (as JobJson), or the error (404 job_not_found/job_expired).
 std::variant<std::string, ApiError> SharedJobJson(ServerState* state, const std::string& job_id,
                                                   bool with_result);
 
 // Waits for a shared job to end while `peer_gone` says the client is there; returns its final
-// record, nullopt when the client left (the job is then cancelled), or the error: 503
-// shutting_down when `stop` says this server stops waiting (the job goes on in the queue).
+// record, nullopt when the client left (the job is then cancelled, unless `keep_when_gone`:
+// a keyed job waits for its retry), or the error: 503 shutting_down when `stop` says this
+// server stops waiting (the job goes on in the queue).
 std::variant<std::optional<QueueRecord>, ApiError> WaitSharedJob(
     ServerState* state, const std::string& job_id, const std::function<bool()>& peer_gone,
-    const std::function<bool()>& stop);
+    const std::function<bool()>& stop, bool keep_when_gone = false);
 
 // Answers with text/event-stream: the job's events from its first until it ends. Returns false
 // when the client went away.

@@ -44,10 +44,19 @@ void RedisJobRecords::SetFields(const std::string& id, const JobFields& fields) 
   Checked(client_.Command(argv), "HSET");
 }
 
-void RedisJobRecords::Create(const std::string& id, const JobFields& fields) {
+bool RedisJobRecords::Create(const std::string& id, const JobFields& fields) {
+  // HSETNX claims the record: of two creations of one id, one wins.
+  if (Checked(client_.Command({"HSETNX", RecordKey(id), "id", id}), "HSETNX").integer == 0) {
+    return false;
+  }
   JobFields initial = fields;
   initial.emplace("status", "queued");
   SetFields(id, initial);
+  return true;
+}
+
+void RedisJobRecords::Remove(const std::string& id) {
+  Checked(client_.Command({"DEL", RecordKey(id), EventsKey(id)}), "DEL");
 }
 
 void RedisJobRecords::Update(const std::string& id, const JobFields& fields) {

@@ -39,8 +39,11 @@ class RedisJobRecords {
  public:
   RedisJobRecords(RedisClient& client, RecordSettings settings);
 
-  // A new record (status "queued"), kept until the job ends.
-  void Create(const std::string& id, const JobFields& fields);
+  // A new record (status "queued"), kept until the job ends; false (and nothing written) when
+  // a record of that id exists.
+  bool Create(const std::string& id, const JobFields& fields);
+  // Deletes a record and its events (a submission that could not be queued).
+  void Remove(const std::string& id);
   // Sets fields of a live record (progress, status "running", the replica).
   void Update(const std::string& id, const JobFields& fields);
   // The final fields (status and response or error), then `last_event` (when not empty, data

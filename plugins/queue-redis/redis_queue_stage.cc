@@ -111,8 +111,15 @@ void RedisQueueStage::submit(const std::string& job_id, const std::string& model
     JobFields fields = ToJobFields(record);
     fields["id"] = job_id;
     fields["model"] = model;
-    records.Create(job_id, fields);
-    records.Update(job_id, {{"entry", queue.Enqueue(model, job_id, payload)}});
+    if (!records.Create(job_id, fields)) {
+      throw flx::Error(FLX_ALREADY_EXISTS, "a job '" + job_id + "' exists already");
+    }
+    try {
+      records.Update(job_id, {{"entry", queue.Enqueue(model, job_id, payload)}});
+    } catch (const std::runtime_error&) {
+      records.Remove(job_id);  // not queued: no record may say it is
+      throw;
+    }
     const std::string created = fields.count("created_at") ? fields["created_at"] : NowText();
     client.Command({"ZADD", IndexKey(), created, job_id});
     client.Command({"ZREMRANGEBYRANK", IndexKey(), "0", std::to_string(-kIndexedJobs - 1)});

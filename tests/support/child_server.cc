@@ -147,17 +147,20 @@ std::string ChildServer::Log() const { return ReadFile(log_file_); }
 
 ChildResponse ChildServer::Get(const std::string& path) const { return Send("GET", path, ""); }
 
-ChildResponse ChildServer::Post(const std::string& path, const std::string& json) const {
-  return Send("POST", path, json);
+ChildResponse ChildServer::Post(const std::string& path, const std::string& json,
+                                const std::map<std::string, std::string>& headers) const {
+  return Send("POST", path, json, headers);
 }
 
 ChildResponse ChildServer::Send(const std::string& method, const std::string& path,
-                                const std::string& body) const {
+                                const std::string& body,
+                                const std::map<std::string, std::string>& headers) const {
   ChildResponse out;
   try {
     Poco::Net::HTTPClientSession session("127.0.0.1", port_);
     session.setTimeout(Poco::Timespan(120, 0));
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const auto& [name, value] : headers) request.set(name, value);
     if (method == "POST") {
       request.setContentType("application/json");
       request.setContentLength(static_cast<std::streamsize>(body.size()));

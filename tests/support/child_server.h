@@ -56,12 +56,13 @@ class ChildServer {
   std::string Log() const;
 
   ChildResponse Get(const std::string& path) const;
-  ChildResponse Post(const std::string& path, const std::string& json) const;
+  ChildResponse Post(const std::string& path, const std::string& json,
+                     const std::map<std::string, std::string>& headers = {}) const;
 
  private:
   ChildServer(pid_t pid, std::string log_file) : pid_(pid), log_file_(std::move(log_file)) {}
-  ChildResponse Send(const std::string& method, const std::string& path,
-                     const std::string& body) const;
+  ChildResponse Send(const std::string& method, const std::string& path, const std::string& body,
+                     const std::map<std::string, std::string>& headers = {}) const;
 
   pid_t pid_;
   int exit_status_ = 0;

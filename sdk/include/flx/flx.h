@@ -411,7 +411,9 @@ typedef struct flx_queue_iface {
   /* Adds job `job_id` (unique, [A-Za-z0-9_-]) of model `model` with its first record members
    * (`record`, n_record pairs: id, model, status "queued", created_at...) and the host's
    * `payload` (what a worker needs to run it; opaque to the queue). Fails with
-   * RESOURCE_EXHAUSTED (detail "retry_after_ms") when the model's queue is full. */
+   * RESOURCE_EXHAUSTED (detail "retry_after_ms") when the model's queue is full, and with
+   * ALREADY_EXISTS when a record of `job_id` exists (the host derives the ids of requests
+   * with an Idempotency-Key from the key, so a retry finds the first one's job). */
   flx_error* (*submit)(void* self, const char* job_id, const char* model, const flx_kv* record,
                        size_t n_record, const char* payload);
   /* Writes the record of `job_id` into `out` (with queue_position while it waits). NOT_FOUND

@@ -245,5 +245,43 @@ TEST_F(SharedQueueReplicasTest, AJobIsReadStreamedAndCancelledThroughAnotherRepl
   EXPECT_EQ(b->Get("/v1/images/generations/imgjob_unknown").status, 404);
 }
 
+TEST_F(SharedQueueReplicasTest, AnIdempotencyKeyRetriedOnAnotherReplicaJoinsItsJob) {
+  const std::string config = WriteConfig({/*delay_ms=*/500, /*claim_after_s=*/30});
+  ChildServer* a = StartReplica(config, "a");
+  ChildServer* b = StartReplica(config, "b");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const std::string body = R"({"prompt":"once","size":"32x32","seed":7,"background":true})";
+  const std::map<std::string, std::string> key = {{"Idempotency-Key", "order-17"}};
+  const ChildResponse first = a->Post("/v1/images/generations", body, key);
+  ASSERT_EQ(first.status, 202) << first.body;
+  const ChildResponse retry = b->Post("/v1/images/generations", body, key);
+  ASSERT_EQ(retry.status, 202) << retry.body;
+  EXPECT_EQ(retry.headers.at("X-Job-Id"), first.headers.at("X-Job-Id"));
+  EXPECT_EQ(retry.headers.at("Idempotent-Replayed"), "true");
+  EXPECT_EQ(first.headers.count("Idempotent-Replayed"), 0u);
+  const ChildResponse other =
+      b->Post("/v1/images/generations", R"({"prompt":"else","background":true})", key);
+  EXPECT_EQ(other.status, 409) << other.body;
+  EXPECT_NE(other.body.find("idempotency_key_reused"), std::string::npos);
+  // A synchronous retry through either replica answers with the job's images.
+  const ChildResponse sync =
+      a->Post("/v1/images/generations", R"({"prompt":"once","size":"32x32","seed":7})",
+              {{"Idempotency-Key", "order-18"}});
+  EXPECT_EQ(sync.status, 200) << sync.body;
+  const ChildResponse sync_retry =
+      b->Post("/v1/images/generations", R"({"prompt":"once","size":"32x32","seed":7})",
+              {{"Idempotency-Key", "order-18"}});
+  EXPECT_EQ(sync_retry.status, 200) << sync_retry.body;
+  EXPECT_EQ(sync_retry.headers.at("Idempotent-Replayed"), "true");
+  EXPECT_EQ(sync_retry.headers.at("X-Job-Id"), sync.headers.at("X-Job-Id"));
+  EXPECT_EQ(
+      Json(sync_retry.body)->getArray("data")->getObject(0)->getValue<std::string>("b64_json"),
+      Json(sync.body)->getArray("data")->getObject(0)->getValue<std::string>("b64_json"));
+  const std::map<std::string, int> runs = Runs({"a", "b"});
+  EXPECT_EQ(runs.at(first.headers.at("X-Job-Id")), 1);
+  EXPECT_EQ(runs.at(sync.headers.at("X-Job-Id")), 1);
+}
+
 }  // namespace
 }  // namespace flx::test

@@ -144,6 +144,17 @@ TEST_F(RedisQueuePluginTest, AJobGoesFromSubmitThroughClaimAndProgressToItsEnd) 
   EXPECT_EQ(Claim(*queue, "other-model"), "");
 }
 
+TEST_F(RedisQueuePluginTest, ASecondSubmissionOfAnIdIsAlreadyExists) {
+  auto queue = CreateOk();
+  ASSERT_TRUE(queue);
+  ASSERT_FALSE(Submit(*queue, "same", "m"));
+  ErrorPtr again = Submit(*queue, "same", "m");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->code, FLX_ALREADY_EXISTS);
+  Claim(*queue, "m");
+  EXPECT_EQ(Claim(*queue, "m"), "") << "the refused submission queued nothing";
+}
+
 TEST_F(RedisQueuePluginTest, CancelSetsTheFlagTheWorkerReadsAndRefusesEndedJobs) {
   auto queue = CreateOk();
   ASSERT_TRUE(queue);
