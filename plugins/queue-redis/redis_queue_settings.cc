@@ -105,7 +105,7 @@ void ReadNames(SettingReader& reader, RedisQueueSettings* out) {
     }
   }
   out->replica = DefaultReplicaName();
-  if (auto replica = reader.String("replica")) {
+  if (auto replica = reader.String("replica"); replica && !replica->empty()) {
     if (IsKeyPart(*replica)) {
       out->replica = *replica;
     } else {

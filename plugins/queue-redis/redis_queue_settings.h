@@ -14,7 +14,7 @@
 //                                             0 = no limit
 //   timeout_s        5                        connecting and each reply
 //   max_connections  64                       connections to Redis at most (>= 4)
-//   replica          <hostname>-<pid>         this replica's consumer name
+//   replica          <hostname>-<pid>         this replica's consumer name ("" = the default)
 #ifndef FLX_PLUGINS_QUEUE_REDIS_REDIS_QUEUE_SETTINGS_H_
 #define FLX_PLUGINS_QUEUE_REDIS_REDIS_QUEUE_SETTINGS_H_
 
