@@ -654,6 +654,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   void SharedGeneration(HTTPServerRequest& request, HTTPServerResponse& response,
                         const ImagesRequest& r, const ModelChain& chain, const std::string& body) {
     const bool keyed = request.has("Idempotency-Key");
+    const double deadline = state_->options.DeadlineFor(r.timeout_s, UnixNow());
     std::variant<SharedKeyedJob, ApiError> submitted;
     if (keyed) {
       auto key = ScopedIdempotencyKey(request);
@@ -681,12 +682,12 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       }
       return;
     }
-    AnswerSharedJob(request, response, id, keyed);
+    AnswerSharedJob(request, response, id, keyed, deadline);
   }
 
   // Waits for a shared job and answers with its result; a client that leaves cancels it.
   void AnswerSharedJob(HTTPServerRequest& request, HTTPServerResponse& response,
-                       const std::string& id, bool keyed) {
+                       const std::string& id, bool keyed, double deadline) {
     flx_call call;  // registered so that shutdown waits for (and then ends) the wait
     struct Registration {
       ServerState* state;
@@ -696,7 +697,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     state_->Register(&call);
     const std::function<bool()> peer_gone = PeerGone(SocketOf(request));
     auto waited =
-        WaitSharedJob(state_, id, peer_gone, [&] { return call.cancelled.load(); }, keyed);
+        WaitSharedJob(state_, id, peer_gone, [&] { return call.cancelled.load(); }, keyed,
+                      deadline);
     if (auto* error = std::get_if<ApiError>(&waited)) return Fail(response, *error);
     const std::optional<QueueRecord>& record = std::get<std::optional<QueueRecord>>(waited);
     if (!record) {

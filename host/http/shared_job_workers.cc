@@ -106,13 +106,14 @@ void SharedJobWorkers::RunClaimed(const ModelChain& chain, const ClaimedJob& cla
   }
   ImagesRequest& request = std::get<ImagesRequest>(parsed);
   request.input.seed = payload->seed;
-  if (payload->deadline > 0) {
-    request.timeout_s = payload->deadline - UnixNow();
-    if (request.timeout_s <= 0) return Finish(id, EndedWith(DeadlinePassed(), JobStatus::kFailed));
-  }
+  // Cancelled first: a front whose deadline passed cancels the job it gave up on.
   StatusOr<bool> cancel = queue_->Update(id, {});
   if (cancel.ok() && *cancel) {
     return Finish(id, EndedWith(CancelledBeforeStart(), JobStatus::kCancelled));
+  }
+  if (payload->deadline > 0) {
+    request.timeout_s = payload->deadline - UnixNow();
+    if (request.timeout_s <= 0) return Finish(id, EndedWith(DeadlinePassed(), JobStatus::kFailed));
   }
   ImageStorage storage;
   storage.store = &state_->store;

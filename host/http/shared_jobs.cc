@@ -205,9 +205,17 @@ std::variant<std::string, ApiError> SharedJobJson(ServerState* state, const std:
 
 std::variant<std::optional<QueueRecord>, ApiError> WaitSharedJob(
     ServerState* state, const std::string& job_id, const std::function<bool()>& peer_gone,
-    const std::function<bool()>& stop, bool keep_when_gone) {
+    const std::function<bool()>& stop, bool keep_when_gone, double deadline) {
   std::string after;
   for (int round = 1;; ++round) {
+    if (deadline > 0 && UnixNow() > deadline) {
+      state->shared_queue->Cancel(job_id);
+      ApiError e;
+      e.http_status = 504;
+      e.code = "deadline_exceeded";
+      e.message = "the request's deadline (timeout_s) passed before its job " + job_id + " ended";
+      return e;
+    }
     if (peer_gone && peer_gone()) {
       if (!keep_when_gone) state->shared_queue->Cancel(job_id);
       return std::optional<QueueRecord>();

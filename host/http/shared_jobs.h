@@ -71,9 +71,10 @@ std::variant<std::string, ApiError> SharedJobJson(ServerState* state, const std:
 // record, nullopt when the client left (the job is then cancelled, unless `keep_when_gone`:
 // a keyed job waits for its retry), or the error: 503 shutting_down when `stop` says this
 // server stops waiting (the job goes on in the queue).
+// Past `deadline` (Unix seconds, 0 = none) the job is cancelled and the answer is 504.
 std::variant<std::optional<QueueRecord>, ApiError> WaitSharedJob(
     ServerState* state, const std::string& job_id, const std::function<bool()>& peer_gone,
-    const std::function<bool()>& stop, bool keep_when_gone = false);
+    const std::function<bool()>& stop, bool keep_when_gone = false, double deadline = 0);
 
 // Answers with text/event-stream: the job's events from its first until it ends. Returns false
 // when the client went away.

@@ -87,7 +87,7 @@ RunShape ShapeFromRecord(const QueueRecord& record) {
 std::optional<size_t> QueuePositionFromRecord(const QueueRecord& record) {
   const std::string text = Member(record, "queue_position");
   if (text.empty()) return std::nullopt;
-  return static_cast<size_t>(std::strtoull(text.c_str(), nullptr, 10));
+  return static_cast<size_t>(std::strtoull(text.c_str(), nullptr, 10)) + 1;
 }
 
 }  // namespace flx

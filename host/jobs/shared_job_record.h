@@ -25,7 +25,8 @@ QueueFields FinalRecord(const JobSnapshot& snapshot);
 // The snapshot a record describes (missing members read as their defaults).
 JobSnapshot SnapshotFromRecord(const QueueRecord& record);
 RunShape ShapeFromRecord(const QueueRecord& record);
-// The record's queue_position, while it waits.
+// The job's queue_position as clients read it (1 = the next to run), from the record's
+// queue_position (the queue's count of jobs ahead), while it waits.
 std::optional<size_t> QueuePositionFromRecord(const QueueRecord& record);
 
 }  // namespace flx

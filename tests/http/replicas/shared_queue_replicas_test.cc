@@ -64,6 +64,7 @@ std::vector<std::string> Lines(const std::string& path) {
 struct ReplicaSettings {
   int delay_ms = 20;
   double claim_after_s = 3;
+  int max_queued = 500;
 };
 
 class SharedQueueReplicasTest : public ::testing::Test {
@@ -90,8 +91,8 @@ class SharedQueueReplicasTest : public ::testing::Test {
         << "      config: { delay_ms: " << s.delay_ms << ", runs_file: \"${RUNS_FILE}\" } }\n"
         << "  - { id: shared, kind: queue, library: flx_queue_redis, type: redis,\n"
         << "      config: { url: \"" << redis_->url()
-        << "\", prefix: t, claim_after_s: " << s.claim_after_s
-        << ", max_queued: 500, timeout_s: 2 } }\n"
+        << "\", prefix: t, claim_after_s: " << s.claim_after_s << ", max_queued: " << s.max_queued
+        << ", timeout_s: 2 } }\n"
         << "models:\n"
         << "  test: [fifo, pipe]\n"
         << "job_queue: shared\n";
@@ -243,6 +244,55 @@ TEST_F(SharedQueueReplicasTest, AJobIsReadStreamedAndCancelledThroughAnotherRepl
   const ChildResponse again = b->Post("/v1/images/generations/" + id + "/cancel", "{}");
   EXPECT_EQ(again.status, 200) << again.body;  // cancelling a cancelled job is no error
   EXPECT_EQ(b->Get("/v1/images/generations/imgjob_unknown").status, 404);
+}
+
+TEST_F(SharedQueueReplicasTest, QueuePositionsAndTheQueueLimitHoldAcrossReplicas) {
+  const std::string config = WriteConfig({/*delay_ms=*/5000, /*claim_after_s=*/30, 2});
+  ChildServer* a = StartReplica(config, "a");
+  ChildServer* b = StartReplica(config, "b");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  // Two replicas, one worker each: two jobs run, the next two wait, the fifth is refused.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) ids.push_back(Submit(*a, "runs " + std::to_string(i)));
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(WaitFor([&] { return Status(*b, id) == "running"; }, 20)) << id;
+  }
+  for (int i = 0; i < 2; ++i) ids.push_back(Submit(*b, "waits " + std::to_string(i)));
+  for (size_t i = 2; i < 4; ++i) {
+    const auto job = Json(a->Get("/v1/images/generations/" + ids[i]).body);
+    EXPECT_EQ(job->getValue<std::string>("status"), "queued");
+    EXPECT_EQ(job->getValue<int>("queue_position"), static_cast<int>(i) - 1) << ids[i];
+  }
+  const ChildResponse refused =
+      a->Post("/v1/images/generations", R"({"prompt":"one too many","background":true})");
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_NE(refused.body.find("queue_full"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("max_queued = 2"), std::string::npos) << refused.body;
+  EXPECT_EQ(refused.headers.count("Retry-After"), 1u);
+  // A queued job cancelled through the other replica ends as soon as a worker reaches it.
+  EXPECT_EQ(b->Post("/v1/images/generations/" + ids[3] + "/cancel", "{}").status, 200);
+  EXPECT_TRUE(WaitFor([&] { return Status(*a, ids[3]) == "cancelled"; }, 20));
+  EXPECT_EQ(Runs({"a", "b"}).count(ids[3]), 0u) << "a cancelled job never runs";
+}
+
+TEST_F(SharedQueueReplicasTest, ADeadlineThatPassesInTheQueueIs504AndTheJobNeverRuns) {
+  const std::string config = WriteConfig({/*delay_ms=*/3000, /*claim_after_s=*/30});
+  ChildServer* a = StartReplica(config, "a");
+  ASSERT_NE(a, nullptr);
+  const std::string busy = Submit(*a, "keeps the only worker busy");
+  ASSERT_TRUE(WaitFor([&] { return Status(*a, busy) == "running"; }, 20));
+  const auto started = Clock::now();
+  const ChildResponse late =
+      a->Post("/v1/images/generations", R"({"prompt":"in a hurry","size":"32x32","timeout_s":1})");
+  const double waited = std::chrono::duration<double>(Clock::now() - started).count();
+  EXPECT_EQ(late.status, 504) << late.body;
+  EXPECT_NE(late.body.find("deadline_exceeded"), std::string::npos) << late.body;
+  EXPECT_LT(waited, 2.5) << "answered at its deadline, not when a worker came";
+  const std::string id = late.headers.count("X-Job-Id") ? late.headers.at("X-Job-Id") : "";
+  ASSERT_FALSE(id.empty());
+  EXPECT_TRUE(WaitFor([&] { return Status(*a, id) == "cancelled"; }, 20)) << Status(*a, id);
+  EXPECT_EQ(Runs({"a"}).count(id), 0u);
 }
 
 TEST_F(SharedQueueReplicasTest, AnIdempotencyKeyRetriedOnAnotherReplicaJoinsItsJob) {
