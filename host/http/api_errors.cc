@@ -58,6 +58,14 @@ ApiError BadRequest(const std::string& message, const std::string& param, const 
   return e;
 }
 
+ApiError ServerError(int status, const std::string& code, const std::string& message) {
+  ApiError e;
+  e.http_status = status;
+  e.code = code;
+  e.message = message;
+  return e;
+}
+
 ApiError MethodNotAllowedError(const std::string& method, const std::string& allowed) {
   ApiError e;
   e.http_status = 405;

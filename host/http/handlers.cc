@@ -590,12 +590,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     call.deadline_epoch_s = state_->options.DeadlineFor(r.timeout_s, UnixNow());
     call.peer_gone = PeerGone(SocketOf(request));
     // Registered until the response is written, so shutdown waits for the answer too.
-    struct Registration {
-      ServerState* state;
-      flx_call* call;
-      ~Registration() { state->Unregister(call); }
-    } registration{state_, &call};
-    state_->Register(&call);
+    CallRegistration registration(state_, &call);
     auto [output, failure] = state_->service.Run(*chain, r.input, &call);
     if (failure) return FailGeneration(response, r, *chain, *failure);
 
@@ -689,12 +684,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   void AnswerSharedJob(HTTPServerRequest& request, HTTPServerResponse& response,
                        const std::string& id, bool keyed, double deadline) {
     flx_call call;  // registered so that shutdown waits for (and then ends) the wait
-    struct Registration {
-      ServerState* state;
-      flx_call* call;
-      ~Registration() { state->Unregister(call); }
-    } registration{state_, &call};
-    state_->Register(&call);
+    CallRegistration registration(state_, &call);
     const std::function<bool()> peer_gone = PeerGone(SocketOf(request));
     auto waited =
         WaitSharedJob(state_, id, peer_gone, [&] { return call.cancelled.load(); }, keyed,

@@ -64,6 +64,13 @@ void ServerState::CancelAll() {
   for (flx_call* c : calls_) c->cancelled.store(true);
 }
 
+CallRegistration::CallRegistration(ServerState* state, flx_call* call)
+    : state_(state), call_(call) {
+  state_->Register(call_);
+}
+
+CallRegistration::~CallRegistration() { state_->Unregister(call_); }
+
 bool ServerState::WaitIdle(double seconds) {
   std::unique_lock<std::mutex> lock(calls_mutex_);
   return calls_cv_.wait_for(lock, std::chrono::duration<double>(seconds),

@@ -52,6 +52,22 @@ struct ServerOptions {
   }
 };
 
+class ServerState;
+
+// Registers a call with the server for as long as it lives, so that shutdown waits for it
+// (and cancels it after the grace period).
+class CallRegistration {
+ public:
+  CallRegistration(ServerState* state, flx_call* call);
+  ~CallRegistration();
+  CallRegistration(const CallRegistration&) = delete;
+  CallRegistration& operator=(const CallRegistration&) = delete;
+
+ private:
+  ServerState* state_;
+  flx_call* call_;
+};
+
 class ServerState {
  public:
   ServerState(StageGraph* graph, ServerOptions options);

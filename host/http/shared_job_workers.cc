@@ -28,19 +28,12 @@ JobSnapshot EndedWith(const ApiError& error, JobStatus status) {
 }
 
 ApiError CancelledBeforeStart() {
-  ApiError e;
-  e.http_status = 499;
-  e.code = "cancelled";
-  e.message = "the job was cancelled before it started";
-  return e;
+  return ServerError(499, "cancelled", "the job was cancelled before it started");
 }
 
 ApiError DeadlinePassed() {
-  ApiError e;
-  e.http_status = 504;
-  e.code = "deadline_exceeded";
-  e.message = "the job's deadline (timeout_s) passed while it waited in the shared queue";
-  return e;
+  return ServerError(504, "deadline_exceeded",
+                     "the job's deadline (timeout_s) passed while it waited in the shared queue");
 }
 
 }  // namespace

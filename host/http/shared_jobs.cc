@@ -34,6 +34,38 @@ bool IsFinal(const QueueRecord& record) {
   return parsed && flx::IsFinal(*parsed);
 }
 
+// The job's events after `*after` (waiting up to kEventWaitMs for one), moving `*after` on.
+// While the queue is away (a restart) none, after a pause: the job is safe in it.
+std::vector<QueueEvent> NextEvents(ServerState* state, const std::string& job_id,
+                                   std::string* after) {
+  StatusOr<std::vector<QueueEvent>> events =
+      state->shared_queue->ReadEvents(job_id, *after, kEventWaitMs);
+  if (!events.ok()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kEventWaitMs));
+    return {};
+  }
+  if (!events->empty()) *after = events->back().id;
+  return std::move(*events);
+}
+
+// Why a waiting request stops waiting for `job_id` although the job goes on: its deadline
+// passed (504; the job is cancelled) or the server stops (503; the job stays queued).
+std::optional<ApiError> StopWaiting(ServerState* state, const std::string& job_id,
+                                    const std::function<bool()>& stop, double deadline) {
+  if (deadline > 0 && UnixNow() > deadline) {
+    state->shared_queue->Cancel(job_id);
+    return ServerError(
+        504, "deadline_exceeded",
+        "the request's deadline (timeout_s) passed before its job " + job_id + " ended");
+  }
+  if (stop && stop()) {
+    return ServerError(503, "shutting_down",
+                       "server is shutting down; the job goes on in the shared queue: GET " +
+                           std::string(kJobsPrefix) + job_id);
+  }
+  return std::nullopt;
+}
+
 void WriteEvent(std::ostream& out, const QueueEvent& event) {
   out << "event: " << event.name << "\ndata: " << event.data << "\n\n";
 }
@@ -151,10 +183,7 @@ ApiError QueueError(const Status& status, const QueueFailure& failure, const std
     default:
       break;
   }
-  ApiError e;
-  e.http_status = 503;
-  e.code = "queue_unavailable";
-  e.message = status.message();
+  ApiError e = ServerError(503, "queue_unavailable", status.message());
   e.headers["Retry-After"] = "1";
   return e;
 }
@@ -208,36 +237,13 @@ std::variant<std::optional<QueueRecord>, ApiError> WaitSharedJob(
     const std::function<bool()>& stop, bool keep_when_gone, double deadline) {
   std::string after;
   for (int round = 1;; ++round) {
-    if (deadline > 0 && UnixNow() > deadline) {
-      state->shared_queue->Cancel(job_id);
-      ApiError e;
-      e.http_status = 504;
-      e.code = "deadline_exceeded";
-      e.message = "the request's deadline (timeout_s) passed before its job " + job_id + " ended";
-      return e;
-    }
     if (peer_gone && peer_gone()) {
       if (!keep_when_gone) state->shared_queue->Cancel(job_id);
       return std::optional<QueueRecord>();
     }
-    if (stop && stop()) {
-      ApiError e;
-      e.http_status = 503;
-      e.code = "shutting_down";
-      e.message = "server is shutting down; the job goes on in the shared queue: GET " +
-                  std::string(kJobsPrefix) + job_id;
-      return e;
-    }
+    if (std::optional<ApiError> why = StopWaiting(state, job_id, stop, deadline)) return *why;
     bool ended = round % kRecordCheckEvery == 0;
-    StatusOr<std::vector<QueueEvent>> events =
-        state->shared_queue->ReadEvents(job_id, after, kEventWaitMs);
-    if (!events.ok()) {
-      // The queue is away (a restart): the job is safe in it; wait while the client does.
-      std::this_thread::sleep_for(std::chrono::milliseconds(kEventWaitMs));
-      continue;
-    }
-    for (const QueueEvent& event : *events) {
-      after = event.id;
+    for (const QueueEvent& event : NextEvents(state, job_id, &after)) {
       ended = ended || event.name == kQueueEndedEvent;
     }
     if (!ended) continue;
@@ -264,14 +270,7 @@ bool StreamSharedJobEvents(ServerState* state, const std::string& job_id,
     std::string after;
     for (;;) {
       if (peer_gone && peer_gone()) return false;
-      StatusOr<std::vector<QueueEvent>> events =
-          state->shared_queue->ReadEvents(job_id, after, kEventWaitMs);
-      if (!events.ok()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(kEventWaitMs));
-        continue;
-      }
-      for (const QueueEvent& event : *events) {
-        after = event.id;
+      for (const QueueEvent& event : NextEvents(state, job_id, &after)) {
         if (event.name == kQueueEndedEvent) return static_cast<bool>(out.flush());
         WriteEvent(out, event);
       }

@@ -45,6 +45,7 @@ class ChildServer {
   ChildServer& operator=(const ChildServer&) = delete;
 
   pid_t pid() const { return pid_; }
+  uint16_t port() const { return port_; }
   // True while the child has not exited.
   bool Alive();
   // Sends `signal` (e.g. SIGKILL) and, unless it is 0, reaps the child.

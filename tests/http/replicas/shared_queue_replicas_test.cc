@@ -9,6 +9,8 @@
 //   - a job submitted to one replica is read, streamed and cancelled through another.
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -293,6 +295,37 @@ TEST_F(SharedQueueReplicasTest, ADeadlineThatPassesInTheQueueIs504AndTheJobNever
   ASSERT_FALSE(id.empty());
   EXPECT_TRUE(WaitFor([&] { return Status(*a, id) == "cancelled"; }, 20)) << Status(*a, id);
   EXPECT_EQ(Runs({"a"}).count(id), 0u);
+}
+
+// Sends a synchronous generation and hangs up after `seconds` without reading the answer.
+void PostAndHangUp(const ChildServer& replica, const std::string& body, double seconds) {
+  Poco::Net::StreamSocket socket;
+  socket.connect(Poco::Net::SocketAddress("127.0.0.1", replica.port()));
+  const std::string request =
+      "POST /v1/images/generations HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  socket.sendBytes(request.data(), static_cast<int>(request.size()));
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  socket.close();
+}
+
+TEST_F(SharedQueueReplicasTest, ASynchronousClientThatHangsUpCancelsItsJob) {
+  const std::string config = WriteConfig({/*delay_ms=*/20000, /*claim_after_s=*/30});
+  ChildServer* a = StartReplica(config, "a");
+  ChildServer* b = StartReplica(config, "b");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  PostAndHangUp(*a, R"({"prompt":"abandoned","size":"32x32"})", 1.5);
+  // The job ran on either replica and stops at its next step, not after its 20 s.
+  std::string listing;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        listing = b->Get("/v1/images/generations?status=cancelled").body;
+        return listing.find("imgjob_") != std::string::npos;
+      },
+      10))
+      << listing;
 }
 
 TEST_F(SharedQueueReplicasTest, AnIdempotencyKeyRetriedOnAnotherReplicaJoinsItsJob) {
