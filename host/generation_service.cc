@@ -77,6 +77,8 @@ class BoundRequest {
     request_.seed = input.seed;
     request_.call = call;
     request_.dump_dir = input.dump_dir.empty() ? nullptr : input.dump_dir.c_str();
+    request_.strength = std::nanf("");
+    if (input.edit) BindEdit(*input.edit);
   }
   BoundRequest(const BoundRequest&) = delete;
   BoundRequest& operator=(const BoundRequest&) = delete;
@@ -91,8 +93,22 @@ class BoundRequest {
   const flx_request& get() const { return request_; }
 
  private:
+  void BindEdit(const EditInput& edit) {
+    image_ = flx_image{sizeof(flx_image), edit.width, edit.height, 3, size_t{edit.width} * 3,
+                       edit.rgb.data()};
+    request_.init_image = &image_;
+    if (!edit.mask.empty()) {
+      mask_ = flx_image{sizeof(flx_image), edit.width, edit.height, 1, edit.width,
+                        edit.mask.data()};
+      request_.mask = &mask_;
+    }
+    request_.strength = edit.strength;
+  }
+
   flx_request request_{};
   std::vector<flx_kv> kvs_;
+  flx_image image_{};
+  flx_image mask_{};
 };
 
 void MergeOverrides(const std::vector<std::pair<std::string, std::string>>& chosen,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,6 +19,16 @@
 namespace flx {
 
 // A validated request, before pipeline defaults are applied (0 / NaN = pipeline default).
+// The images of an edit (POST /v1/images/edits), decoded: what flx_request.init_image, mask
+// and strength carry.
+struct EditInput {
+  uint32_t width = 0;  // the image's, as uploaded
+  uint32_t height = 0;
+  std::vector<uint8_t> rgb;   // width * height * 3
+  std::vector<uint8_t> mask;  // width * height, 255 = repaint; empty = image-to-image
+  float strength = std::nanf("");
+};
+
 struct GenerationInput {
   std::string prompt;
   std::optional<std::string> prompt_2;
@@ -32,6 +43,9 @@ struct GenerationInput {
   std::vector<std::pair<std::string, std::string>> overrides;
   // Where the pipeline writes its intermediate tensors (the CLI's --dump), or empty.
   std::string dump_dir;
+  // An edit's images, or null for text-to-image. Shared: copies of the input (a job's, a
+  // retry's) use the same pixels.
+  std::shared_ptr<const EditInput> edit;
 };
 
 // One rung a recovery policy took.

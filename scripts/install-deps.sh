@@ -8,6 +8,7 @@ packages=(
   libtorch-dev            # pipeline-flux (CPU libtorch 1.13)
   libopenblas0-openmp     # without it libtorch's fp32 matmul uses reference BLAS (~20x slower)
   libpoco-dev libyaml-cpp-dev libspdlog-dev libsentencepiece-dev libjpeg-dev zlib1g-dev
+  libpng-dev              # decoding uploaded PNGs (POST /v1/images/edits)
   libwebp-dev             # output_format: webp
   libgtest-dev libgmock-dev
   curl                    # the README's examples and the HTTP benchmark script

@@ -131,6 +131,7 @@ Status ResolveListen(const std::string& flag, const Environment& env, const Grap
 void ApplyServerSection(const Environment& env, const GraphConfig& config,
                         ServerOptions* options) {
   options->max_body_bytes = config.server.max_body_bytes;
+  options->max_upload_bytes = config.server.max_upload_bytes;
   options->threads = config.server.threads;
   options->max_queued_connections = config.server.max_queued_connections;
   options->shutdown_grace_s = config.server.shutdown_grace_s;

@@ -35,6 +35,7 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; IPv6 hosts in brackets; port 0 = any
   std::string output_dir = "./outputs";   // absolute after loading
   uint64_t max_body_bytes = 1048576;      // > 0
+  uint64_t max_upload_bytes = 52428800;   // edits' multipart bodies (image, mask); > 0
   int threads = 64;                       // HTTP worker threads, >= 1
   int max_queued_connections = 256;       // >= 1
   double shutdown_grace_s = 30;           // >= 0

@@ -19,7 +19,8 @@ const std::vector<std::string> kTopLevelKeys = {"version",   "server",    "plugi
                                                 "stages",    "models",    "observers",
                                                 "job_queue", "logging"};
 const std::vector<std::string> kServerKeys = {
-    "listen",           "output_dir",     "max_body_bytes", "threads", "max_queued_connections",
+    "listen",           "output_dir",     "max_body_bytes", "max_upload_bytes", "threads",
+    "max_queued_connections",
     "shutdown_grace_s", "public_base_url", "api_keys", "header_timeout_s", "body_timeout_s",
     "request_timeout_s", "job_ttl_s", "max_active_jobs", "max_kept_jobs", "max_job_result_bytes",
     "queue_workers"};
@@ -171,6 +172,11 @@ class GraphChecker {
     if (YAML::Node n = server["max_body_bytes"]) {
       auto v = reader_.Integer(n, "server.max_body_bytes", 1, std::numeric_limits<int64_t>::max());
       if (v) out.max_body_bytes = static_cast<uint64_t>(*v);
+    }
+    if (YAML::Node n = server["max_upload_bytes"]) {
+      auto v =
+          reader_.Integer(n, "server.max_upload_bytes", 1, std::numeric_limits<int64_t>::max());
+      if (v) out.max_upload_bytes = static_cast<uint64_t>(*v);
     }
     if (YAML::Node n = server["threads"]) {
       if (auto v = reader_.Integer(n, "server.threads", 1, INT_MAX)) out.threads = *v;

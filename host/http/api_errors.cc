@@ -146,6 +146,10 @@ ApiError FromGenerationError(const GenerationError& error) {
     case FLX_CANCELLED:
       m = {499, "server_error", "cancelled", false};
       break;
+    case FLX_UNIMPLEMENTED:
+      // The model cannot do what was asked (e.g. an edit): the client's request to change.
+      m = {400, "invalid_request_error", "unsupported_operation", false};
+      break;
     default:
       break;
   }

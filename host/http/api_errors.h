@@ -42,7 +42,8 @@ ApiError MethodNotAllowedError(const std::string& method, const std::string& all
 // "param" detail), NOT_FOUND -> 404, scheduler DEADLINE_EXCEEDED (queued past its
 // queue_timeout_s) -> 503 queue_timeout + Retry-After, any other DEADLINE_EXCEEDED (the
 // request's timeout_s) -> 504 deadline_exceeded,
-// UNAVAILABLE -> 503, CANCELLED -> 499 (client closed), anything else -> 500.
+// UNAVAILABLE -> 503, CANCELLED -> 499 (client closed), UNIMPLEMENTED -> 400
+// unsupported_operation (the model cannot do what was asked), anything else -> 500.
 ApiError FromGenerationError(const GenerationError& error);
 
 // The fallback_reason object: {"code", "message", "attempts", "steps": [...]} for the rungs

@@ -247,6 +247,15 @@ std::optional<ApiError> ReadSampling(const Poco::JSON::Object& obj, ImagesReques
     }
     r->input.max_sequence_length = uint32_t(v);
   }
+  if (Present(obj, "strength")) {
+    Var given = obj.get("strength");
+    const double strength =
+        given.isBoolean() || !given.isNumeric() ? std::nan("") : given.convert<double>();
+    if (!(strength > 0) || strength > 1) {
+      return BadRequest("'strength' must be a number in (0, 1]", "strength");
+    }
+    r->strength = strength;
+  }
   if (Present(obj, "seed")) {
     if (auto e = ReadInteger(obj, "seed", 0, std::numeric_limits<uint64_t>::max(), &v)) return e;
     r->input.seed = v;

@@ -27,6 +27,7 @@ struct ImagesRequest {
   double timeout_s = 0;         // the request's deadline from its arrival; 0 = the server's
   bool stream = false;          // answer with server-sent events (progress, previews, the images)
   uint32_t partial_images = 0;  // previews in a stream or a job's /events, 0..3
+  std::optional<double> strength;  // edits only, (0, 1]: read here so generations can refuse it
 };
 
 // Limits on what a request may ask for before any pipeline sees it.

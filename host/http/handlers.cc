@@ -28,6 +28,8 @@
 #include "http/embedded_files.h"
 #include "http/event_stream.h"
 #include "http/generation_jobs.h"
+#include "http/edit_request.h"
+#include "sha256.h"
 #include "http/shared_jobs.h"
 #include "jobs/shared_job_record.h"
 #include "http/generation_render.h"
@@ -46,6 +48,7 @@ using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
 constexpr const char* kGenerationsPath = "/v1/images/generations";
+constexpr const char* kEditsPath = "/v1/images/edits";
 constexpr const char* kModelsPath = "/v1/models";
 constexpr const char* kFilesPrefix = kImageFilesPrefix;
 
@@ -346,11 +349,15 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     if (path.rfind("/v1/", 0) == 0 && !Authorized(request, response)) return;
     bool get = method == "GET" || method == "HEAD";
     if (path == kGenerationsPath && method == "POST") return Generations(request, response);
+    if (path == kEditsPath) {
+      if (method != "POST") return MethodNotAllowed(response, method, "POST");
+      return Generations(request, response);
+    }
     if (path == kGenerationsPath || path.rfind(kJobsPrefix, 0) == 0) {
       if (state_->shared_queue) {
-      return ServeSharedJobRoute(state_, request, response, path, PeerGone(SocketOf(request)));
-    }
-    return ServeJobRoute(state_, request, response, path, PeerGone(SocketOf(request)));
+        return ServeSharedJobRoute(state_, request, response, path, PeerGone(SocketOf(request)));
+      }
+      return ServeJobRoute(state_, request, response, path, PeerGone(SocketOf(request)));
     }
     if (path == kModelsPath) {
       if (!get) return MethodNotAllowed(response, method, "GET");
@@ -568,14 +575,20 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       response.setKeepAlive(false);
       return Fail(response, ShuttingDown("server is shutting down"));
     }
+    const bool edit = request.getURI().rfind(kEditsPath, 0) == 0;
     std::string body;
-    if (!ReadBody(request, response, state_->options.max_body_bytes, state_->deadlines,
-                  state_->options.body_timeout_s, &body, &error_code_)) {
+    if (!ReadBody(request, response,
+                  edit ? state_->options.max_upload_bytes : state_->options.max_body_bytes,
+                  state_->deadlines, state_->options.body_timeout_s, &body, &error_code_)) {
       return;
     }
-    auto parsed = ParseImagesRequest(body);
+    auto parsed = edit ? ParseEdit(request, &body) : ParseImagesRequest(body);
     if (auto* err = std::get_if<ApiError>(&parsed)) return Fail(response, *err);
     ImagesRequest& r = std::get<ImagesRequest>(parsed);
+    if (!edit && r.strength) {
+      return Fail(response, BadRequest("'strength' applies to edits (POST /v1/images/edits)",
+                                       "strength"));
+    }
     const ModelChain* chain = ResolveModel(r, response);
     if (chain == nullptr) return;
     if (!r.seed_given) r.input.seed = state_->DrawSeed();
@@ -644,10 +657,30 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     AnswerWithResult(response, r, *found.job, found.replayed);
   }
 
+  // An edit's multipart body as a request with its images; `*body` becomes the form's fields
+  // as JSON (what a job's payload carries).
+  static std::variant<ImagesRequest, ApiError> ParseEdit(HTTPServerRequest& request,
+                                                         std::string* body) {
+    auto form = ParseEditForm(request.getContentType(), *body);
+    if (auto* error = std::get_if<ApiError>(&form)) return *error;
+    const EditForm& fields = std::get<EditForm>(form);
+    // The fingerprint of an Idempotency-Key: the fields and every file's digest.
+    *body = fields.json;
+    for (const auto& [name, files] : fields.files) {
+      for (const std::string& file : files) *body += "\n" + name + ":" + Sha256Hex(file);
+    }
+    return ParseEditRequest(fields);
+  }
+
   // With a shared job queue every generation is a job there: a 202 (background), its events
   // (stream) or, synchronously, its result once a replica has run it.
   void SharedGeneration(HTTPServerRequest& request, HTTPServerResponse& response,
                         const ImagesRequest& r, const ModelChain& chain, const std::string& body) {
+    if (r.input.edit) {
+      return Fail(response, BadRequest("edits do not go through a shared job queue yet "
+                                       "(job_queue:); send them to a server without one",
+                                       "image", "unsupported_operation"));
+    }
     const bool keyed = request.has("Idempotency-Key");
     const double deadline = state_->options.DeadlineFor(r.timeout_s, UnixNow());
     std::variant<SharedKeyedJob, ApiError> submitted;

@@ -32,6 +32,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0 = any free port
   uint64_t max_body_bytes = 1048576;
+  uint64_t max_upload_bytes = 52428800;  // POST /v1/images/edits: images and mask
   int threads = 64;
   int max_queued_connections = 256;
   double shutdown_grace_s = 30;

@@ -3,7 +3,6 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/SHA2Engine.h>
 
 #include <chrono>
 #include <cmath>
@@ -15,6 +14,7 @@
 #include "http/host_events.h"
 #include "http/json_writer.h"
 #include "jobs/shared_job_record.h"
+#include "sha256.h"
 
 namespace flx {
 namespace {
@@ -109,11 +109,6 @@ std::variant<std::string, ApiError> CancelSharedJob(ServerState* state, const st
   return SharedJobJson(state, id, /*with_result=*/false);
 }
 
-std::string Sha256Hex(const std::string& text) {
-  Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
-  sha.update(text);
-  return Poco::DigestEngine::digestToHex(sha.digest());
-}
 
 // Adds the job `id` to the queue: its record (with `extra` members) and its payload.
 Status Submit(ServerState* state, const ModelChain& chain, const ImagesRequest& request,

@@ -385,6 +385,13 @@ void FluxStage::warm_up(const Model& model) {
 
 void FluxStage::generate(const flx_request& request, flx_result* result) {
   const flx_call* call = request.call;
+  if (FLX_HAS_FIELD(flx_request, &request, init_image) && request.init_image != nullptr) {
+    // Edits (ABI 1.3) are issue 15's next step here: the host side is done and tested on the
+    // test pipeline; FLUX's image-to-image and inpainting sampling is not written yet.
+    throw flx::Error(FLX_UNIMPLEMENTED,
+                     "the flux pipeline does not do image-to-image or inpainting yet")
+        .detail("param", "image");
+  }
   const ResolvedRequest r = resolve_request(request, defaults_, 2 * vae_scale_factor_);
   check_max_pixels(r);
   if (flx::Host::cancelled(call)) throw flx::Error(FLX_CANCELLED, "cancelled before starting");

@@ -50,7 +50,8 @@ extern "C" {
  *   1.1  flx_request.dump_dir; the shared names of flx/vocabulary.h
  *   1.2  flx_factory.settings: the operator settings a factory declares (flx_setting);
  *        events JOB_ENDED and REPLAYED; previews (flx_host_api.preview_wanted, preview)
- *   1.3  the queue kind (flx_queue_iface): a job queue several replicas share */
+ *   1.3  the queue kind (flx_queue_iface): a job queue several replicas share;
+ *        flx_request.init_image, mask and strength (image-to-image, inpainting) */
 #define FLX_ABI_MAJOR 1
 #define FLX_ABI_MINOR 3
 
@@ -136,6 +137,18 @@ typedef struct flx_kv {
   const char* value;
 } flx_kv;
 
+/* An 8-bit image the host hands over (borrowed for the call it comes with): `channels`
+ * interleaved bytes per pixel (1 = gray, 3 = RGB, 4 = RGBA), rows top to bottom, `stride`
+ * bytes apart. */
+typedef struct flx_image {
+  size_t struct_size;
+  uint32_t width;
+  uint32_t height;
+  uint32_t channels;
+  size_t stride;
+  const uint8_t* pixels;
+} flx_image;
+
 /* One generation request as the pipeline sees it, after validation and defaults. Filled
  * by the host; every pointer is borrowed for the duration of the call it is passed to. */
 typedef struct flx_request {
@@ -161,6 +174,19 @@ typedef struct flx_request {
    * generation into, for debugging (`fluxserve generate --dump`), or NULL. Never set from
    * HTTP. A pipeline without a dump format ignores it. */
   const char* dump_dir;
+  /* Since 1.3 (test with FLX_HAS_FIELD): an edit (POST /v1/images/edits). `init_image` is the
+   * image to start from, RGB, at the size the client sent (the pipeline resizes it to the
+   * request's width x height as its model's preprocessing does; width and height 0 mean the
+   * pipeline's choice, for FLUX the image's own size rounded down to its size multiple), or
+   * NULL for text-to-image. `mask`, only with an init_image, is the area to repaint: gray, the
+   * init image's size, 255 = repaint and 0 = keep (the host converts OpenAI's convention,
+   * where transparent pixels mark the area); NULL = the whole image (image-to-image).
+   * `strength` in (0, 1]: how much of the image is replaced (diffusers' strength: 1 starts
+   * from pure noise); NaN = the pipeline's default. A pipeline without edits answers
+   * FLX_UNIMPLEMENTED when init_image is set. */
+  const flx_image* init_image;
+  const flx_image* mask;
+  float strength;
 } flx_request;
 
 /* What happened; observers (metrics) receive every event of every stage. */

@@ -30,7 +30,16 @@ PIN(offsetof(flx_request, seed) == 64);
 PIN(offsetof(flx_request, overrides) == 72);
 PIN(offsetof(flx_request, call) == 88);
 PIN(offsetof(flx_request, dump_dir) == 96); /* ABI 1.1 */
-PIN(sizeof(flx_request) == 104);
+PIN(offsetof(flx_request, init_image) == 104); /* ABI 1.3 */
+PIN(offsetof(flx_request, mask) == 112);
+PIN(offsetof(flx_request, strength) == 120);
+PIN(sizeof(flx_request) == 128);
+
+PIN(offsetof(flx_image, width) == 8); /* ABI 1.3 */
+PIN(offsetof(flx_image, channels) == 16);
+PIN(offsetof(flx_image, stride) == 24);
+PIN(offsetof(flx_image, pixels) == 32);
+PIN(sizeof(flx_image) == 40);
 
 PIN(offsetof(flx_event, type) == 8);
 PIN(offsetof(flx_event, value) == 56);
@@ -58,6 +67,12 @@ PIN(offsetof(flx_plugin_info, factories) == 40);
 PIN(sizeof(flx_plugin_info) == 48);
 
 PIN(sizeof(flx_scheduler_iface) == 32);
+PIN(offsetof(flx_queue_iface, submit) == 8); /* ABI 1.3 */
+PIN(offsetof(flx_queue_iface, read_events) == 48);
+PIN(offsetof(flx_queue_iface, claim) == 56);
+PIN(offsetof(flx_queue_iface, finish) == 72);
+PIN(offsetof(flx_queue_iface, check) == 80);
+PIN(sizeof(flx_queue_iface) == 96);
 PIN(sizeof(flx_pipeline_iface) == 32);
 PIN(sizeof(flx_recovery_iface) == 16);
 PIN(sizeof(flx_metrics_iface) == 32);

@@ -102,7 +102,7 @@ HttpResponse TestServer::Send(const std::string& method, const std::string& path
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     for (const auto& [k, v] : headers) request.set(k, v);
     if (method == "POST" || !body.empty()) {
-      request.setContentType("application/json");
+      if (!request.has("Content-Type")) request.setContentType("application/json");
       request.setContentLength(static_cast<std::streamsize>(body.size()));
     }
     std::ostream& os = session.sendRequest(request);

@@ -55,8 +55,50 @@ uint32_t InRange(const std::string& param, uint64_t value, uint32_t max) {
 
 // Request values win over defaults and the knobs of a recovery stage (flx::Knobs) win over
 // both; scale factors apply last, to whatever the other values resolved to.
+// An edit's image (ABI 1.3), or nullptr for text-to-image.
+const flx_image* EditImage(const flx_request& request) {
+  return FLX_HAS_FIELD(flx_request, &request, init_image) ? request.init_image : nullptr;
+}
+const flx_image* Mask(const flx_request& request) {
+  return EditImage(request) != nullptr ? request.mask : nullptr;
+}
+// diffusers' default strength for its image-to-image pipelines.
+float EditStrength(const flx_request& request) {
+  return EditImage(request) != nullptr && !std::isnan(request.strength) ? request.strength : 0.6f;
+}
+
+// The byte of `image` (any channel count) at (x, y) of a width x height grid (nearest).
+uint8_t Sample(const flx_image& image, uint32_t x, uint32_t y, uint32_t width, uint32_t height,
+               uint32_t channel) {
+  const size_t sx = size_t{x} * image.width / width;
+  const size_t sy = size_t{y} * image.height / height;
+  return image.pixels[sy * image.stride + sx * image.channels + std::min(channel, image.channels - 1)];
+}
+
+// An edit drawn by the test pipeline: inside the area to repaint (the whole image without a
+// mask; mask bytes >= 128 with one), the pattern mixed into the init image by `strength`;
+// outside, the init image. Both are sampled at the output size (nearest).
+void BlendEdit(const flx_image& init, const flx_image* mask, float strength, uint32_t width,
+               uint32_t height, std::vector<uint8_t>* pattern) {
+  for (uint32_t y = 0; y < height; ++y) {
+    for (uint32_t x = 0; x < width; ++x) {
+      const bool repaint = mask == nullptr || Sample(*mask, x, y, width, height, 0) >= 128;
+      for (uint32_t c = 0; c < 3; ++c) {
+        uint8_t& out = (*pattern)[(size_t{y} * width + x) * 3 + c];
+        const float kept = Sample(init, x, y, width, height, c);
+        out = repaint ? static_cast<uint8_t>(std::lround((1 - strength) * kept + strength * out))
+                      : static_cast<uint8_t>(kept);
+      }
+    }
+  }
+}
+
 EffectiveParams Resolve(const flx_request& request, uint32_t size_multiple) {
   EffectiveParams p;
+  if (const flx_image* init = EditImage(request)) {  // an edit keeps its image's size
+    p.width = init->width;
+    p.height = init->height;
+  }
   if (request.width != 0) p.width = InRange("width", request.width, kMaxSide);
   if (request.height != 0) p.height = InRange("height", request.height, kMaxSide);
   if (request.steps != 0) p.steps = InRange("steps", request.steps, kMaxSteps);
@@ -129,11 +171,20 @@ class TestPipeline : public flx::Pipeline {
     InjectFailures(params, attempt);
 
     RunSteps(call, params.steps, started);
+    const flx_image* init = EditImage(request);
+    const float strength = EditStrength(request);
+    if (init != nullptr) {
+      flx::set_param(result, "edit", Mask(request) ? "inpaint" : "img2img");
+      flx::set_param(result, "strength", FormatNumber(strength));
+    }
     const uint32_t images = std::max<uint32_t>(request.n, 1);
     for (uint32_t i = 0; i < images; ++i) {
       const uint64_t seed = request.seed + i;
       std::vector<uint8_t> pixels =
           RenderTestImage(request.prompt, seed, params.width, params.height);
+      if (init != nullptr) {
+        BlendEdit(*init, Mask(request), strength, params.width, params.height, &pixels);
+      }
       flx::add_image(result, params.width, params.height, 3, pixels.data(), seed);
     }
     // Not "generate": the host writes its own "generate_s" timing, which a phase of that
