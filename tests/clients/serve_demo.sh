@@ -1,6 +1,7 @@
 # Sourced by the client tests' run.sh: start_demo_server BIN_DIR PLUGIN_DIR WORK_DIR writes
 # the demo FLUX model into WORK_DIR, serves it with fluxserve on a free port as model "demo"
-# and sets `port` and `server_pid` once /readyz answers 200; stop_demo_server stops it.
+# (and the test pipeline, which draws edits, as model "pattern") and sets `port` and
+# `server_pid` once /readyz answers 200; stop_demo_server stops it.
 start_demo_server() {
   local bin_dir=$1 plugin_dir=$2 work=$3
   "$bin_dir/fluxserve-make-demo-model" "$work/demo" --seed 3 >"$work/demo.log" 2>&1
@@ -12,8 +13,10 @@ stages:
   - { id: queue, kind: scheduler, library: flx_scheduler, type: fifo, config: { max_concurrent: 1 } }
   - { id: flux, kind: pipeline, library: flx_pipeline_flux, type: flux,
       config: { model: "$work/demo", dtype: float32, threads: 2, warmup: false } }
+  - { id: pattern, kind: pipeline, library: flx_test_pipeline, type: test }
 models:
   demo: [queue, flux]
+  pattern: [pattern]
 YAML
   "$bin_dir/fluxserve" serve --config "$work/graph.yaml" --port-file "$work/port" \
     >"$work/server.log" 2>&1 &
