@@ -196,6 +196,17 @@ void FluxPipeline::check_params(const GenerateParams& params) const {
   if (params.clip_ids.empty()) throw std::invalid_argument("clip_ids must not be empty");
   if (params.t5_ids.empty()) throw std::invalid_argument("t5_ids must not be empty");
   if (params.vae.tiling) check_vae_tiling(params.vae.tile, vae_scale_factor());
+  if (params.edit) {
+    const size_t pixels = static_cast<size_t>(params.width * params.height);
+    if (params.edit->rgb.size() != pixels * 3 ||
+        (!params.edit->mask.empty() && params.edit->mask.size() != pixels)) {
+      throw std::invalid_argument("the edit's image and mask must be width x height");
+    }
+    if (!(params.edit->strength > 0) || params.edit->strength > 1) {
+      throw std::invalid_argument("strength must be in (0, 1]");
+    }
+    edit_start_step(params.steps, params.edit->strength);  // throws when no step is left
+  }
 }
 
 std::unique_lock<std::mutex> FluxPipeline::offload_lock() const {
@@ -302,11 +313,16 @@ FluxPipeline::SamplingState FluxPipeline::start_sampling(const GenerateParams& p
   const int64_t latent_width = latent_size(params.width, vae_scale_factor());
   SamplingState state;
   state.seed = params.seed + static_cast<uint64_t>(index);
-  state.latents = pack_latents(noise_.initial_noise(config.in_channels / 4, latent_height,
-                                                    latent_width, state.seed, dtype_))
-                      .to(device_);
   state.image_ids = latent_image_ids(latent_height / 2, latent_width / 2, dtype_).to(device_);
-  state.schedule = flow_match_schedule(params.steps, state.latents.size(1), scheduler_config_);
+  state.schedule = flow_match_schedule(params.steps, (latent_height / 2) * (latent_width / 2),
+                                       scheduler_config_);
+  if (params.edit) {
+    start_edit(params, &state);
+  } else {
+    state.latents = pack_latents(noise_.initial_noise(config.in_channels / 4, latent_height,
+                                                      latent_width, state.seed, dtype_))
+                        .to(device_);
+  }
   if (config.guidance_embeds) {
     state.guidance =
         at::full({1}, params.guidance, at::TensorOptions().dtype(at::kFloat).device(device_));
@@ -316,6 +332,36 @@ FluxPipeline::SamplingState FluxPipeline::start_sampling(const GenerateParams& p
                         state.schedule, state.guidance});
   }
   return state;
+}
+
+void FluxPipeline::start_edit(const GenerateParams& params, SamplingState* state) const {
+  const int64_t factor = vae_scale_factor();
+  const int64_t latent_height = latent_size(params.height, factor);
+  const int64_t latent_width = latent_size(params.width, factor);
+  const int64_t channels = transformer_->config().in_channels / 4;
+  const AutoencoderKLConfig& vae = vae_->config();
+  LatentDistribution posterior;
+  {
+    const OffloadExecutor::ComponentRun run(*offload_, "vae");
+    posterior = vae_->encode(
+        image_to_vae_input(params.edit->rgb, params.width, params.height, dtype_).to(device_));
+  }
+  auto [standard_normal, noise] = noise_.edit_draws(channels, latent_height, latent_width,
+                                                    state->seed, dtype_, dtype_);
+  const at::Tensor sample =
+      posterior.mean + at::exp(posterior.logvar * 0.5) * standard_normal.to(device_);
+  const at::Tensor image_latents = (sample - vae.shift_factor) * vae.scaling_factor;
+  noise = noise.to(device_);
+  state->first_step = edit_start_step(params.steps, params.edit->strength);
+  state->latents = pack_latents(
+      scale_noise(image_latents, state->schedule.sigmas[state->first_step], noise));
+  if (!params.edit->mask.empty()) {
+    state->image_latents = pack_latents(image_latents);
+    state->noise = pack_latents(noise);
+    state->mask = packed_latent_mask(params.edit->mask, params.width, params.height, factor,
+                                     channels, dtype_)
+                      .to(device_);
+  }
 }
 
 at::Tensor FluxPipeline::denoise(const SamplingState& state, const GenerateParams& params,
@@ -332,9 +378,11 @@ at::Tensor FluxPipeline::denoise(const SamplingState& state, const GenerateParam
   inputs.block_hook = offload_->block_hook("transformer");
   const OffloadExecutor::ComponentRun transformer_run(*offload_, "transformer");
   at::Tensor latents = state.latents;
-  for (int step = 0; step < params.steps; ++step) {
-    check_cancelled(callbacks, "before step " + std::to_string(step + 1) + " of " +
-                                   std::to_string(params.steps));
+  const int total = params.steps - state.first_step;  // an edit runs the last steps only
+  for (int step = state.first_step; step < params.steps; ++step) {
+    const int done = step - state.first_step;
+    check_cancelled(callbacks, "before step " + std::to_string(done + 1) + " of " +
+                                   std::to_string(total));
     const Clock::time_point step_start = Clock::now();
     // The pipeline hands the model t / 1000 in the latents' dtype; the model scales it back.
     inputs.timestep = at::full({1}, state.schedule.timesteps[step],
@@ -343,28 +391,40 @@ at::Tensor FluxPipeline::denoise(const SamplingState& state, const GenerateParam
                       1000;
     inputs.hidden_states = latents;
     const at::Tensor noise_pred = transformer_->forward(inputs);
-    const at::Tensor next = euler_step(latents, noise_pred, state.schedule.sigmas[step],
-                                       state.schedule.sigmas[step + 1]);
+    at::Tensor next = euler_step(latents, noise_pred, state.schedule.sigmas[step],
+                                 state.schedule.sigmas[step + 1]);
+    if (state.image_latents) next = keep_unmasked(state, step, next);
     if (observer != nullptr) observer->on_step({latents, inputs.timestep, noise_pred, next});
-    send_preview(callbacks, step + 1, params, latents, noise_pred, state.schedule.sigmas[step]);
+    send_preview(callbacks, done + 1, total, params, latents, noise_pred,
+                 state.schedule.sigmas[step]);
     latents = next;
     wait_for(latents);
-    if (callbacks.on_step) callbacks.on_step(step + 1, params.steps, seconds_since(step_start));
+    if (callbacks.on_step) callbacks.on_step(done + 1, total, seconds_since(step_start));
   }
   if (observer != nullptr) observer->on_denoised(latents);
   return latents;
 }
 
-void FluxPipeline::send_preview(const GenerateCallbacks& callbacks, int step,
+at::Tensor FluxPipeline::keep_unmasked(const SamplingState& state, int step,
+                                       const at::Tensor& latents) const {
+  // The kept area: the image latents noised to where sampling now is, clean after the last.
+  const bool last = step + 1 == static_cast<int>(state.schedule.timesteps.size());
+  const at::Tensor kept =
+      last ? *state.image_latents
+           : scale_noise(*state.image_latents, state.schedule.sigmas[step + 1], state.noise);
+  return blend_kept_area(latents, kept, state.mask);
+}
+
+void FluxPipeline::send_preview(const GenerateCallbacks& callbacks, int step, int total,
                                 const GenerateParams& params, const at::Tensor& latents,
                                 const at::Tensor& velocity, double sigma) const {
   if (!callbacks.preview_wanted || !callbacks.on_preview) return;
-  if (!callbacks.preview_wanted(step, params.steps)) return;
+  if (!callbacks.preview_wanted(step, total)) return;
   const int64_t factor = vae_scale_factor();
   const PreviewImage preview =
       latent_preview(predicted_clean_latents(latents, velocity, sigma),
                      latent_size(params.height, factor), latent_size(params.width, factor));
-  callbacks.on_preview(step, params.steps, preview);
+  callbacks.on_preview(step, total, preview);
 }
 
 Image FluxPipeline::decode_image(const at::Tensor& latents, const GenerateParams& params,

@@ -27,6 +27,7 @@
 #include "model/clip_text_model.h"
 #include "model/flow_match_scheduler.h"
 #include "model/flux_transformer.h"
+#include "model/image_edit.h"
 #include "model/latent_preview.h"
 #include "model/noise_generator.h"
 #include "model/offload_executor.h"
@@ -60,6 +61,9 @@ struct GenerateParams {
   AttentionOptions attention;
   // VAE slicing, tiling and tile geometry; the tiling is checked before any denoising.
   VaeDecodeOptions vae;
+  // An edit (image-to-image, or inpainting with a mask) at width x height; null for
+  // text-to-image. Shared: the caller's copy and each image's use are the same pixels.
+  std::shared_ptr<const EditImages> edit;
   // When not empty, every intermediate tensor of image 0 is written here (image i > 0 goes to
   // dump_dir/image-<i>) with the file names and sidecars of the golden folders (clip_input_ids,
   // prompt_embeds, ..., step_noise_pred, ..., vae_decoded, image; guidance when used).
@@ -217,17 +221,28 @@ class FluxPipeline {
     at::Tensor image_ids;
     FlowMatchSchedule schedule;
     std::optional<at::Tensor> guidance;
+    // Edits: the step sampling starts at; inpainting: the packed clean image latents, the
+    // packed noise and mask (1 = repaint) the kept area is rebuilt from after every step.
+    int first_step = 0;
+    std::optional<at::Tensor> image_latents;
+    at::Tensor noise;
+    at::Tensor mask;
   };
+  // An edit's start (image_edit.h): the image encoded and noised to the strength's sigma.
+  void start_edit(const GenerateParams& params, SamplingState* state) const;
   SamplingState start_sampling(const GenerateParams& params, const PromptEmbeddings& prompt,
                                int index, SamplingObserver* observer) const;
   // The flow-match Euler steps from state.latents; returns the final latents.
   at::Tensor denoise(const SamplingState& state, const GenerateParams& params,
                      const PromptEmbeddings& prompt, const GenerateCallbacks& callbacks,
                      SamplingObserver* observer) const;
-  // A preview after `step` when the callbacks want one: the clean-image estimate of `latents`
-  // given the step's `velocity` at `sigma`, projected to RGB.
-  void send_preview(const GenerateCallbacks& callbacks, int step, const GenerateParams& params,
-                    const at::Tensor& latents, const at::Tensor& velocity, double sigma) const;
+  // Inpainting after step `step`: the area to keep rebuilt from the image (image_edit.h).
+  at::Tensor keep_unmasked(const SamplingState& state, int step, const at::Tensor& latents) const;
+  // A preview after `step` of `total` when the callbacks want one: the clean-image estimate of
+  // `latents` given the step's `velocity` at `sigma`, projected to RGB.
+  void send_preview(const GenerateCallbacks& callbacks, int step, int total,
+                    const GenerateParams& params, const at::Tensor& latents,
+                    const at::Tensor& velocity, double sigma) const;
   // The VAE decode of `latents` into 8-bit RGB.
   Image decode_image(const at::Tensor& latents, const GenerateParams& params, uint64_t seed,
                      const GenerateCallbacks& callbacks, SamplingObserver* observer) const;

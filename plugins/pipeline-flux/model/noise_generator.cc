@@ -29,4 +29,17 @@ at::Tensor NoiseGenerator::initial_noise(int64_t channels, int64_t latent_height
   return flux::initial_noise(channels, latent_height, latent_width, generator_, dtype);
 }
 
+std::pair<at::Tensor, at::Tensor> NoiseGenerator::edit_draws(int64_t channels,
+                                                             int64_t latent_height,
+                                                             int64_t latent_width, uint64_t seed,
+                                                             c10::ScalarType vae_dtype,
+                                                             c10::ScalarType dtype) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  generator_.set_current_seed(seed);
+  at::Tensor posterior = flux::initial_noise(channels, latent_height, latent_width, generator_,
+                                             vae_dtype);
+  at::Tensor noise = flux::initial_noise(channels, latent_height, latent_width, generator_, dtype);
+  return {std::move(posterior), std::move(noise)};
+}
+
 }  // namespace flx::flux

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <utility>
 
 namespace flx::flux {
 
@@ -40,6 +41,13 @@ class NoiseGenerator {
   // under one lock, so concurrent requests never interleave on the generator.
   at::Tensor initial_noise(int64_t channels, int64_t latent_height, int64_t latent_width,
                            uint64_t seed, c10::ScalarType dtype);
+
+  // An edit's two draws (image_edit.h), on the CPU, from this generator re-seeded with `seed`:
+  // first the VAE posterior sample's standard normal [1, channels, h, w] in `vae_dtype`, then
+  // the initial noise of initial_noise() in `dtype`.
+  std::pair<at::Tensor, at::Tensor> edit_draws(int64_t channels, int64_t latent_height,
+                                               int64_t latent_width, uint64_t seed,
+                                               c10::ScalarType vae_dtype, c10::ScalarType dtype);
 
  private:
   std::mutex mutex_;

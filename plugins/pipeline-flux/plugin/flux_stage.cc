@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "device_memory.h"
+#include "edit_input.h"
 #include "exception_mapping.h"
 #include "model/autoencoder_kl.h"
 #include "model/cpu_buffer_pool.h"
@@ -385,14 +386,12 @@ void FluxStage::warm_up(const Model& model) {
 
 void FluxStage::generate(const flx_request& request, flx_result* result) {
   const flx_call* call = request.call;
-  if (FLX_HAS_FIELD(flx_request, &request, init_image) && request.init_image != nullptr) {
-    // Edits (ABI 1.3) are issue 15's next step here: the host side is done and tested on the
-    // test pipeline; FLUX's image-to-image and inpainting sampling is not written yet.
-    throw flx::Error(FLX_UNIMPLEMENTED,
-                     "the flux pipeline does not do image-to-image or inpainting yet")
-        .detail("param", "image");
+  // An edit defaults to its image's size (rounded down to the size multiple).
+  ModelDefaults defaults = defaults_;
+  if (const flx_image* image = edit_image(request)) {
+    edit_default_size(*image, 2 * vae_scale_factor_, &defaults.width, &defaults.height);
   }
-  const ResolvedRequest r = resolve_request(request, defaults_, 2 * vae_scale_factor_);
+  const ResolvedRequest r = resolve_request(request, defaults, 2 * vae_scale_factor_);
   check_max_pixels(r);
   if (flx::Host::cancelled(call)) throw flx::Error(FLX_CANCELLED, "cancelled before starting");
   // Whatever happens below, idle pool memory goes back under its cap afterwards.
@@ -410,7 +409,13 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   std::vector<Image> images;
   try {
     c10::InferenceMode guard;
-    images = model.pipeline->generate(generate_params(r, model, fit, call), callbacks_for(call));
+    GenerateParams params = generate_params(r, model, fit, call);
+    params.edit = edit_images(request, r.width, r.height);
+    if (params.edit) {
+      flx::set_param(result, "edit", params.edit->mask.empty() ? "img2img" : "inpaint");
+      flx::set_param(result, "strength", format_number(params.edit->strength));
+    }
+    images = model.pipeline->generate(params, callbacks_for(call));
   } catch (...) {
     rethrow_as_flx_error("generating");
   }

@@ -1,6 +1,7 @@
 // The official npm `openai` client against a running fluxserve (FLUX_BASE_URL, e.g.
 // http://127.0.0.1:PORT/v1): a plain generation, then a stream with partial images, read
-// by the SDK unmodified. Exits non-zero with the reason when anything is off.
+// by the SDK unmodified, a failed stream and an edit (images.edit, multipart with a mask).
+// Exits non-zero with the reason when anything is off.
 import OpenAI, { toFile } from 'openai';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
