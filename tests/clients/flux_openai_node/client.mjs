@@ -101,6 +101,14 @@ async function edit() {
   assert.ok(Buffer.from(edited.data[0].b64_json, 'base64').subarray(0, 4).equals(PNG), 'a PNG');
   assert.equal(edited.parameters.edit, 'inpaint');
   assert.equal(edited.parameters.strength, 0.5);
+  // The demo FLUX model edits too (image-to-image: no mask), keeping the image's size.
+  const flux = await client.images.edit({
+    model: 'demo', image: await toFile(png(64, 48, (x, y) => [x * 4, y * 5, 60, 255]), 'in.png',
+      { type: 'image/png' }), prompt: 'a boat', seed: 2, steps: 4, strength: 0.5,
+  });
+  assert.equal(flux.parameters.edit, 'img2img');
+  assert.equal(flux.parameters.width, 64);
+  assert.equal(flux.parameters.height, 48);
   const small = await toFile(png(8, 8, () => [0, 0, 0, 0]), 'small.png', { type: 'image/png' });
   try {
     await client.images.edit({ model: 'pattern', image, mask: small, prompt: 'x' });
