@@ -2,14 +2,15 @@
 # Runs one libFuzzer target for SECONDS with its seed corpus and dictionary.
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]
 #   scripts/fuzz.sh all SECONDS        # every target in turn (what CI does, briefly)
-# Targets: images_request graph_config safetensors gguf clip_tokenizer t5_tokenizer image_encoders.
+# Targets: images_request graph_config safetensors gguf clip_tokenizer t5_tokenizer image_encoders
+# image_edits.
 # Builds the target with ASan+UBSan (scripts/build-sanitized.sh address,undefined, clang-16).
 # New inputs go to fuzz/work/<target>/ (untracked), crashes to fuzz/work/<target>/crashes/;
 # the exit status is non-zero when the target found a crash, leak or property violation.
 # The tokenizer targets load the real tokenizers from $FLX_GOLDEN_DIR (../shared/golden).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all_targets=(images_request graph_config safetensors gguf clip_tokenizer t5_tokenizer image_encoders)
+all_targets=(images_request graph_config safetensors gguf clip_tokenizer t5_tokenizer image_encoders image_edits)
 target=${1:?usage: scripts/fuzz.sh TARGET|all SECONDS [libFuzzer flags...]}
 seconds=${2:?usage: scripts/fuzz.sh TARGET|all SECONDS [libFuzzer flags...]}
 shift 2
