@@ -103,7 +103,15 @@ RedisReply RedisClient::Command(const std::vector<std::string>& argv) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (context_ == nullptr) ConnectLocked();
     RedisReply reply;
-    if (TryLocked(argv, &reply)) return reply;
+    if (TryLocked(argv, &reply)) {
+      // A Redis that restarts answers LOADING until its data set is read back: not an answer
+      // about the data, so the caller hears "unavailable" (503, retried), not a failure.
+      if (reply.IsError() && reply.text.rfind("LOADING", 0) == 0) {
+        throw RedisUnavailable("Redis at " + url_.Display() +
+                               " is loading its data: " + reply.text);
+      }
+      return reply;
+    }
     DropLocked();  // lost (Redis restarted, network): reconnect once
   }
   throw RedisUnavailable("Redis at " + url_.Display() + " is unavailable: the connection broke");

@@ -1,7 +1,8 @@
 // One connection to Redis (hiredis), safe to share between threads (commands take turns), that
 // reconnects by itself: a command that finds the connection lost reconnects once and retries
 // when it can, so a Redis restart costs the callers of that moment an UNAVAILABLE, not the
-// process. Error replies (WRONGTYPE, NOGROUP, ...) are replies, not failures.
+// process. Error replies (WRONGTYPE, NOGROUP, ...) are replies, not failures, except LOADING
+// (a restarted Redis reading its data back), which is UNAVAILABLE too.
 #ifndef FLX_PLUGINS_QUEUE_REDIS_REDIS_CLIENT_H_
 #define FLX_PLUGINS_QUEUE_REDIS_REDIS_CLIENT_H_
 

@@ -76,6 +76,27 @@ class RedisServer {
     return ok;
   }
 
+  // PONG, not LOADING: the append-only file has been read back.
+  bool AnswersPing() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port_));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool pong = false;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+      std::string ping = "PING\r\n";
+      if (!requirepass_.empty()) ping = "AUTH " + requirepass_ + "\r\n" + ping;
+      if (::send(fd, ping.data(), ping.size(), 0) == static_cast<ssize_t>(ping.size())) {
+        char reply[256] = {0};
+        const ssize_t n = ::recv(fd, reply, sizeof(reply) - 1, 0);
+        pong = n > 0 && std::string(reply, static_cast<size_t>(n)).find("+PONG") != std::string::npos;
+      }
+    }
+    ::close(fd);
+    return pong;
+  }
+
   bool Launch(std::string* why) {
     std::vector<std::string> args = {"redis-server",
                                      "--port",
@@ -112,7 +133,7 @@ class RedisServer {
                "/redis.log";
         return false;
       }
-      if (Accepts()) return true;
+      if (Accepts() && AnswersPing()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     *why = "redis-server did not accept connections on port " + std::to_string(port_);
