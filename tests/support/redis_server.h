@@ -65,36 +65,36 @@ class RedisServer {
     return ntohs(address.sin_port);
   }
 
-  bool Accepts() const {
+  // A connected socket to the server, or -1.
+  int Connect() const {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<uint16_t>(port_));
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) return fd;
     ::close(fd);
-    return ok;
+    return -1;
   }
 
   // PONG, not LOADING: the append-only file has been read back.
   bool AnswersPing() const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port_));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool pong = false;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-      std::string ping = "PING\r\n";
-      if (!requirepass_.empty()) ping = "AUTH " + requirepass_ + "\r\n" + ping;
-      if (::send(fd, ping.data(), ping.size(), 0) == static_cast<ssize_t>(ping.size())) {
-        char reply[256] = {0};
-        const ssize_t n = ::recv(fd, reply, sizeof(reply) - 1, 0);
-        pong = n > 0 && std::string(reply, static_cast<size_t>(n)).find("+PONG") != std::string::npos;
+    const int fd = Connect();
+    if (fd < 0) return false;
+    std::string ping = "PING\r\n";
+    if (!requirepass_.empty()) ping = "AUTH " + requirepass_ + "\r\n" + ping;
+    std::string reply;
+    if (::send(fd, ping.data(), ping.size(), 0) == static_cast<ssize_t>(ping.size())) {
+      char buffer[256];
+      // AUTH's +OK and PING's answer may come in separate reads.
+      for (int reads = 0; reads < 2 && reply.find("PONG") == std::string::npos; ++reads) {
+        const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+        if (n <= 0) break;
+        reply.append(buffer, static_cast<size_t>(n));
       }
     }
     ::close(fd);
-    return pong;
+    return reply.find("+PONG") != std::string::npos;
   }
 
   bool Launch(std::string* why) {
@@ -133,7 +133,7 @@ class RedisServer {
                "/redis.log";
         return false;
       }
-      if (Accepts() && AnswersPing()) return true;
+      if (AnswersPing()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     *why = "redis-server did not accept connections on port " + std::to_string(port_);
