@@ -82,7 +82,19 @@ void SharedJobWorkers::Loop(const ModelChain* chain) {
     }
     if (queue_down_logged_.exchange(false))
       state_->logger->info("shared job queue: reachable again");
-    if (*claimed) RunClaimed(*chain, **claimed);
+    if (*claimed) RunGuarded(*chain, **claimed);
+  }
+}
+
+void SharedJobWorkers::RunGuarded(const ModelChain& chain, const ClaimedJob& claimed) {
+  // A worker thread must not die of one job: what escapes ends that job failed.
+  try {
+    RunClaimed(chain, claimed);
+  } catch (const std::exception& e) {
+    state_->logger->error("job {}: {}", claimed.job_id, e.what());
+    Finish(claimed.job_id,
+           EndedWith(ServerError(500, "internal_error", std::string("internal error: ") + e.what()),
+                     JobStatus::kFailed));
   }
 }
 

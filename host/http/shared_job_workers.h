@@ -37,6 +37,8 @@ class SharedJobWorkers {
 
  private:
   void Loop(const ModelChain* chain);
+  // RunClaimed, with whatever escapes it ending the job failed (500).
+  void RunGuarded(const ModelChain& chain, const ClaimedJob& claimed);
   void RunClaimed(const ModelChain& chain, const ClaimedJob& claimed);
   // Relays a running job until it ends; returns whether its client (not shutdown) cancelled it.
   bool Relay(Job& job);
