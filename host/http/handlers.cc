@@ -659,11 +659,11 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
   // An edit's multipart body as a request with its images; `*body` becomes the form's fields
   // as JSON (what a job's payload carries).
-  static std::variant<ImagesRequest, ApiError> ParseEdit(HTTPServerRequest& request,
-                                                         std::string* body) {
+  std::variant<ImagesRequest, ApiError> ParseEdit(HTTPServerRequest& request, std::string* body) {
     auto form = ParseEditForm(request.getContentType(), *body);
     if (auto* error = std::get_if<ApiError>(&form)) return *error;
-    const EditForm& fields = std::get<EditForm>(form);
+    edit_form_ = std::get<EditForm>(form);  // a shared queue's worker decodes it again
+    const EditForm& fields = *edit_form_;
     // The fingerprint of an Idempotency-Key: the fields and every file's digest.
     *body = fields.json;
     for (const auto& [name, files] : fields.files) {
@@ -676,11 +676,6 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   // (stream) or, synchronously, its result once a replica has run it.
   void SharedGeneration(HTTPServerRequest& request, HTTPServerResponse& response,
                         const ImagesRequest& r, const ModelChain& chain, const std::string& body) {
-    if (r.input.edit) {
-      return Fail(response, BadRequest("edits do not go through a shared job queue yet "
-                                       "(job_queue:); send them to a server without one",
-                                       "image", "unsupported_operation"));
-    }
     const bool keyed = request.has("Idempotency-Key");
     const double deadline = state_->options.DeadlineFor(r.timeout_s, UnixNow());
     std::variant<SharedKeyedJob, ApiError> submitted;
@@ -688,9 +683,10 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       auto key = ScopedIdempotencyKey(request);
       if (auto* error = std::get_if<ApiError>(&key)) return Fail(response, *error);
       submitted = SubmitSharedJobOnce(state_, chain, r, body, Storage(request).base_url,
-                                      std::get<std::string>(key));
+                                      std::get<std::string>(key), edit_form_ ? &*edit_form_ : nullptr);
     } else {
-      auto plain = SubmitSharedJob(state_, chain, r, body, Storage(request).base_url);
+      auto plain = SubmitSharedJob(state_, chain, r, body, Storage(request).base_url,
+                                   edit_form_ ? &*edit_form_ : nullptr);
       if (auto* error = std::get_if<ApiError>(&plain)) return Fail(response, *error);
       submitted = SharedKeyedJob{std::get<std::string>(plain), false};
     }
@@ -931,6 +927,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   std::string error_code_;
   uint32_t images_ = 0;
   bool answered_by_job_ = false;  // a job made or joined by this request answered it
+  std::optional<EditForm> edit_form_;  // an edit's form, for a shared queue's payload
 };
 
 class Router : public Poco::Net::HTTPRequestHandlerFactory {

@@ -103,14 +103,13 @@ void SharedJobWorkers::RunClaimed(const ModelChain& chain, const ClaimedJob& cla
   state_->logger->info("job {} claimed for model {} (delivery {})", id, chain.id,
                        claimed.deliveries);
   std::optional<SharedJobPayload> payload = DecodePayload(claimed.payload);
-  auto parsed = payload ? ParseImagesRequest(payload->body)
+  auto parsed = payload ? RequestOfPayload(*payload)
                         : std::variant<ImagesRequest, ApiError>(
                               BadRequest("the job's payload is not one this server reads", "body"));
   if (auto* error = std::get_if<ApiError>(&parsed)) {
     return Finish(id, EndedWith(*error, JobStatus::kFailed));
   }
   ImagesRequest& request = std::get<ImagesRequest>(parsed);
-  request.input.seed = payload->seed;
   // Cancelled first: a front whose deadline passed cancels the job it gave up on.
   StatusOr<bool> cancel = queue_->Update(id, {});
   if (cancel.ok() && *cancel) {

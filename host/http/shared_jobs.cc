@@ -1,12 +1,16 @@
 #include "http/shared_jobs.h"
 
+#include <Poco/Base64Decoder.h>
 #include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -109,14 +113,47 @@ std::variant<std::string, ApiError> CancelSharedJob(ServerState* state, const st
   return SharedJobJson(state, id, /*with_result=*/false);
 }
 
+// An edit's form in a payload: {"fields": {name: text}, "files": {name: [base64...]}}.
+void WriteEditForm(JsonWriter& w, const EditForm& form) {
+  w.Key("edit").BeginObject().Key("fields").BeginObject();
+  for (const auto& [name, value] : form.fields) w.Key(name).String(value);
+  w.EndObject().Key("files").BeginObject();
+  for (const auto& [name, files] : form.files) {
+    w.Key(name).BeginArray();
+    for (const std::string& file : files) w.String(Base64Encode(file));
+    w.EndArray();
+  }
+  w.EndObject().EndObject();
+}
+
+std::string Base64Decode(const std::string& text) {
+  std::istringstream in(text);
+  Poco::Base64Decoder decoder(in);
+  return std::string(std::istreambuf_iterator<char>(decoder), {});
+}
+
+EditForm ReadEditForm(const Poco::JSON::Object& edit) {
+  EditForm form;
+  const Poco::JSON::Object::Ptr fields = edit.getObject("fields");
+  for (const auto& [name, value] : *fields) form.fields[name] = value.toString();
+  const Poco::JSON::Object::Ptr files = edit.getObject("files");
+  for (const auto& [name, list] : *files) {
+    const Poco::JSON::Array::Ptr encoded = list.extract<Poco::JSON::Array::Ptr>();
+    for (size_t i = 0; i < encoded->size(); ++i) {
+      form.files[name].push_back(Base64Decode(encoded->getElement<std::string>(unsigned(i))));
+    }
+  }
+  return form;
+}
 
 // Adds the job `id` to the queue: its record (with `extra` members) and its payload.
 Status Submit(ServerState* state, const ModelChain& chain, const ImagesRequest& request,
-              const std::string& body, const std::string& base_url, const std::string& id,
-              const QueueFields& extra, QueueFailure* failure) {
+              const std::string& body, const std::string& base_url, const EditForm* edit,
+              const std::string& id, const QueueFields& extra, QueueFailure* failure) {
   const double now = UnixNow();
-  const SharedJobPayload payload{body, request.input.seed,
-                                 state->options.DeadlineFor(request.timeout_s, now), base_url};
+  SharedJobPayload payload{
+      body, request.input.seed, state->options.DeadlineFor(request.timeout_s, now), base_url, {}};
+  if (edit != nullptr) payload.edit = *edit;
   const RunShape shape{chain.id, request.input.width, request.input.height, request.input.steps,
                        request.input.n};
   QueueFields record = SubmittedRecord(id, shape, now);
@@ -136,6 +173,7 @@ std::string EncodePayload(const SharedJobPayload& payload) {
   std::snprintf(deadline, sizeof(deadline), "%.3f", payload.deadline);
   w.Key("deadline").Raw(deadline);
   w.Key("base_url").String(payload.base_url);
+  if (payload.edit) WriteEditForm(w, *payload.edit);
   w.EndObject();
   return w.Take();
 }
@@ -150,10 +188,17 @@ std::optional<SharedJobPayload> DecodePayload(const std::string& text) {
     payload.seed = object->getValue<uint64_t>("seed");
     payload.deadline = object->getValue<double>("deadline");
     payload.base_url = object->optValue<std::string>("base_url", "");
+    if (object->has("edit")) payload.edit = ReadEditForm(*object->getObject("edit"));
     return payload;
   } catch (const Poco::Exception&) {
     return std::nullopt;
   }
+}
+
+std::variant<ImagesRequest, ApiError> RequestOfPayload(const SharedJobPayload& payload) {
+  auto parsed = payload.edit ? ParseEditRequest(*payload.edit) : ParseImagesRequest(payload.body);
+  if (auto* request = std::get_if<ImagesRequest>(&parsed)) request->input.seed = payload.seed;
+  return parsed;
 }
 
 ApiError QueueError(const Status& status, const QueueFailure& failure, const std::string& job_id) {
@@ -186,24 +231,26 @@ ApiError QueueError(const Status& status, const QueueFailure& failure, const std
 std::variant<std::string, ApiError> SubmitSharedJob(ServerState* state, const ModelChain& chain,
                                                     const ImagesRequest& request,
                                                     const std::string& body,
-                                                    const std::string& base_url) {
+                                                    const std::string& base_url,
+                                                    const EditForm* edit) {
   const std::string id = NewJobId();
   QueueFailure failure;
-  const Status status = Submit(state, chain, request, body, base_url, id, {}, &failure);
+  const Status status = Submit(state, chain, request, body, base_url, edit, id, {}, &failure);
   if (!status.ok()) return QueueError(status, failure, id);
   return id;
 }
 
 std::variant<SharedKeyedJob, ApiError> SubmitSharedJobOnce(
     ServerState* state, const ModelChain& chain, const ImagesRequest& request,
-    const std::string& body, const std::string& base_url, const std::string& scoped_key) {
+    const std::string& body, const std::string& base_url, const std::string& scoped_key,
+    const EditForm* edit) {
   const std::string id = "imgjob_" + Sha256Hex(scoped_key).substr(0, 32);
   const std::string fingerprint = Sha256Hex(body);
   // Twice at most: the second time when the key's job expired between the two calls.
   for (int round = 0; round < 2; ++round) {
     QueueFailure failure;
-    const Status status =
-        Submit(state, chain, request, body, base_url, id, {{"fingerprint", fingerprint}}, &failure);
+    const Status status = Submit(state, chain, request, body, base_url, edit, id,
+                                 {{"fingerprint", fingerprint}}, &failure);
     if (status.ok()) return SharedKeyedJob{id, false};
     if (status.code() != FLX_ALREADY_EXISTS) return QueueError(status, failure, id);
     StatusOr<QueueRecord> existing = state->shared_queue->Get(id, &failure);

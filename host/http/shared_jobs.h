@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "http/api_errors.h"
+#include "http/edit_request.h"
 #include "http/generation_request.h"
 #include "http/server_state.h"
 #include "jobs/shared_queue.h"
@@ -28,12 +29,14 @@
 namespace flx {
 
 // What a worker needs to run a job: the request body as the client sent it, the seed drawn
-// for it, its deadline (Unix seconds, 0 = none) and the base of its image links.
+// for it, its deadline (Unix seconds, 0 = none) and the base of its image links; for an edit,
+// its multipart form (fields and files: the worker decodes the images itself).
 struct SharedJobPayload {
   std::string body;
   uint64_t seed = 0;
   double deadline = 0;
   std::string base_url;
+  std::optional<EditForm> edit;
 };
 std::string EncodePayload(const SharedJobPayload& payload);
 // The payload, or nullopt when `text` is not one.
@@ -42,12 +45,18 @@ std::optional<SharedJobPayload> DecodePayload(const std::string& text);
 // The HTTP error for a failed call to the queue (`failure`: what the call said besides).
 ApiError QueueError(const Status& status, const QueueFailure& failure, const std::string& job_id);
 
-// Adds `request` (parsed from `body`, its seed drawn) to the queue as a job of `chain`;
-// returns its id, or the error to answer with (429 queue_full, 503 queue_unavailable).
+// Adds `request` (parsed from `body`, its seed drawn; an edit also from `edit`) to the queue
+// as a job of `chain`; returns its id, or the error to answer with (429 queue_full, 503
+// queue_unavailable).
 std::variant<std::string, ApiError> SubmitSharedJob(ServerState* state, const ModelChain& chain,
                                                     const ImagesRequest& request,
                                                     const std::string& body,
-                                                    const std::string& base_url);
+                                                    const std::string& base_url,
+                                                    const EditForm* edit = nullptr);
+
+// The request a worker runs from `payload`: its body parsed as the front parsed it (an edit's
+// form, images decoded, or a generation's JSON), with the seed the front drew.
+std::variant<ImagesRequest, ApiError> RequestOfPayload(const SharedJobPayload& payload);
 
 // A job found or started for an Idempotency-Key.
 struct SharedKeyedJob {
@@ -61,7 +70,8 @@ struct SharedKeyedJob {
 // a key whose job has expired starts afresh.
 std::variant<SharedKeyedJob, ApiError> SubmitSharedJobOnce(
     ServerState* state, const ModelChain& chain, const ImagesRequest& request,
-    const std::string& body, const std::string& base_url, const std::string& scoped_key);
+    const std::string& body, const std::string& base_url, const std::string& scoped_key,
+    const EditForm* edit = nullptr);
 
 // The job object of a shared job (as JobJson), or the error (404 job_not_found/job_expired).
 std::variant<std::string, ApiError> SharedJobJson(ServerState* state, const std::string& job_id,

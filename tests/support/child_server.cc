@@ -162,7 +162,7 @@ ChildResponse ChildServer::Send(const std::string& method, const std::string& pa
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     for (const auto& [name, value] : headers) request.set(name, value);
     if (method == "POST") {
-      request.setContentType("application/json");
+      if (!request.has("Content-Type")) request.setContentType("application/json");
       request.setContentLength(static_cast<std::streamsize>(body.size()));
     }
     session.sendRequest(request) << body;

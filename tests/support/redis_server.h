@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,13 +82,26 @@ class RedisServer {
   bool AnswersPing() const {
     const int fd = Connect();
     if (fd < 0) return false;
+    timeval timeout{1, 0};  // a server that never answers must not hang the test
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     std::string ping = "PING\r\n";
-    if (!requirepass_.empty()) ping = "AUTH " + requirepass_ + "\r\n" + ping;
+    size_t replies = 1;
+    if (!requirepass_.empty()) {
+      ping = "AUTH " + requirepass_ + "\r\n" + ping;
+      replies = 2;
+    }
     std::string reply;
     if (::send(fd, ping.data(), ping.size(), 0) == static_cast<ssize_t>(ping.size())) {
       char buffer[256];
-      // AUTH's +OK and PING's answer may come in separate reads.
-      for (int reads = 0; reads < 2 && reply.find("PONG") == std::string::npos; ++reads) {
+      // One line per command (+OK, +PONG, or -LOADING while the data set is read back).
+      auto lines = [&reply] {
+        size_t n = 0;
+        for (size_t at = reply.find("\r\n"); at != std::string::npos;
+             at = reply.find("\r\n", at + 2))
+          ++n;
+        return n;
+      };
+      while (lines() < replies) {
         const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
         if (n <= 0) break;
         reply.append(buffer, static_cast<size_t>(n));

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "support/child_server.h"
+#include "support/multipart.h"
 #include "support/redis_server.h"
 #include "support/temp_dir.h"
 
@@ -326,6 +328,58 @@ TEST_F(SharedQueueReplicasTest, ASynchronousClientThatHangsUpCancelsItsJob) {
       },
       10))
       << listing;
+}
+
+// A 16x16 RGBA PNG: opaque, or transparent on its left half (OpenAI's "edit here").
+std::string TinyPng(bool left_half_transparent) {
+  std::string raw;
+  for (int y = 0; y < 16; ++y) {
+    raw += '\0';  // filter: none
+    for (int x = 0; x < 16; ++x) {
+      raw += static_cast<char>(x * 16);
+      raw += static_cast<char>(y * 16);
+      raw += static_cast<char>(90);
+      raw += static_cast<char>(left_half_transparent && x < 8 ? 0 : 255);
+    }
+  }
+  uLongf size = compressBound(raw.size());
+  std::string deflated(size, '\0');
+  compress(reinterpret_cast<Bytef*>(deflated.data()), &size,
+           reinterpret_cast<const Bytef*>(raw.data()), raw.size());
+  deflated.resize(size);
+  auto chunk = [](const std::string& type, const std::string& data) {
+    std::string out;
+    for (int shift = 24; shift >= 0; shift -= 8)
+      out += static_cast<char>((data.size() >> shift) & 0xff);
+    out += type + data;
+    const uLong crc = crc32(crc32(0, nullptr, 0), reinterpret_cast<const Bytef*>(type.data()), 4);
+    const uLong full = crc32(crc, reinterpret_cast<const Bytef*>(data.data()), data.size());
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((full >> shift) & 0xff);
+    return out;
+  };
+  const std::string header("\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0", 13);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", header) + chunk("IDAT", deflated) +
+         chunk("IEND", "");
+}
+
+TEST_F(SharedQueueReplicasTest, AnEditTravelsThroughTheQueueWithItsImages) {
+  const std::string config = WriteConfig({/*delay_ms=*/20, /*claim_after_s=*/30});
+  ChildServer* a = StartReplica(config, "a");
+  ChildServer* b = StartReplica(config, "b");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  MultipartBody body;
+  body.File("image", "in.png", "image/png", TinyPng(false))
+      .File("mask", "mask.png", "image/png", TinyPng(true))
+      .Field("prompt", "a hat")
+      .Field("strength", "0.5");
+  const ChildResponse edited =
+      a->Post("/v1/images/edits", body.Body(), {{"Content-Type", body.ContentType()}});
+  ASSERT_EQ(edited.status, 200) << edited.body;
+  const auto parameters = Json(edited.body)->getObject("parameters");
+  EXPECT_EQ(parameters->getValue<std::string>("edit"), "inpaint");
+  EXPECT_EQ(parameters->getValue<double>("strength"), 0.5);
+  EXPECT_EQ(parameters->getValue<int>("width"), 16) << "the image's own size";
 }
 
 TEST_F(SharedQueueReplicasTest, AnIdempotencyKeyRetriedOnAnotherReplicaJoinsItsJob) {
