@@ -47,8 +47,9 @@ void SharedJobWorkers::Start() {
   for (const ModelChain& chain : state_->graph->models()) {
     for (size_t i = 0; i < per_model_; ++i) threads_.emplace_back([this, &chain] { Loop(&chain); });
   }
-  state_->logger->info("shared job queue '{}': {} worker(s) for each of {} model(s)",
-                       queue_->stage_id(), per_model_, state_->graph->models().size());
+  state_->logger->info("shared job queue '{}' {}: {} worker(s) for each of {} model(s)",
+                       queue_->stage_id(), queue_->Describe(), per_model_,
+                       state_->graph->models().size());
 }
 
 void SharedJobWorkers::Stop() {

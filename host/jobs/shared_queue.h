@@ -41,7 +41,7 @@ struct QueueFailure {
 };
 
 // The event the queue appends once a job's record has ended.
-constexpr const char* kQueueEndedEvent = "flx.ended";
+constexpr const char* kQueueEndedEvent = FLX_QUEUE_ENDED_EVENT;
 
 class SharedQueue {
  public:
@@ -63,6 +63,7 @@ class SharedQueue {
   StatusOr<bool> Update(const std::string& job_id, const QueueFields& fields);
   Status Finish(const std::string& job_id, const QueueFields& fields);
   Status Check();
+  // The queue's active settings as JSON ("{}" when it cannot say), for the start-up log.
   std::string Describe();
   const std::string& stage_id() const { return stage_->id; }
 

@@ -3,20 +3,6 @@
 #include <cstdio>
 
 namespace flx::redis {
-namespace {
-
-template <class Members>
-std::string ObjectOf(const Members& members) {
-  std::string out = "{";
-  for (const auto& [key, value] : members) {
-    if (out.size() > 1) out += ",";
-    out += JsonQuote(key) + ":" + JsonQuote(value);
-  }
-  return out + "}";
-}
-
-}  // namespace
-
 std::string JsonQuote(const std::string& text) {
   std::string out = "\"";
   for (unsigned char c : text) {
@@ -50,11 +36,12 @@ std::string JsonQuote(const std::string& text) {
 }
 
 std::string JsonObjectOfStrings(const std::map<std::string, std::string>& members) {
-  return ObjectOf(members);
-}
-
-std::string JsonObjectOfStrings(const std::vector<std::pair<std::string, std::string>>& members) {
-  return ObjectOf(members);
+  std::string out = "{";
+  for (const auto& [key, value] : members) {
+    if (out.size() > 1) out += ",";
+    out += JsonQuote(key) + ":" + JsonQuote(value);
+  }
+  return out + "}";
 }
 
 }  // namespace flx::redis

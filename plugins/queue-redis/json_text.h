@@ -5,8 +5,6 @@
 
 #include <map>
 #include <string>
-#include <utility>
-#include <vector>
 
 namespace flx::redis {
 
@@ -14,7 +12,6 @@ namespace flx::redis {
 std::string JsonQuote(const std::string& text);
 // {"key": "value", ...} in the map's order.
 std::string JsonObjectOfStrings(const std::map<std::string, std::string>& members);
-std::string JsonObjectOfStrings(const std::vector<std::pair<std::string, std::string>>& members);
 
 }  // namespace flx::redis
 

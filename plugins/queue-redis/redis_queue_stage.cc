@@ -13,7 +13,7 @@ namespace flx::redis {
 namespace {
 
 constexpr long long kIndexedJobs = 10000;  // the listing's reach: the newest job ids
-constexpr const char kEndedEvent[] = "flx.ended";
+constexpr const char* kEndedEvent = FLX_QUEUE_ENDED_EVENT;
 
 JobFields ToJobFields(const flx::Queue::Fields& fields) {
   JobFields out;

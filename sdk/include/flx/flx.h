@@ -457,7 +457,8 @@ typedef struct flx_queue_iface {
   /* Writes the job's events after the event whose id is `after` ("" = from the first) into
    * `out` as a JSON array of {"id", "name", "data"} objects, oldest first, waiting up to
    * `wait_ms` for one when there is none yet (an empty array then). After the job's record
-   * has ended, the queue appends one last event named "flx.ended" (data "{}"). */
+   * has ended, the queue appends one last event named FLX_QUEUE_ENDED_EVENT ("flx.ended",
+   * flx/vocabulary.h; data "{}"). */
   flx_error* (*read_events)(void* self, const char* job_id, const char* after, uint32_t wait_ms,
                             flx_buffer* out);
   /* --- the workers (each replica, for the models it serves) --- */

@@ -81,4 +81,8 @@
  * (what an autoscaler scales on) */
 #define FLX_GAUGE_SHARED_QUEUE_WAITING "shared_queue_waiting"
 
+/* The last event of a job's events in a queue stage (flx_queue_iface.read_events, ABI 1.3),
+ * appended once its record has ended. */
+#define FLX_QUEUE_ENDED_EVENT "flx.ended"
+
 #endif /* FLX_VOCABULARY_H_ */
