@@ -2,14 +2,16 @@
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
-
 #include <malloc.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string>
 #include <vector>
+
+#include "model/address_space.h"
 
 namespace flx::flux {
 namespace {
@@ -50,9 +52,7 @@ size_t CpuBufferPool::size_class(size_t bytes) {
   return (bytes + step - 1) & ~(step - 1);
 }
 
-void* CpuBufferPool::data_of(Block* block) {
-  return reinterpret_cast<char*>(block) + kAlignment;
-}
+void* CpuBufferPool::data_of(Block* block) { return reinterpret_cast<char*>(block) + kAlignment; }
 
 CpuBufferPool::Block* CpuBufferPool::block_of(void* data) {
   return reinterpret_cast<Block*>(static_cast<char*>(data) - kAlignment);
@@ -81,24 +81,40 @@ c10::DataPtr CpuBufferPool::allocate(size_t bytes) const {
     if (stats_.live_bytes > stats_.peak_live_bytes) stats_.peak_live_bytes = stats_.live_bytes;
   }
   if (block == nullptr) {
-    void* memory = allocate_with_header(size);
-    if (memory == nullptr && pooled) {
-      free_idle();  // idle blocks of other sizes may be what stands in the way
-      memory = allocate_with_header(size);
-    }
+    void* memory = allocate_fresh(size, pooled);
     if (memory == nullptr) {
       if (pooled) {
         std::lock_guard<std::mutex> lock(mutex_);
         stats_.live_bytes -= static_cast<int64_t>(size);
       }
       // The wording of c10's own allocator, which out-of-memory detection recognises.
-      TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ",
-                  bytes, " bytes.");
+      TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ", bytes,
+                  " bytes.", limit_note());
     }
     block = new (memory) Block{this, size, pooled, {}, {}};
   }
   void* data = data_of(block);
   return c10::DataPtr(data, data, &CpuBufferPool::deallocate, c10::Device(c10::kCPU));
+}
+
+void* CpuBufferPool::allocate_fresh(size_t size, bool pooled) const {
+  // Large blocks keep the address-space reserve (model/address_space.h); small ones are
+  // too many to check and too small to matter.
+  const auto fits = [&] { return !pooled || AllocationLeavesReserve(kAlignment + size); };
+  void* memory = fits() ? allocate_with_header(size) : nullptr;
+  if (memory == nullptr && pooled) {
+    free_idle();  // idle blocks of other sizes may be what stands in the way
+    memory = fits() ? allocate_with_header(size) : nullptr;
+  }
+  return memory;
+}
+
+std::string CpuBufferPool::limit_note() {
+  const uint64_t limit = AddressSpaceLimit();
+  if (limit == 0) return "";
+  return " (the process's address-space limit is " + std::to_string(limit >> 20) +
+         " MiB, of which tensors leave " + std::to_string(kAddressSpaceReserve >> 20) +
+         " MiB to other libraries)";
 }
 
 void CpuBufferPool::deallocate(void* data) {

@@ -28,17 +28,22 @@
 // huge request must not leave gigabytes idle behind it. release_idle() frees every idle
 // block; the pipeline stage calls it when it runs out of memory and for the empty_cache
 // override. Freed blocks go back to the system (trim() also returns what glibc's heap kept).
+// Under an address-space limit (ulimit -v), a fresh pooled block fails while
+// kAddressSpaceReserve of the limit is still free, for the libraries that crash rather than
+// fail when they cannot allocate (model/address_space.h). With `buffer_pool: false` c10's own
+// allocator runs and keeps no such reserve.
 #ifndef FLX_FLUX_MODEL_CPU_BUFFER_POOL_H_
 #define FLX_FLUX_MODEL_CPU_BUFFER_POOL_H_
 
 #include <c10/core/Allocator.h>
 
-#include <cstddef>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <list>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace flx::flux {
@@ -52,10 +57,10 @@ class CpuBufferPool : public c10::Allocator {
   static constexpr size_t kBestFitSlack = 2;
 
   struct Stats {
-    uint64_t hits = 0;         // pooled allocations served from an idle block
-    uint64_t misses = 0;       // pooled allocations that asked the system
-    int64_t live_bytes = 0;    // pooled blocks in use
-    int64_t idle_bytes = 0;    // pooled blocks kept for reuse
+    uint64_t hits = 0;       // pooled allocations served from an idle block
+    uint64_t misses = 0;     // pooled allocations that asked the system
+    int64_t live_bytes = 0;  // pooled blocks in use
+    int64_t idle_bytes = 0;  // pooled blocks kept for reuse
     int64_t peak_live_bytes = 0;
   };
 
@@ -106,6 +111,11 @@ class CpuBufferPool : public c10::Allocator {
   static void* data_of(Block* block);
   static Block* block_of(void* data);
   static void deallocate(void* data);
+  // A header and `size` bytes from the system, or nullptr: when the system refuses, or when
+  // a pooled block would eat into the address-space reserve, after idle blocks were freed.
+  void* allocate_fresh(size_t size, bool pooled) const;
+  // Says, for the out-of-memory message, that an address-space limit is in force.
+  static std::string limit_note();
   void give_back(Block* block) const;
   // Takes the oldest idle blocks out until idle memory is at most `limit`; hold mutex_.
   void evict_oldest_above(int64_t limit, std::vector<Block*>* evicted) const;
