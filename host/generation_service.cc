@@ -79,6 +79,7 @@ class BoundRequest {
     request_.dump_dir = input.dump_dir.empty() ? nullptr : input.dump_dir.c_str();
     request_.strength = std::nanf("");
     if (input.edit) BindEdit(*input.edit);
+    if (input.loras) BindLoras(*input.loras);
   }
   BoundRequest(const BoundRequest&) = delete;
   BoundRequest& operator=(const BoundRequest&) = delete;
@@ -105,8 +106,16 @@ class BoundRequest {
     request_.strength = edit.strength;
   }
 
+  void BindLoras(const std::vector<LoraChoice>& loras) {
+    for (const LoraChoice& lora : loras) loras_.push_back({lora.name.c_str(), lora.scale});
+    request_.loras = loras_.empty() ? nullptr : loras_.data();
+    request_.n_loras = loras_.size();
+    request_.loras_given = 1;
+  }
+
   flx_request request_{};
   std::vector<flx_kv> kvs_;
+  std::vector<flx_lora> loras_;
   flx_image image_{};
   flx_image mask_{};
 };

@@ -29,6 +29,12 @@ struct EditInput {
   float strength = std::nanf("");
 };
 
+// A LoRA adapter a request asks for (flx_lora): its name and scale.
+struct LoraChoice {
+  std::string name;
+  float scale = 1.0f;
+};
+
 struct GenerationInput {
   std::string prompt;
   std::optional<std::string> prompt_2;
@@ -46,6 +52,9 @@ struct GenerationInput {
   // An edit's images, or null for text-to-image. Shared: copies of the input (a job's, a
   // retry's) use the same pixels.
   std::shared_ptr<const EditInput> edit;
+  // The LoRA adapters to apply, in order; nullopt = the pipeline's default set, an empty list
+  // = none.
+  std::optional<std::vector<LoraChoice>> loras;
 };
 
 // One rung a recovery policy took.

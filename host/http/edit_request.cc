@@ -1,5 +1,6 @@
 #include "http/edit_request.h"
 
+#include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTMLForm.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/MessageHeader.h>
@@ -35,6 +36,8 @@ const std::set<std::string> kNumberFields = {"n",
                                              "timeout_s",
                                              "max_sequence_length"};
 const std::set<std::string> kBooleanFields = {"stream", "background"};
+// Fields whose text is JSON (a form cannot nest): `lora` as [{"name": ..., "scale": ...}].
+const std::set<std::string> kJsonFields = {"lora"};
 
 // Collects the file parts, by field name.
 class FilePartCollector : public Poco::Net::PartHandler {
@@ -53,6 +56,15 @@ class FilePartCollector : public Poco::Net::PartHandler {
   std::map<std::string, std::vector<std::string>> files;
 };
 
+bool IsJson(const std::string& text) {
+  try {
+    Poco::JSON::Parser().parse(text);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 bool IsJsonNumber(const std::string& text) {
   double value = 0;
   return !text.empty() && Poco::NumberParser::tryParseFloat(text, value) && std::isfinite(value);
@@ -64,6 +76,8 @@ std::string FieldsAsJson(const std::map<std::string, std::string>& fields) {
   for (const auto& [key, value] : fields) {
     w.Key(key);
     if (kNumberFields.count(key) && IsJsonNumber(value)) {
+      w.Raw(value);
+    } else if (kJsonFields.count(key) && IsJson(value)) {
       w.Raw(value);
     } else if (kBooleanFields.count(key) && (value == "true" || value == "false")) {
       w.Bool(value == "true");

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "http/integer_range_scan.h"
+#include "http/lora_request.h"
 
 namespace flx {
 namespace {
@@ -301,6 +302,10 @@ std::optional<ApiError> ReadOutput(const Poco::JSON::Object& obj, ImagesRequest*
   return std::nullopt;
 }
 
+std::optional<ApiError> ReadAdapters(const Poco::JSON::Object& obj, ImagesRequest* r) {
+  return ReadLoras(obj, &r->input.loras);
+}
+
 // background (a job instead of an answer), timeout_s, stream and partial_images.
 std::optional<ApiError> ReadDelivery(const Poco::JSON::Object& obj, ImagesRequest* r) {
   if (Present(obj, "background")) {
@@ -340,7 +345,8 @@ std::variant<ImagesRequest, ApiError> ParseImagesRequest(const std::string& body
   ImagesRequest r;
   // Fields are checked in this order, so the first problem reported is stable.
   for (auto read :
-       {ReadPrompts, ReadImageCount, ReadSize, ReadSampling, ReadOutput, ReadDelivery}) {
+       {ReadPrompts, ReadImageCount, ReadSize, ReadSampling, ReadAdapters, ReadOutput,
+        ReadDelivery}) {
     if (auto e = read(obj, &r)) return *e;
   }
   return r;

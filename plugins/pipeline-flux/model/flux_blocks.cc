@@ -159,4 +159,20 @@ at::Tensor FluxSingleBlock::forward(const at::Tensor& hidden, const at::Tensor& 
   return clip_float16(out);
 }
 
+void FluxDoubleBlock::for_each_linear(const std::function<void(const Linear&)>& visit) const {
+  for (const Linear* linear :
+       {&norm1_.linear, &norm1_context_.linear, &to_q_, &to_k_, &to_v_, &to_out_, &add_q_proj_,
+        &add_k_proj_, &add_v_proj_, &to_add_out_, &ff_.proj_in, &ff_.proj_out,
+        &ff_context_.proj_in, &ff_context_.proj_out}) {
+    visit(*linear);
+  }
+}
+
+void FluxSingleBlock::for_each_linear(const std::function<void(const Linear&)>& visit) const {
+  for (const Linear* linear :
+       {&norm_modulation_.linear, &proj_mlp_, &proj_out_, &to_q_, &to_k_, &to_v_}) {
+    visit(*linear);
+  }
+}
+
 }  // namespace flx::flux

@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 
 #include "model/attention.h"
 #include "model/flux_rope.h"
@@ -60,6 +61,8 @@ class FluxDoubleBlock {
   // the joint attention's score matrix.
   void forward(at::Tensor& hidden, at::Tensor& context, const at::Tensor& temb,
                const RopeTables& rope, const AttentionOptions& attention = {}) const;
+  // Calls `visit` with each linear layer of the block.
+  void for_each_linear(const std::function<void(const Linear&)>& visit) const;
 
  private:
   FluxBlockShape shape_;
@@ -81,6 +84,8 @@ class FluxSingleBlock {
   // Returns the updated sequence `hidden` [B, L + N, dim]; `attention` bounds the score matrix.
   at::Tensor forward(const at::Tensor& hidden, const at::Tensor& temb, const RopeTables& rope,
                      const AttentionOptions& attention = {}) const;
+  // Calls `visit` with each linear layer of the block.
+  void for_each_linear(const std::function<void(const Linear&)>& visit) const;
 
  private:
   FluxBlockShape shape_;

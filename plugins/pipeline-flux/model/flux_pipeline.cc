@@ -368,6 +368,7 @@ at::Tensor FluxPipeline::denoise(const SamplingState& state, const GenerateParam
                                  const PromptEmbeddings& prompt,
                                  const GenerateCallbacks& callbacks,
                                  SamplingObserver* observer) const {
+  const ScopedWeightOverlay lora(params.lora_overlay.get());
   FluxTransformerInputs inputs;
   inputs.encoder_hidden_states = prompt.prompt_embeds;
   inputs.pooled_projections = prompt.pooled;

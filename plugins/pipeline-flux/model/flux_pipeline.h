@@ -27,6 +27,7 @@
 #include "model/clip_text_model.h"
 #include "model/flow_match_scheduler.h"
 #include "model/flux_transformer.h"
+#include "model/weight_overlay.h"
 #include "model/image_edit.h"
 #include "model/latent_preview.h"
 #include "model/noise_generator.h"
@@ -64,6 +65,9 @@ struct GenerateParams {
   // An edit (image-to-image, or inpainting with a mask) at width x height; null for
   // text-to-image. Shared: the caller's copy and each image's use are the same pixels.
   std::shared_ptr<const EditImages> edit;
+  // The transformer layers a request's LoRA adapters changed (lora_merge.h), in force on
+  // this thread while it denoises; null = the base weights.
+  std::shared_ptr<const WeightOverlay> lora_overlay;
   // When not empty, every intermediate tensor of image 0 is written here (image i > 0 goes to
   // dump_dir/image-<i>) with the file names and sidecars of the golden folders (clip_input_ids,
   // prompt_embeds, ..., step_noise_pred, ..., vae_decoded, image; guidance when used).

@@ -92,6 +92,21 @@ std::vector<std::string> FluxTransformer::block_prefixes() const {
   return prefixes;
 }
 
+void FluxTransformer::for_each_linear(const std::function<void(const Linear&)>& visit) const {
+  for (const Linear* linear :
+       {&x_embedder_, &context_embedder_, &timestep_embedder_.linear_1,
+        &timestep_embedder_.linear_2, &text_embedder_.linear_1, &text_embedder_.linear_2,
+        &norm_out_.linear, &proj_out_}) {
+    visit(*linear);
+  }
+  if (guidance_embedder_) {
+    visit(guidance_embedder_->linear_1);
+    visit(guidance_embedder_->linear_2);
+  }
+  for (const FluxDoubleBlock& block : double_blocks_) block.for_each_linear(visit);
+  for (const FluxSingleBlock& block : single_blocks_) block.for_each_linear(visit);
+}
+
 at::Tensor FluxTransformer::conditioning(const at::Tensor& timestep,
                                          const std::optional<at::Tensor>& guidance,
                                          const at::Tensor& pooled) const {

@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +76,8 @@ class FluxTransformer {
   // The weight-name prefixes of the blocks in the order forward() runs them
   // ("transformer_blocks.0.", ..., "single_transformer_blocks.0.", ...).
   std::vector<std::string> block_prefixes() const;
+  // Calls `visit` with every linear layer (what a LoRA adapter may change).
+  void for_each_linear(const std::function<void(const Linear&)>& visit) const;
 
  private:
   struct MlpEmbedder {  // TimestepEmbedding and PixArtAlphaTextProjection: linear, silu, linear

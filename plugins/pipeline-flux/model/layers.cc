@@ -6,12 +6,14 @@
 #include <stdexcept>
 
 #include "io/tensor.h"
+#include "model/weight_overlay.h"
 
 namespace flx::flux {
 
 Linear Linear::load(const Weights& weights, const std::string& name, int64_t in_features,
                     int64_t out_features, bool has_bias) {
   Linear linear;
+  linear.name = weights.prefix() + name;
   linear.quantized = weights.get_quantized(name + ".weight", {out_features, in_features});
   if (!linear.quantized) linear.weight = weights.get(name + ".weight", {out_features, in_features});
   if (has_bias) linear.bias = weights.get(name + ".bias", {out_features});
@@ -19,9 +21,18 @@ Linear Linear::load(const Weights& weights, const std::string& name, int64_t in_
 }
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
+  if (const WeightOverlay* overlay = active_weight_overlay()) {
+    if (const at::Tensor* replaced = overlay->find(name)) return at::linear(x, *replaced, bias);
+  }
   if (quantized) return at::linear(x, quantized->materialize(), bias);
   return at::linear(x, weight, bias);
 }
+
+int64_t Linear::out_features() const { return quantized ? quantized->shape()[0] : weight.size(0); }
+
+int64_t Linear::in_features() const { return quantized ? quantized->shape()[1] : weight.size(1); }
+
+at::Tensor Linear::dense_weight() const { return quantized ? quantized->materialize() : weight; }
 
 LayerNorm LayerNorm::load(const Weights& weights, const std::string& name, int64_t dim,
                           double eps) {

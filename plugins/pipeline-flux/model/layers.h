@@ -17,11 +17,18 @@ namespace flx::flux {
 
 // nn.Linear: y = x W^T + b. Weight [out, in], bias [out] (absent when has_bias is false).
 // A weight stored quantized in the file stays quantized (`quantized`, weight undefined) when
-// the Weights allow it, and is expanded for each call (quantized_matrix.h).
+// the Weights allow it, and is expanded for each call (quantized_matrix.h). A weight overlay
+// active on the calling thread (weight_overlay.h) that holds `name` replaces the weight.
 struct Linear {
   at::Tensor weight;
   at::Tensor bias;
   std::shared_ptr<const QuantizedMatrix> quantized;
+  std::string name;  // the weight's full name without ".weight"
+
+  int64_t out_features() const;
+  int64_t in_features() const;
+  // The weight as a dense tensor in the compute dtype (a quantized one expanded now).
+  at::Tensor dense_weight() const;
 
   static Linear load(const Weights& weights, const std::string& name, int64_t in_features,
                      int64_t out_features, bool has_bias = true);

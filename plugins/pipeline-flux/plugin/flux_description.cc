@@ -172,6 +172,29 @@ void set_default_fields(const FluxDescription& d, Poco::JSON::Object& object) {
   object.set("default_height", d.defaults.height);
 }
 
+ObjectPtr lora_json(const FluxDescription& d) {
+  ObjectPtr lora = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  lora->set("dir", d.options.lora.dir);
+  Poco::JSON::Array::Ptr available = new Poco::JSON::Array;
+  for (const std::string& name : d.lora.available) available->add(name);
+  lora->set("available", available);
+  Poco::JSON::Array::Ptr defaults = new Poco::JSON::Array;
+  for (const LoraSpec& spec : d.options.lora.defaults) {
+    ObjectPtr entry = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    entry->set("name", spec.name);
+    entry->set("scale", spec.scale);
+    defaults->add(entry);
+  }
+  lora->set("default", defaults);
+  lora->set("cache_size", d.options.lora.cache);
+  lora->set("cached_sets", static_cast<uint64_t>(d.lora.cached_sets));
+  lora->set("cached_bytes", d.lora.cached_bytes);
+  lora->set("merges", d.lora.merges);
+  lora->set("hits", d.lora.hits);
+  if (!d.lora.error.empty()) lora->set("error", d.lora.error);
+  return lora;
+}
+
 }  // namespace
 
 std::string describe_json(const FluxDescription& d) {
@@ -189,6 +212,7 @@ std::string describe_json(const FluxDescription& d) {
   object.set("size_multiple", 2 * d.vae_scale_factor);
   object.set("guidance_embeds", d.guidance_embeds);
   object.set("fault_injection", fault_injection_json(d.options.fault_injection));
+  object.set("lora", lora_json(d));
   std::ostringstream out;
   object.stringify(out);
   return out.str();

@@ -35,7 +35,10 @@
 //    "weights_bytes": int|null (null until loaded),
 //    "vae_scale_factor": int, "size_multiple": int, "guidance_embeds": bool,
 //    "fault_injection": null (off) or {"oom_first_n": int, "oom_above_pixels": int,
-//                       "oom_when_dtype": string} with the keys that are set}
+//                       "oom_when_dtype": string} with the keys that are set,
+//    "lora": {"dir": string ("" = none), "available": [names], "default": [{"name",
+//             "scale"}], "cache_size": int, "cached_sets": int, "cached_bytes": int,
+//             "merges": int, "hits": int, "error": string (only when lora_dir is unreadable)}}
 #ifndef FLX_FLUX_PLUGIN_FLUX_DESCRIPTION_H_
 #define FLX_FLUX_PLUGIN_FLUX_DESCRIPTION_H_
 
@@ -133,6 +136,15 @@ struct FluxDescription {
   bool guidance_embeds = false;
   WarmupState warmup_state = WarmupState::kDisabled;
   std::optional<double> warmup_ms;
+  // The LoRA adapters in lora_dir now and the merged sets kept (lora_library.h).
+  struct Lora {
+    std::vector<std::string> available;
+    std::string error;  // why lora_dir could not be listed, or ""
+    uint64_t merges = 0;
+    uint64_t hits = 0;
+    size_t cached_sets = 0;
+    int64_t cached_bytes = 0;
+  } lora;
 };
 
 std::string describe_json(const FluxDescription& description);

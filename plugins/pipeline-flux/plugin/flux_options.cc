@@ -267,6 +267,9 @@ FluxOptions read_flux_options(const flx::Config& config, std::vector<std::string
   std::vector<std::string> fault_injection_errors;
   options.fault_injection = read_fault_injection(config, &fault_injection_errors);
   reader.add_errors(fault_injection_errors);
+  std::vector<std::string> lora_errors;
+  options.lora = read_lora_options(config, &lora_errors);
+  reader.add_errors(lora_errors);
   std::vector<std::string> quantize_errors;
   read_quantize(config, &options, &quantize_errors);
   reader.add_errors(quantize_errors);

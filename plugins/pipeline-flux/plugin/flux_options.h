@@ -126,6 +126,7 @@
 #include <vector>
 
 #include "fault_injection.h"
+#include "lora_options.h"
 #include "io/tensor.h"
 
 namespace flx::flux {
@@ -168,6 +169,7 @@ struct FluxOptions {
   std::optional<bool> release_unused_weights;  // nullopt: auto
   int64_t max_pixels = 4096 * 4096;
   std::string buffer_pool_idle_max = "auto";
+  LoraOptions lora;  // lora_dir, lora, lora_cache (lora_options.h)
 };
 
 // The largest max_sequence_length FLUX.1 accepts (diffusers refuses more).

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <flx/knobs.hpp>
 #include <flx/progress.hpp>
 #include <stdexcept>
@@ -101,6 +102,8 @@ FluxStage::FluxStage(const flx::StageContext& context)
   options_ = read_flux_options(context.config, &errors);
   settings_ = resolve_stage_settings(options_, hardware_, context.config, &errors);
   flx::throw_config_errors(errors);
+  loras_ = std::make_unique<LoraLibrary>(options_.lora);
+  check_lora_options(context.config);
   read_model_configs(context.config);
   warn_about_options();
   check_stage_vae_tiling(settings_.vae, vae_scale_factor_, context.config);
@@ -411,6 +414,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
     c10::InferenceMode guard;
     GenerateParams params = generate_params(r, model, fit, call);
     params.edit = edit_images(request, r.width, r.height);
+    params.lora_overlay = lora_overlay(request, *model.pipeline, result);
     if (params.edit) {
       flx::set_param(result, "edit", params.edit->mask.empty() ? "img2img" : "inpaint");
       flx::set_param(result, "strength", format_number(params.edit->strength));
@@ -650,6 +654,30 @@ void FluxStage::begin_try(const ResolvedRequest& r, const Variant& variant, cons
   }
 }
 
+void FluxStage::check_lora_options(const flx::Config& config) const {
+  const LoraOptions& lora = options_.lora;
+  if (lora.dir.empty()) return;
+  std::error_code error;
+  if (!std::filesystem::is_directory(lora.dir, error)) {
+    throw config.error("lora_dir " + lora.dir + " is not a folder");
+  }
+  try {
+    loras_->check(lora.defaults);
+  } catch (const flx::Error& e) {
+    throw config.error(std::string("lora: ") + e.what());
+  }
+}
+
+std::shared_ptr<const WeightOverlay> FluxStage::lora_overlay(const flx_request& request,
+                                                             const FluxPipeline& pipeline,
+                                                             flx_result* result) {
+  const std::vector<LoraSpec> set = loras_->requested(request);
+  if (set.empty()) return nullptr;
+  std::shared_ptr<const WeightOverlay> overlay = loras_->overlay(set, pipeline);
+  flx::set_param(result, "lora", LoraLibrary::describe(set));
+  return overlay;
+}
+
 std::string FluxStage::describe() {
   FluxDescription description;
   description.options = options_;
@@ -669,7 +697,21 @@ std::string FluxStage::describe() {
   description.vae_scale_factor = vae_scale_factor_;
   description.guidance_embeds = guidance_embeds_;
   describe_loaded(&description);
+  describe_loras(&description);
   return describe_json(description);
+}
+
+void FluxStage::describe_loras(FluxDescription* description) const {
+  try {
+    description->lora.available = loras_->available();
+  } catch (const flx::Error& e) {
+    description->lora.error = e.what();
+  }
+  const LoraLibrary::Stats stats = loras_->stats();
+  description->lora.merges = stats.merges;
+  description->lora.hits = stats.hits;
+  description->lora.cached_sets = stats.cached_sets;
+  description->lora.cached_bytes = stats.cached_bytes;
 }
 
 void FluxStage::describe_settings(FluxDescription* description) const {

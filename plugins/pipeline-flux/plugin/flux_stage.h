@@ -53,6 +53,7 @@
 #include "flux_description.h"
 #include "flux_options.h"
 #include "io/checkpoint.h"
+#include "lora_library.h"
 #include "model/device_selection.h"
 #include "model/flux_transformer.h"
 #include "request_params.h"
@@ -159,10 +160,17 @@ class FluxStage : public flx::Pipeline {
   void describe_settings(FluxDescription* description) const;
   static void describe_buffer_pool(FluxDescription* description);
   void describe_loaded(FluxDescription* description) const;
+  void describe_loras(FluxDescription* description) const;
   void describe_pipeline(const FluxPipeline& shown, FluxDescription* description) const;
   // Times a small matmul in the stage's dtype and threads (model/matmul_roof.h), logs it and
   // warns when it is implausibly slow for a CPU (reference BLAS, emulated dtype).
   void check_matmul_speed();
+  // lora_dir must be a readable folder holding every adapter of the default set.
+  void check_lora_options(const flx::Config& config) const;
+  // The merged layers of the adapters `request` asks for, reported as the `lora` parameter.
+  std::shared_ptr<const WeightOverlay> lora_overlay(const flx_request& request,
+                                                    const FluxPipeline& pipeline,
+                                                    flx_result* result);
 
   const flx::Host host_;
   FluxOptions options_;
@@ -177,6 +185,8 @@ class FluxStage : public flx::Pipeline {
   std::atomic<int64_t> tries_{0};
   std::optional<double> matmul_gflops_;  // the start-up check, when it ran  // tries so far,
                                          // counted while fault injection is on
+
+  std::unique_ptr<LoraLibrary> loras_;
 
   std::mutex load_mutex_;           // held while loading, so concurrent first calls load once
   mutable std::mutex state_mutex_;  // guards the members below

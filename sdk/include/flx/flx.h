@@ -51,9 +51,10 @@ extern "C" {
  *   1.2  flx_factory.settings: the operator settings a factory declares (flx_setting);
  *        events JOB_ENDED and REPLAYED; previews (flx_host_api.preview_wanted, preview)
  *   1.3  the queue kind (flx_queue_iface): a job queue several replicas share;
- *        flx_request.init_image, mask and strength (image-to-image, inpainting) */
+ *        flx_request.init_image, mask and strength (image-to-image, inpainting)
+ *   1.4  flx_request.loras, n_loras and loras_given (LoRA adapters per request) */
 #define FLX_ABI_MAJOR 1
-#define FLX_ABI_MINOR 3
+#define FLX_ABI_MINOR 4
 
 #if defined(_WIN32)
 #define FLX_EXPORT __declspec(dllexport)
@@ -149,6 +150,15 @@ typedef struct flx_image {
   const uint8_t* pixels;
 } flx_image;
 
+/* Since 1.4: a LoRA adapter a request asks for, by the name the pipeline lists it under
+ * (for FLUX: its file name in the stage's lora_dir without ".safetensors"), and the factor
+ * its low-rank update is scaled by (1 = as trained; 0 = no effect; negative values invert
+ * it). Borrowed like the request that points at it. */
+typedef struct flx_lora {
+  const char* name; /* never NULL */
+  float scale;      /* finite */
+} flx_lora;
+
 /* One generation request as the pipeline sees it, after validation and defaults. Filled
  * by the host; every pointer is borrowed for the duration of the call it is passed to. */
 typedef struct flx_request {
@@ -187,6 +197,14 @@ typedef struct flx_request {
   const flx_image* init_image;
   const flx_image* mask;
   float strength;
+  /* Since 1.4 (test with FLX_HAS_FIELD): the LoRA adapters to apply, in order, when
+   * `loras_given` is 1 (n_loras 0 then means none, not even the pipeline's default set); when
+   * it is 0 the pipeline applies its own default set and `loras` is NULL. A pipeline answers
+   * FLX_INVALID_ARGUMENT (param "lora") for a name it does not have, and FLX_UNIMPLEMENTED
+   * when it has no LoRA support and adapters were asked for. */
+  const flx_lora* loras;
+  size_t n_loras;
+  int loras_given;
 } flx_request;
 
 /* What happened; observers (metrics) receive every event of every stage. */

@@ -33,7 +33,12 @@ PIN(offsetof(flx_request, dump_dir) == 96); /* ABI 1.1 */
 PIN(offsetof(flx_request, init_image) == 104); /* ABI 1.3 */
 PIN(offsetof(flx_request, mask) == 112);
 PIN(offsetof(flx_request, strength) == 120);
-PIN(sizeof(flx_request) == 128);
+PIN(offsetof(flx_request, loras) == 128); /* ABI 1.4 */
+PIN(offsetof(flx_request, n_loras) == 136);
+PIN(offsetof(flx_request, loras_given) == 144);
+PIN(sizeof(flx_request) == 152);
+PIN(offsetof(flx_lora, scale) == 8);
+PIN(sizeof(flx_lora) == 16);
 
 PIN(offsetof(flx_image, width) == 8); /* ABI 1.3 */
 PIN(offsetof(flx_image, channels) == 16);

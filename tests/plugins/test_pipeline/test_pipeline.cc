@@ -119,6 +119,17 @@ std::string FormatNumber(double value) {
   return text;
 }
 
+// The adapters a request asked for (ABI 1.4) as "name:scale,...", "" for an empty list: this
+// stand-in applies none, it only shows what reached it.
+std::string DescribeLoras(const flx_request& request) {
+  std::string text;
+  for (size_t i = 0; i < request.n_loras; ++i) {
+    if (i > 0) text += ",";
+    text += std::string(request.loras[i].name) + ":" + FormatNumber(request.loras[i].scale);
+  }
+  return text;
+}
+
 // Counts the calls inside generate() for as long as it lives.
 class Occupancy {
  public:
@@ -168,6 +179,9 @@ class TestPipeline : public flx::Pipeline {
     flx::set_param(result, "height", std::to_string(params.height));
     flx::set_param(result, "steps", std::to_string(params.steps));
     flx::set_param(result, "guidance", FormatNumber(params.guidance));
+    if (FLX_HAS_FIELD(flx_request, &request, loras_given) && request.loras_given) {
+      flx::set_param(result, "lora", DescribeLoras(request));
+    }
     InjectFailures(params, attempt);
 
     RunSteps(call, params.steps, started);
