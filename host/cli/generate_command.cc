@@ -43,6 +43,8 @@ const char* kRequestHelp =
     "  --n N                     images (written as FILE-0.png, FILE-1.png, ... when N > 1)\n"
     "  --out FILE                .png, .jpg, .jpeg or .webp\n"
     "  --dump DIR                write every intermediate tensor (.bin + .json sidecar) to DIR\n"
+    "  --lora NAME[:SCALE]       apply the LoRA adapter NAME from --lora-dir (scale 1 by\n"
+    "                            default); repeat for several, applied in order\n"
     "  --plugin NAME             the pipeline plugin library (default flx_pipeline_flux)\n"
     "  --type NAME               its pipeline type (default: the library's first)\n";
 
@@ -54,6 +56,7 @@ struct GenerateArgs {
   uint32_t steps = 0, width = 0, height = 0, max_sequence_length = 0, n = 1;
   float guidance = std::nanf("");
   std::map<std::string, std::string> settings;
+  std::vector<LoraChoice> loras;
   bool help = false;
 };
 
@@ -112,6 +115,26 @@ Status LoadPipeline(const Environment& env, PipelineChoice* choice) {
   return Status::Ok();
 }
 
+// --lora NAME[:SCALE]: the text after the last ':' is the scale when it is a number.
+void ParseLoraFlag(FlagParser& flags, GenerateArgs* a) {
+  const std::string text = flags.Value();
+  LoraChoice lora{text, 1.0f};
+  const size_t colon = text.rfind(':');
+  if (colon != std::string::npos) {
+    const std::string scale = text.substr(colon + 1);
+    char* end = nullptr;
+    const double value = std::strtod(scale.c_str(), &end);
+    if (scale.empty() || *end != '\0' || !std::isfinite(value) || std::fabs(value) > 100) {
+      flags.Fail("--lora takes NAME or NAME:SCALE with SCALE a number in -100..100, got '" +
+                 text + "'");
+      return;
+    }
+    lora = {text.substr(0, colon), static_cast<float>(value)};
+  }
+  if (lora.name.empty()) flags.Fail("--lora needs a name, got '" + text + "'");
+  a->loras.push_back(lora);
+}
+
 // Consumes one request flag; false when the current flag is not one.
 bool ParseRequestFlag(FlagParser& flags, GenerateArgs* a) {
   uint64_t v = 0;
@@ -149,6 +172,8 @@ bool ParseRequestFlag(FlagParser& flags, GenerateArgs* a) {
       flags.Fail("--guidance must be a number >= 0, got '" + text + "'");
     }
     a->guidance = float(g);
+  } else if (flags.Is("--lora")) {
+    ParseLoraFlag(flags, a);
   } else if (flags.Is("--out")) {
     a->out = flags.Value();
   } else if (flags.Is("--dump")) {
@@ -263,6 +288,7 @@ GenerationInput RequestFrom(const GenerateArgs& a) {
   input.n = a.n;
   input.guidance = a.guidance;
   input.dump_dir = a.dump;
+  if (!a.loras.empty()) input.loras = a.loras;
   return input;
 }
 

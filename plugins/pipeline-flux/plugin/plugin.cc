@@ -41,6 +41,8 @@ const flx_setting kSettings[] = {
                  "decode in overlapping tiles"),
     flx::setting(FLX_KNOB_OFFLOAD, FLX_SETTING_STRING, "FLUX_OFFLOAD", "--offload", "M",
                  "none, model, sequential or auto (accelerators only)"),
+    flx::setting("lora_dir", FLX_SETTING_STRING, "FLUX_LORA_DIR", "--lora-dir", "DIR",
+                 "folder of LoRA adapters (<name>.safetensors) requests may name"),
     flx::setting("warmup", FLX_SETTING_BOOL, "FLUX_WARMUP_ENABLE", nullptr, nullptr,
                  "run one small generation before reporting ready", "false"),
     flx::setting("load", FLX_SETTING_STRING, nullptr, nullptr, nullptr,

@@ -364,6 +364,73 @@ TEST(CliTest, GenerateWritesThePngAndDumpsTheGoldenTensors) {
             ReadFile(golden + "/cases/cat-64x64-4steps/initial_latents.bin"));
 }
 
+// A safetensors file of float32 matrices, written by hand (this test links no flux code).
+void WriteF32Safetensors(const std::string& path,
+                         const std::vector<std::pair<std::string, std::vector<int64_t>>>& tensors) {
+  std::string header = "{";
+  std::string data;
+  for (const auto& [name, shape] : tensors) {
+    int64_t count = 1;
+    for (int64_t d : shape) count *= d;
+    const size_t begin = data.size();
+    for (int64_t i = 0; i < count; ++i) {
+      const float value = static_cast<float>((i * 37 + name.size()) % 19) / 19.0f - 0.5f;
+      data.append(reinterpret_cast<const char*>(&value), sizeof(value));
+    }
+    header += std::string(header.size() > 1 ? "," : "") + "\"" + name +
+              "\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(shape[0]) + "," +
+              std::to_string(shape[1]) + "],\"data_offsets\":[" + std::to_string(begin) + "," +
+              std::to_string(data.size()) + "]}";
+  }
+  header += "}";
+  while (header.size() % 8 != 0) header += ' ';
+  std::ofstream out(path, std::ios::binary);
+  const uint64_t length = header.size();
+  out.write(reinterpret_cast<const char*>(&length), sizeof(length));
+  out << header << data;
+}
+
+TEST(CliTest, GenerateAppliesLoraAdaptersFromTheLoraDir) {
+  if (!fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
+    GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch)";
+  }
+  std::string golden = Env("FLX_GOLDEN_DIR");
+  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  golden += "/tiny-flux";
+  if (!fs::exists(golden + "/model_index.json")) {
+    GTEST_SKIP() << "golden checkpoint not found at " << golden;
+  }
+  TempDir dir;
+  // tiny-flux is 128 wide: a rank-2 adapter on the first block's query projection.
+  WriteF32Safetensors(dir.path() + "/grain.safetensors",
+                      {{"transformer.transformer_blocks.0.attn.to_q.lora_A.weight", {2, 128}},
+                       {"transformer.transformer_blocks.0.attn.to_q.lora_B.weight", {128, 2}}});
+  auto generate = [&](const std::vector<std::string>& extra, const std::string& out) {
+    std::vector<std::string> args = {Binary(), "generate", "--model", golden, "--prompt", "a cat",
+                                     "--width", "64", "--height", "64", "--steps", "2", "--seed",
+                                     "1", "--dtype", "float32", "--lora-dir", dir.path(), "--out",
+                                     dir.path() + "/" + out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunToEnd(args, {"FLUX_PLUGIN_PATH=" + Env("FLX_PLUGIN_DIR")});
+  };
+  auto [base_code, base_log] = generate({}, "base.png");
+  ASSERT_EQ(base_code, 0) << base_log;
+  auto [lora_code, lora_log] = generate({"--lora", "grain:3"}, "lora.png");
+  ASSERT_EQ(lora_code, 0) << lora_log;
+  auto [zero_code, zero_log] = generate({"--lora", "grain:0"}, "zero.png");
+  ASSERT_EQ(zero_code, 0) << zero_log;
+  EXPECT_NE(ReadFile(dir.path() + "/lora.png"), ReadFile(dir.path() + "/base.png"));
+  EXPECT_EQ(ReadFile(dir.path() + "/zero.png"), ReadFile(dir.path() + "/base.png"))
+      << "scale 0 is the base model";
+  auto [missing_code, missing_log] = generate({"--lora", "nope"}, "nope.png");
+  EXPECT_NE(missing_code, 0);
+  EXPECT_NE(missing_log.find("unknown LoRA 'nope' (available: grain)"), std::string::npos)
+      << missing_log;
+  auto [bad_code, bad_log] = generate({"--lora", "grain:x"}, "bad.png");
+  EXPECT_NE(bad_code, 0);
+  EXPECT_NE(bad_log.find("--lora takes NAME or NAME:SCALE"), std::string::npos) << bad_log;
+}
+
 // Largest |a - b| over two float32 dumps of the same shape (infinity when sizes differ).
 double MaxAbsDifference(const std::string& ours, const std::string& theirs) {
   const std::string a = ReadFile(ours), b = ReadFile(theirs);
