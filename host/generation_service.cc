@@ -26,12 +26,8 @@ GenerationError ErrorFrom(flx_error* err, std::vector<FallbackStep> fallbacks = 
 
 // UNAVAILABLE naming the model and why, unless its pipeline is ready.
 std::optional<GenerationError> NotReady(const ModelChain& chain) {
-  const StageInstance& pipeline = *chain.pipeline;
-  if (pipeline.readiness() == Readiness::kReady) return std::nullopt;
-  std::string why =
-      "model '" + chain.id + "' is not ready (" + ReadinessName(pipeline.readiness()) + ")";
-  if (pipeline.readiness() == Readiness::kFailed) why += ": " + pipeline.readiness_message();
-  return GenerationError{Unavailable(why), FLX_KIND_PIPELINE, {}, {}};
+  if (chain.pipeline->readiness() == Readiness::kReady) return std::nullopt;
+  return GenerationError{ModelNotReady(chain), FLX_KIND_PIPELINE, {}, {}};
 }
 
 // The scheduler's admission (none without a scheduler); the refusal when it refuses.
@@ -168,12 +164,26 @@ std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>> Gener
 std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>>
 GenerationService::RunUntilDone(const ModelChain& chain, const GenerationInput& input,
                                 flx_call* call) {
-  if (std::optional<GenerationError> refused = NotReady(chain)) return {std::nullopt, refused};
+  // A lazy model may load on demand (after admission, below); others must be ready now.
+  if (graph_ == nullptr || chain.load != ModelLoad::kLazy) {
+    if (std::optional<GenerationError> refused = NotReady(chain)) return {std::nullopt, refused};
+  }
   BoundRequest request(input, call);
   flx_ticket* ticket = nullptr;
   const Clock::time_point queued_at = Clock::now();
   if (std::optional<GenerationError> refused = Admit(chain, request.get(), &ticket)) {
     return {std::nullopt, refused};
+  }
+  PipelineLease lease;
+  if (graph_ != nullptr) {
+    StatusOr<PipelineLease> acquired = graph_->Acquire(chain, *call);
+    if (!acquired.ok()) {
+      if (chain.scheduler != nullptr) {
+        chain.scheduler->scheduler()->release(chain.scheduler->self, ticket, 0);
+      }
+      return {std::nullopt, GenerationError{acquired.status(), FLX_KIND_PIPELINE, {}, {}}};
+    }
+    lease = std::move(*acquired);
   }
   GenerationOutput out;
   out.overrides = input.overrides;

@@ -119,6 +119,9 @@ class GenerationService {
   static constexpr uint32_t kMaxAttempts = 16;
 
   explicit GenerationService(EventSink* events) : events_(events) {}
+  // With the graph, generations also hold their pipeline loaded (StageGraph::Acquire): a lazy
+  // model loads at its first request and an unload waits for the generations using it.
+  explicit GenerationService(StageGraph* graph) : events_(graph), graph_(graph) {}
 
   // Blocks until done. `call` carries the request id and cancellation; phases reported by
   // stages accumulate in call->phases.
@@ -148,6 +151,7 @@ class GenerationService {
   void Emit(const flx_call* call, const StageInstance& stage, flx_event event) const;
 
   EventSink* events_;
+  StageGraph* graph_ = nullptr;
 };
 
 }  // namespace flx

@@ -18,6 +18,8 @@ const char* ReadinessName(Readiness r) {
       return "ready";
     case Readiness::kFailed:
       return "failed";
+    case Readiness::kUnloaded:
+      return "unloaded";
   }
   return "unknown";
 }
@@ -134,6 +136,7 @@ void StageGraph::WireModels(const GraphConfig& config) {
   for (const ModelRoute& route : config.models) {
     ModelChain chain;
     chain.id = route.id;
+    chain.load = route.load;
     for (const std::string& id : route.chain) {
       StageInstance* s = find(id);
       // The config layer has validated references and chain shape already.
@@ -180,42 +183,43 @@ const ModelChain* StageGraph::FindModel(const std::string& id) const {
 void StageGraph::StartPrepare() {
   for (auto& stage : stages_) {
     if (stage->kind != FLX_KIND_PIPELINE) continue;
-    StageInstance* s = stage.get();
-    s->SetReadiness(Readiness::kPreparing, "loading", 0);
-    prepare_threads_.emplace_back([this, s] {
-      auto start = std::chrono::steady_clock::now();
-      Status st = ConsumeError(s->pipeline()->prepare(s->self));
-      double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (st.ok()) {
-        s->SetReadiness(Readiness::kReady, "ready", seconds);
-        logger_->info("stage '{}' ready after {:.3f} s", s->id, seconds);
-      } else {
-        s->SetReadiness(Readiness::kFailed, st.ToString(), seconds);
-        logger_->error("stage '{}' failed to prepare after {:.3f} s: {}", s->id, seconds,
-                       st.ToString());
-      }
-      flx_event e{};
-      e.struct_size = sizeof(e);
-      e.type = FLX_EVENT_GAUGE;
-      e.name = FLX_GAUGE_MODEL_READY;
-      e.stage_id = s->id.c_str();
-      e.value = st.ok() ? 1 : 0;
-      Deliver(e);
-    });
+    bool eager = false;
+    for (const ModelChain* chain : ModelsOf(stage.get())) {
+      eager = eager || chain->load == ModelLoad::kEager;
+    }
+    if (eager) {
+      StartLoad(stage.get());
+    } else {
+      stage->SetReadiness(Readiness::kUnloaded, "not loaded yet", 0);
+    }
   }
 }
 
+std::vector<const ModelChain*> StageGraph::ModelsOf(const StageInstance* pipeline) const {
+  std::vector<const ModelChain*> chains;
+  for (const ModelChain& chain : models_) {
+    if (chain.pipeline == pipeline) chains.push_back(&chain);
+  }
+  return chains;
+}
+
 void StageGraph::WaitPrepared() {
-  for (auto& t : prepare_threads_) {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(prepare_threads_mutex_);
+    threads.swap(prepare_threads_);
+  }
+  for (auto& t : threads) {
     if (t.joinable()) t.join();
   }
-  prepare_threads_.clear();
 }
 
 bool StageGraph::Ready(std::string* why) const {
   for (const auto& m : models_) {
+    // Lazy and manual models load when asked; an unloaded model was unloaded on purpose.
+    if (m.load != ModelLoad::kEager) continue;
     Readiness r = m.pipeline->readiness();
+    if (r == Readiness::kUnloaded) continue;
     if (r != Readiness::kReady) {
       if (why) {
         *why = "model '" + m.id + "' is " + ReadinessName(r);

@@ -6,6 +6,7 @@
 #include <flx/flx.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,8 +25,10 @@
 
 namespace flx {
 
-// Where a pipeline is in its life: created -> preparing -> ready | failed.
-enum class Readiness { kCreated, kPreparing, kReady, kFailed };
+// Where a pipeline is in its life: created -> preparing -> ready | failed; a model that is not
+// loaded (load: lazy or manual, or unloaded by an admin) is unloaded, and preparing again when
+// it loads (model_loading.cc).
+enum class Readiness { kCreated, kPreparing, kReady, kFailed, kUnloaded };
 const char* ReadinessName(Readiness r);
 
 // One plugin instance. Destroying it calls the factory's destroy() and then drops the
@@ -56,6 +59,14 @@ class StageInstance {
   // Serialises generate() for pipelines that are not thread-safe, whatever the scheduler does.
   std::mutex generate_mutex;
 
+  // Pipelines: the generations using the stage now and whether an unload waits for them to
+  // end (model_loading.cc). Guarded by use_mutex; use_changed is notified on every change and
+  // on every readiness change made there.
+  std::mutex use_mutex;
+  std::condition_variable use_changed;
+  int in_use = 0;
+  bool unloading = false;
+
   // Pipelines only.
   Readiness readiness() const { return readiness_.load(); }
   std::string readiness_message() const;
@@ -72,9 +83,32 @@ class StageInstance {
 // The stages one public model id runs through.
 struct ModelChain {
   std::string id;
+  ModelLoad load = ModelLoad::kEager;
   StageInstance* scheduler = nullptr;      // optional, first
   std::vector<StageInstance*> recoveries;  // consulted in order after a failed try
   StageInstance* pipeline = nullptr;       // required, last
+};
+
+// UNAVAILABLE naming `chain`'s model and why its pipeline is not ready (with how to load an
+// unloaded one).
+Status ModelNotReady(const ModelChain& chain);
+
+// One generation's use of a ready pipeline: while it lives the pipeline is not unloaded.
+class PipelineLease {
+ public:
+  PipelineLease() = default;
+  explicit PipelineLease(StageInstance* pipeline) : pipeline_(pipeline) {}
+  PipelineLease(PipelineLease&& other) noexcept : pipeline_(other.pipeline_) {
+    other.pipeline_ = nullptr;
+  }
+  PipelineLease& operator=(PipelineLease&& other) noexcept;
+  PipelineLease(const PipelineLease&) = delete;
+  PipelineLease& operator=(const PipelineLease&) = delete;
+  ~PipelineLease() { Release(); }
+
+ private:
+  void Release();
+  StageInstance* pipeline_ = nullptr;
 };
 
 class StageGraph : public EventSink {
@@ -102,8 +136,25 @@ class StageGraph : public EventSink {
   void StartPrepare();
   // Blocks until every prepare() started by StartPrepare() has finished.
   void WaitPrepared();
-  // True when every pipeline is ready; otherwise `why` names the first one that is not.
+  // True when the pipeline of every eager model is ready (lazy and manual models load when
+  // asked); otherwise `why` names the first that is not.
   bool Ready(std::string* why) const;
+
+  // Models at run time (model_loading.cc). StartLoad begins prepare() of `pipeline` on a
+  // thread unless it is loading or ready; false when it did nothing.
+  bool StartLoad(StageInstance* pipeline);
+  // Gives back what `pipeline` loaded (flx_pipeline_iface.unload) once the generations using
+  // it have ended; generations that arrive meanwhile wait (lazy models, which then load it
+  // again) or are refused. UNIMPLEMENTED when the pipeline cannot unload, FAILED_PRECONDITION
+  // while it is loading.
+  Status Unload(StageInstance* pipeline);
+  // For one generation of `chain`: a lease on its pipeline once it is ready. A lazy model's
+  // pipeline is loaded first when it is not (the caller waits); otherwise a pipeline that is
+  // not ready is UNAVAILABLE naming why. CANCELLED / DEADLINE_EXCEEDED when `call` ends the
+  // wait.
+  StatusOr<PipelineLease> Acquire(const ModelChain& chain, const flx_call& call);
+  // The models whose chain ends in `pipeline`.
+  std::vector<const ModelChain*> ModelsOf(const StageInstance* pipeline) const;
   // The environment overrides Build applied, one line each.
   const std::vector<std::string>& env_overrides() const { return env_overrides_; }
 
@@ -130,6 +181,9 @@ class StageGraph : public EventSink {
   std::vector<ModelChain> models_;
   std::vector<StageInstance*> observers_;
   StageInstance* job_queue_ = nullptr;
+  // The MODEL_READY gauge of `pipeline` to every observer.
+  void EmitModelReady(const StageInstance& pipeline, bool ready);
+  std::mutex prepare_threads_mutex_;  // StartLoad runs from request threads too
   std::vector<std::thread> prepare_threads_;
   std::shared_ptr<spdlog::logger> logger_;
   std::mutex listeners_mutex_;

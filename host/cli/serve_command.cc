@@ -29,7 +29,8 @@ const char* kServeHelp =
     "  --port-file FILE   write the bound port to FILE once listening (for scripts)\n"
     "\n"
     "environment: FLUX_CONFIG, FLUX_LISTEN, FLUX_API_KEYS (comma-separated bearer tokens, added\n"
-    "to server.api_keys), FLUX_LOG_LEVEL, FLUX_STRUCTURED_LOGS, FLUX_PLUGIN_PATH\n";
+    "to server.api_keys), FLUX_ADMIN_KEYS (the same for server.admin_keys: model load/unload),\n"
+    "FLUX_LOG_LEVEL, FLUX_STRUCTURED_LOGS, FLUX_PLUGIN_PATH\n";
 
 // "HOST:PORT", "[v6]:PORT" or ":PORT".
 Status ParseListen(const std::string& text, std::string* host, uint16_t* port) {
@@ -127,7 +128,18 @@ Status ResolveListen(const std::string& flag, const Environment& env, const Grap
   return Status::Ok();
 }
 
-// The YAML's server section, plus FLUX_API_KEYS (comma-separated) added to its keys.
+// Appends the non-empty comma-separated entries of `text` to `keys`.
+void AddCommaSeparated(const std::optional<std::string>& text, std::vector<std::string>* keys) {
+  if (!text) return;
+  std::stringstream ss(*text);
+  std::string key;
+  while (std::getline(ss, key, ',')) {
+    if (!key.empty()) keys->push_back(key);
+  }
+}
+
+// The YAML's server section, plus FLUX_API_KEYS and FLUX_ADMIN_KEYS (comma-separated) added
+// to its keys.
 void ApplyServerSection(const Environment& env, const GraphConfig& config,
                         ServerOptions* options) {
   options->max_body_bytes = config.server.max_body_bytes;
@@ -146,13 +158,9 @@ void ApplyServerSection(const Environment& env, const GraphConfig& config,
   options->jobs.max_kept = static_cast<size_t>(config.server.max_kept_jobs);
   options->jobs.max_result_bytes = static_cast<size_t>(config.server.max_job_result_bytes);
   options->queue_workers = static_cast<size_t>(config.server.queue_workers);
-  if (auto keys = env.Get("FLUX_API_KEYS")) {
-    std::stringstream ss(*keys);
-    std::string key;
-    while (std::getline(ss, key, ',')) {
-      if (!key.empty()) options->api_keys.push_back(key);
-    }
-  }
+  options->admin_keys = config.server.admin_keys;
+  AddCommaSeparated(env.Get("FLUX_API_KEYS"), &options->api_keys);
+  AddCommaSeparated(env.Get("FLUX_ADMIN_KEYS"), &options->admin_keys);
 }
 
 // Builds the graph with the declared environment overrides, logging every diagnostic;

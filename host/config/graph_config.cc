@@ -78,6 +78,21 @@ void ReadDocument(const std::string& yaml_text, const Environment& env, GraphCon
 
 }  // namespace
 
+const char* ModelLoadName(ModelLoad load) {
+  switch (load) {
+    case ModelLoad::kLazy: return "lazy";
+    case ModelLoad::kManual: return "manual";
+    case ModelLoad::kEager: break;
+  }
+  return "eager";
+}
+
+ModelLoad ParseModelLoad(const std::string& word) {
+  if (word == "lazy") return ModelLoad::kLazy;
+  if (word == "manual") return ModelLoad::kManual;
+  return ModelLoad::kEager;
+}
+
 const StageConfig* GraphConfig::FindStage(const std::string& id) const {
   for (const StageConfig& stage : stages) {
     if (stage.id == id) return &stage;

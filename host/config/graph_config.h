@@ -13,6 +13,7 @@
 //     - { id: schnell, kind: pipeline, library: flx_pipeline_flux, type: flux }
 //   models:
 //     flux-schnell: [queue, schnell]
+//     flux-dev: { chain: [queue, dev], load: lazy }   # eager (default) | lazy | manual
 //   observers: [prom]
 //   logging: { format: text, level: info }
 #ifndef FLX_HOST_CONFIG_GRAPH_CONFIG_H_
@@ -47,6 +48,9 @@ struct ServerConfig {
   // Bearer tokens accepted on /v1/ routes; empty = no authentication. FLUX_API_KEYS
   // (comma-separated) adds more at `serve` time.
   std::vector<std::string> api_keys;
+  // Bearer tokens for the admin routes (POST /v1/models/{id}/load, /unload); empty = those
+  // routes answer 403. Separate from api_keys; FLUX_ADMIN_KEYS adds more at `serve` time.
+  std::vector<std::string> admin_keys;
   // A generation's deadline when the request sets no timeout_s; 0 = none. Past it: 504.
   double request_timeout_s = 0;  // >= 0
   // Background jobs (POST /v1/images/generations with "background": true).
@@ -75,10 +79,17 @@ struct StageConfig {
   std::string path;                // "stages[1]"
 };
 
+// When a model's pipeline loads: at start (eager), at its first request, which waits
+// (lazy), or only when an admin asks (manual: POST /v1/models/{id}/load).
+enum class ModelLoad { kEager, kLazy, kManual };
+const char* ModelLoadName(ModelLoad load);
+ModelLoad ParseModelLoad(const std::string& word);  // "eager" | "lazy" | "manual"
+
 struct ModelRoute {
   std::string id;                  // the public model id (/v1/models)
   std::vector<std::string> chain;  // stage ids: [scheduler] recovery* pipeline
   SourceLocation location;
+  ModelLoad load = ModelLoad::kEager;  // models: {id: {chain: [...], load: lazy}}
 };
 
 struct GraphConfig {

@@ -23,7 +23,9 @@ const std::vector<std::string> kServerKeys = {
     "max_queued_connections",
     "shutdown_grace_s", "public_base_url", "api_keys", "header_timeout_s", "body_timeout_s",
     "request_timeout_s", "job_ttl_s", "max_active_jobs", "max_kept_jobs", "max_job_result_bytes",
-    "queue_workers"};
+    "queue_workers", "admin_keys"};
+const std::vector<std::string> kModelKeys = {"chain", "load"};
+const std::vector<std::string> kLoadModes = {"eager", "lazy", "manual"};
 const std::vector<std::string> kStageKeys = {"id", "kind", "library", "type", "config"};
 const std::vector<std::string> kLoggingKeys = {"format", "level"};
 const std::vector<std::string> kKinds = {"scheduler", "pipeline", "recovery", "metrics", "queue"};
@@ -194,7 +196,10 @@ class GraphChecker {
     if (YAML::Node n = server["body_timeout_s"]) {
       if (auto v = reader_.Number(n, "server.body_timeout_s", 0.001)) out.body_timeout_s = *v;
     }
-    if (YAML::Node n = server["api_keys"]) CheckApiKeys(n);
+    if (YAML::Node n = server["api_keys"]) CheckKeys(n, "server.api_keys", &out.api_keys);
+    if (YAML::Node n = server["admin_keys"]) {
+      CheckKeys(n, "server.admin_keys", &out.admin_keys);
+    }
     CheckJobSettings(server, &out);
     if (YAML::Node n = server["public_base_url"]) {
       if (auto url = reader_.String(n, "server.public_base_url")) {
@@ -231,20 +236,18 @@ class GraphChecker {
     }
   }
 
-  // api_keys: a sequence of strings; empty entries are skipped so that "${FLUX_API_KEY:-}"
-  // leaves authentication off when the variable is unset.
-  void CheckApiKeys(const YAML::Node& keys) {
+  // api_keys, admin_keys: a sequence of strings; empty entries are skipped so that
+  // "${FLUX_API_KEY:-}" leaves authentication off when the variable is unset.
+  void CheckKeys(const YAML::Node& keys, const std::string& path, std::vector<std::string>* out) {
     if (keys.IsNull()) return;
     if (!keys.IsSequence()) {
-      reader_.Error(keys, "server.api_keys",
-                    "expected a sequence of API keys, got " + DescribeNode(keys));
+      reader_.Error(keys, path, "expected a sequence of keys, got " + DescribeNode(keys));
       return;
     }
     size_t index = 0;
     for (const YAML::Node& element : keys) {
-      std::string path = ElementPath("server.api_keys", index++);
-      if (auto key = reader_.String(element, path)) {
-        if (!key->empty()) config_->server.api_keys.push_back(*key);
+      if (auto key = reader_.String(element, ElementPath(path, index++))) {
+        if (!key->empty()) out->push_back(*key);
       }
     }
   }
@@ -382,12 +385,31 @@ class GraphChecker {
     }
   }
 
-  void CheckModel(const YAML::Node& key, const YAML::Node& chain) {
+  // A model is its chain, or {chain: [...], load: eager|lazy|manual}.
+  void CheckModel(const YAML::Node& key, const YAML::Node& value) {
     const std::string id = key.Scalar();
     const std::string path = ChildPath("models", id);
     if (!AllCharsIn(id, "._:/-")) {
       reader_.Error(key, path, "invalid model id '" + id + "' (use letters, digits and . _ - : /)");
     }
+    ModelLoad load = ModelLoad::kEager;
+    // Constructed, not assigned: assigning a YAML::Node writes into the node it refers to.
+    const YAML::Node chain = value.IsMap() ? value["chain"] : value;
+    if (value.IsMap()) {
+      reader_.RejectUnknownKeys(value, path, kModelKeys);
+      if (!chain) {
+        reader_.Error(value, path, "missing 'chain': the stage ids this model runs through");
+        return;
+      }
+      if (YAML::Node mode = value["load"]) {
+        if (auto word = reader_.OneOf(mode, path + ".load", kLoadModes)) load = ParseModelLoad(*word);
+      }
+    }
+    CheckChain(key, chain, id, path, load);
+  }
+
+  void CheckChain(const YAML::Node& key, const YAML::Node& chain, const std::string& id,
+                  const std::string& path, ModelLoad load) {
     if (!chain.IsSequence()) {
       reader_.Error(chain.IsNull() ? key : chain, path,
                     "expected a chain of stage ids ([scheduler] recovery... pipeline), got " +
@@ -398,7 +420,7 @@ class GraphChecker {
       reader_.Error(chain, path, "the chain is empty; list stage ids ending with a pipeline");
       return;
     }
-    ModelRoute route{id, {}, reader_.Locate(key)};
+    ModelRoute route{id, {}, reader_.Locate(key), load};
     std::vector<std::string> seen;
     const size_t last = chain.size() - 1;
     size_t index = 0;

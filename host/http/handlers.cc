@@ -25,6 +25,8 @@
 
 #include "error.h"
 #include "http/api_errors.h"
+#include "http/bearer_auth.h"
+#include "http/model_admin.h"
 #include "http/embedded_files.h"
 #include "http/event_stream.h"
 #include "http/generation_jobs.h"
@@ -229,19 +231,6 @@ bool ReadBody(HTTPServerRequest& request, HTTPServerResponse& response, uint64_t
   return true;
 }
 
-// The credentials of an "Authorization: Bearer <token>" header; the scheme is
-// case-insensitive (RFC 9110 section 11.1) and may be followed by several spaces.
-std::optional<std::string> BearerToken(const std::string& header) {
-  constexpr size_t kScheme = 6;  // "Bearer"
-  if (header.size() <= kScheme + 1 || Poco::icompare(header.substr(0, kScheme), "bearer") != 0 ||
-      header[kScheme] != ' ') {
-    return std::nullopt;
-  }
-  const size_t token = header.find_first_not_of(' ', kScheme);
-  if (token == std::string::npos) return std::nullopt;
-  return header.substr(token);
-}
-
 class RequestHandler : public Poco::Net::HTTPRequestHandler {
  public:
   explicit RequestHandler(ServerState* state) : state_(state) {}
@@ -322,17 +311,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     const auto& keys = state_->options.api_keys;
     if (keys.empty()) return true;
     std::string header = request.get("Authorization", "");
-    bool ok = false;
-    if (auto token = BearerToken(header)) {
-      for (const std::string& key : keys) {
-        unsigned char diff = token->size() == key.size() ? 0 : 1;
-        for (size_t i = 0; i < key.size(); ++i) {
-          diff |= static_cast<unsigned char>(key[i] ^ (i < token->size() ? (*token)[i] : 0));
-        }
-        ok |= diff == 0;
-      }
-    }
-    if (ok) return true;
+    if (CarriesKey(header, keys)) return true;
     ApiError e;
     e.http_status = 401;
     e.type = "invalid_request_error";
@@ -346,6 +325,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
   void Route(HTTPServerRequest& request, HTTPServerResponse& response, const std::string& path) {
     const std::string& method = request.getMethod();
+    // The admin routes check the admin keys, not the API keys.
+    if (ServeModelAdmin(state_, request, response, path)) return;
     if (path.rfind("/v1/", 0) == 0 && !Authorized(request, response)) return;
     bool get = method == "GET" || method == "HEAD";
     if (path == kGenerationsPath && method == "POST") return Generations(request, response);
@@ -474,6 +455,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     w.Key("created").Int(state_->started_unix);
     w.Key("owned_by").String("fluxserve");
     w.Key("ready").Bool(p->readiness() == Readiness::kReady);
+    w.Key("load").String(ModelLoadName(m.load));
     w.Key("state").String(ReadinessName(p->readiness()));
     if (p->readiness() == Readiness::kFailed) w.Key("state_message").String(p->readiness_message());
     w.Key("pipeline").BeginObject();

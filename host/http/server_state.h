@@ -41,6 +41,7 @@ struct ServerOptions {
   std::string output_dir = "./outputs";
   std::string public_base_url;        // "" = http://<Host header>
   std::vector<std::string> api_keys;  // non-empty: /v1/ routes need "Authorization: Bearer KEY"
+  std::vector<std::string> admin_keys;  // the admin routes' keys; empty: they answer 403
   JobLimits jobs;                     // background jobs (server.job_ttl_s, max_*_jobs)
   double request_timeout_s = 0;       // deadline of requests without timeout_s; 0 = none
   size_t queue_workers = 1;           // with a job_queue: jobs run at once per model

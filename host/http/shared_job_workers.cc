@@ -69,8 +69,13 @@ void SharedJobWorkers::Pause(double seconds) {
 
 void SharedJobWorkers::Loop(const ModelChain* chain) {
   while (!stopping_.load() && !state_->shutting_down.load()) {
-    if (chain->pipeline->readiness() != Readiness::kReady) {
-      Pause(0.2);  // claim nothing this replica cannot run yet
+    // Claim nothing this replica cannot run yet; a lazy model that is not loaded can: the
+    // job's generation loads it.
+    const Readiness readiness = chain->pipeline->readiness();
+    const bool loads_on_demand =
+        chain->load == ModelLoad::kLazy && readiness == Readiness::kUnloaded;
+    if (readiness != Readiness::kReady && !loads_on_demand) {
+      Pause(0.2);
       continue;
     }
     StatusOr<std::optional<ClaimedJob>> claimed = queue_->Claim(chain->id, kClaimWaitMs);

@@ -356,6 +356,22 @@ void FluxStage::prepare() {
   if (options_.warmup) warm_up(model);
 }
 
+void FluxStage::unload() {
+  std::lock_guard<std::mutex> loading(load_mutex_);
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    loaded_ = std::make_unique<Loaded>(static_cast<size_t>(1 + options_.override_variants));
+    warmup_state_ = !options_.warmup ? WarmupState::kDisabled : WarmupState::kPending;
+    warmup_ms_.reset();
+  }
+  // Merged sets are keyed by the loaded copy they were merged into, which is gone.
+  loras_->clear();
+  int64_t freed = 0;
+  if (CpuBufferPool* pool = CpuBufferPool::installed()) freed = pool->release_idle();
+  host_.emit_gauge(FLX_GAUGE_WEIGHTS_BYTES, 0, nullptr);
+  host_.info("model unloaded (" + format_bytes(freed) + " of idle buffers released)");
+}
+
 void FluxStage::warm_up(const Model& model) {
   const int64_t multiple = 2 * vae_scale_factor_;
   const int64_t side = (kWarmupMinSide + multiple - 1) / multiple * multiple;

@@ -75,6 +75,9 @@ class FluxStage : public flx::Pipeline {
   void prepare() override;
   void generate(const flx_request& request, flx_result* result) override;
   std::string describe() override;
+  // Drops every loaded copy, the tokenizers, the merged LoRA sets and the pool's idle
+  // buffers; prepare() loads again.
+  void unload() override;
 
  private:
   struct Loaded;

@@ -138,6 +138,11 @@ std::shared_ptr<const WeightOverlay> LoraLibrary::overlay(const std::vector<Lora
   return merged;
 }
 
+void LoraLibrary::clear() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  entries_.clear();
+}
+
 LoraLibrary::Stats LoraLibrary::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   Stats stats = stats_;

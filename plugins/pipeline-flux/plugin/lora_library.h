@@ -51,6 +51,8 @@ class LoraLibrary {
   std::shared_ptr<const WeightOverlay> overlay(const std::vector<LoraSpec>& set,
                                                const FluxPipeline& pipeline);
 
+  // Forgets every merged set (the loaded copies they were merged into are gone).
+  void clear();
   const LoraOptions& options() const { return options_; }
   Stats stats() const;
   // "name:scale,..." as the result's `lora` parameter shows it.

@@ -52,7 +52,8 @@ extern "C" {
  *        events JOB_ENDED and REPLAYED; previews (flx_host_api.preview_wanted, preview)
  *   1.3  the queue kind (flx_queue_iface): a job queue several replicas share;
  *        flx_request.init_image, mask and strength (image-to-image, inpainting)
- *   1.4  flx_request.loras, n_loras and loras_given (LoRA adapters per request) */
+ *   1.4  flx_request.loras, n_loras and loras_given (LoRA adapters per request);
+ *        flx_pipeline_iface.unload (models loaded and unloaded at run time) */
 #define FLX_ABI_MAJOR 1
 #define FLX_ABI_MINOR 4
 
@@ -404,6 +405,11 @@ typedef struct flx_pipeline_iface {
   flx_error* (*generate)(void* self, const flx_request* request, flx_result* result);
   /* Writes the pipeline's active configuration as a JSON object into `out`. May be NULL. */
   flx_error* (*describe)(void* self, flx_buffer* out);
+  /* Since 1.4 (test with FLX_HAS_FIELD; may be NULL: the pipeline cannot unload): gives back
+   * what prepare() loaded (weights, caches), so the model no longer holds memory. The host
+   * calls it only while no generate() of this stage runs and none starts; it calls prepare()
+   * again before the next generate(). FLX_UNIMPLEMENTED = this pipeline cannot unload. */
+  flx_error* (*unload)(void* self);
 } flx_pipeline_iface;
 
 typedef struct flx_recovery_iface {

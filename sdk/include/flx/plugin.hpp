@@ -266,6 +266,8 @@ class Pipeline {
   virtual void prepare() {}
   virtual void generate(const flx_request& request, flx_result* result) = 0;
   virtual std::string describe() { return "{}"; }  // a JSON object
+  // Gives back what prepare() loaded; prepare() runs again before the next generate().
+  virtual void unload() { throw Error(FLX_UNIMPLEMENTED, "this pipeline cannot unload"); }
 };
 
 class Recovery {
@@ -368,6 +370,14 @@ struct Trampolines {
   static flx_error* pipe_prepare(void* self) {
     try {
       static_cast<T*>(self)->prepare();
+      return nullptr;
+    } catch (...) {
+      return error_from_current_exception();
+    }
+  }
+  static flx_error* pipe_unload(void* self) {
+    try {
+      static_cast<T*>(self)->unload();
       return nullptr;
     } catch (...) {
       return error_from_current_exception();
@@ -568,7 +578,8 @@ const flx_factory* pipeline_factory(const char* type_name, const char* version,
   static const flx_pipeline_iface iface = {sizeof(flx_pipeline_iface),
                                            &detail::Trampolines<T>::pipe_prepare,
                                            &detail::Trampolines<T>::pipe_generate,
-                                           &detail::Trampolines<T>::describe};
+                                           &detail::Trampolines<T>::describe,
+                                           &detail::Trampolines<T>::pipe_unload};
   static const std::vector<const flx_setting*> pointers = detail::setting_pointers(declared);
   static const flx_factory factory = {sizeof(flx_factory), FLX_KIND_PIPELINE, type_name, version,
                                       flags, &detail::create<T>, &detail::destroy<T>, &iface,

@@ -36,6 +36,6 @@ FLX_TEST_UNUSED static flx_error* ok_create(const flx_host* host, const flx_conf
 static void noop_destroy(void* self) { (void)self; }
 
 static const flx_pipeline_iface kPipelineIface = {sizeof(flx_pipeline_iface), noop_prepare,
-                                                  noop_generate, noop_describe};
+                                                  noop_generate, noop_describe, NULL};
 
 #endif /* FLX_TESTS_ABI_BROKEN_COMMON_H_ */

@@ -39,6 +39,7 @@ PIN(offsetof(flx_request, loras_given) == 144);
 PIN(sizeof(flx_request) == 152);
 PIN(offsetof(flx_lora, scale) == 8);
 PIN(sizeof(flx_lora) == 16);
+PIN(offsetof(flx_pipeline_iface, unload) == 32); /* ABI 1.4 */
 
 PIN(offsetof(flx_image, width) == 8); /* ABI 1.3 */
 PIN(offsetof(flx_image, channels) == 16);
@@ -78,7 +79,7 @@ PIN(offsetof(flx_queue_iface, claim) == 56);
 PIN(offsetof(flx_queue_iface, finish) == 72);
 PIN(offsetof(flx_queue_iface, check) == 80);
 PIN(sizeof(flx_queue_iface) == 96);
-PIN(sizeof(flx_pipeline_iface) == 32);
+PIN(sizeof(flx_pipeline_iface) == 40);
 PIN(sizeof(flx_recovery_iface) == 16);
 PIN(sizeof(flx_metrics_iface) == 32);
 PIN(sizeof(flx_admission) == 24);

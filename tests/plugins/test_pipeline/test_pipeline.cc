@@ -160,6 +160,16 @@ class TestPipeline : public flx::Pipeline {
     if (options_.prepare_fail) {
       throw flx::Error(FLX_INTERNAL, "prepare failed (injected by prepare_fail)");
     }
+    ++prepares_;
+    loaded_ = true;
+  }
+
+  // What a real pipeline's unload does to its weights: after it, generate() must not run
+  // until prepare() ran again, and this stand-in fails loudly if the host lets it.
+  void unload() override {
+    if (active_.load() != 0) throw flx::Error(FLX_INTERNAL, "unloaded while generating");
+    loaded_ = false;
+    ++unloads_;
   }
 
   void generate(const flx_request& request, flx_result* result) override {
@@ -169,6 +179,7 @@ class TestPipeline : public flx::Pipeline {
     if (occupancy.shared() && !threadsafe_) {
       throw flx::Error(FLX_INTERNAL, "pipeline entered concurrently");
     }
+    if (!loaded_.load()) throw flx::Error(FLX_INTERNAL, "generate() on an unloaded model");
     const flx_call* call = request.call;
     RecordRun(request.id);
     const EffectiveParams params = Resolve(request, static_cast<uint32_t>(options_.size_multiple));
@@ -209,7 +220,9 @@ class TestPipeline : public flx::Pipeline {
   std::string describe() override {
     return std::string("{\"type\":\"") + type_ +
            "\",\"max_concurrent_seen\":" + std::to_string(most_active_.load()) +
-           ",\"calls\":" + std::to_string(calls_.load()) + "}";
+           ",\"calls\":" + std::to_string(calls_.load()) +
+           ",\"prepares\":" + std::to_string(prepares_.load()) +
+           ",\"unloads\":" + std::to_string(unloads_.load()) + "}";
   }
 
  private:
@@ -280,6 +293,9 @@ class TestPipeline : public flx::Pipeline {
   std::atomic<int> active_{0};
   std::atomic<int> most_active_{0};
   std::atomic<int64_t> calls_{0};
+  std::atomic<int64_t> prepares_{0};
+  std::atomic<int64_t> unloads_{0};
+  std::atomic<bool> loaded_{true};  // created usable; unload() clears it until prepare()
 };
 
 // One class per factory: plugin.hpp keeps one static factory table per class.

@@ -116,6 +116,44 @@ TEST(GraphConfigTest, DefaultsWhenSectionsAreLeftOut) {
   EXPECT_EQ(parsed->logging.level, "info");
 }
 
+TEST(GraphConfigTest, AModelMayBeAMapWithItsLoadMode) {
+  const char* yaml =
+      "version: 1\n"
+      "server: {admin_keys: [\"a1\", \"\"]}\n"
+      "stages: [{id: p, kind: pipeline, library: lib, type: t}]\n"
+      "models:\n"
+      "  plain: [p]\n"
+      "  later: {chain: [p], load: lazy}\n"
+      "  asked: {chain: [p], load: manual}\n";
+  StatusOr<GraphConfig> parsed = ParseGraphConfig(yaml, "m.yaml", Environment(), nullptr);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->models.size(), 3u);
+  EXPECT_EQ(parsed->models[0].load, ModelLoad::kEager);
+  EXPECT_EQ(parsed->models[1].load, ModelLoad::kLazy);
+  EXPECT_EQ(parsed->models[1].chain, std::vector<std::string>{"p"});
+  EXPECT_EQ(parsed->models[2].load, ModelLoad::kManual);
+  EXPECT_EQ(parsed->server.admin_keys, std::vector<std::string>{"a1"}) << "empty keys skipped";
+}
+
+TEST(GraphConfigTest, BadModelMapsAreLocated) {
+  const char* yaml =
+      "version: 1\n"
+      "stages: [{id: p, kind: pipeline, library: lib, type: t}]\n"
+      "models:\n"
+      "  a: {load: lazy}\n"
+      "  b: {chain: [p], load: sometimes}\n"
+      "  c: {chain: [p], lode: lazy}\n";
+  Diagnostics diags;
+  StatusOr<GraphConfig> parsed = ParseGraphConfig(yaml, "m.yaml", Environment(), &diags);
+  EXPECT_FALSE(parsed.ok());
+  const std::string text = diags.ToString();
+  EXPECT_NE(text.find("m.yaml:4:"), std::string::npos) << text;
+  EXPECT_NE(text.find("missing 'chain'"), std::string::npos) << text;
+  EXPECT_NE(text.find("m.yaml:5:"), std::string::npos) << text;
+  EXPECT_NE(text.find("sometimes"), std::string::npos) << text;
+  EXPECT_NE(text.find("lode"), std::string::npos) << text;
+}
+
 TEST(GraphConfigTest, ExpansionKeepsLocationsForPlugins) {
   StatusOr<GraphConfig> parsed = ParseGraphConfig(kExample, "g.yaml", ExampleEnv(), nullptr);
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
