@@ -76,34 +76,78 @@ void PipelineLease::Release() {
   pipeline_ = nullptr;
 }
 
-bool StageGraph::StartLoad(StageInstance* s) {
+Status StageGraph::StartLoad(StageInstance* s) {
+  std::lock_guard<std::mutex> deciding(load_decisions_mutex_);
   {
     std::lock_guard<std::mutex> lock(s->use_mutex);
     const Readiness r = s->readiness();
-    if (r == Readiness::kPreparing || r == Readiness::kReady || s->unloading) return false;
+    if (r == Readiness::kPreparing || r == Readiness::kReady || s->unloading) return Status::Ok();
+  }
+  if (Status room = MakeRoomFor(*s); !room.ok()) return room;
+  {
+    std::lock_guard<std::mutex> lock(s->use_mutex);
     s->SetReadiness(Readiness::kPreparing, "loading", 0);
   }
   s->use_changed.notify_all();
   std::lock_guard<std::mutex> threads(prepare_threads_mutex_);
-  prepare_threads_.emplace_back([this, s] {
-    const Clock::time_point start = Clock::now();
-    const Status st = ConsumeError(s->pipeline()->prepare(s->self));
-    const double seconds = SecondsSince(start);
-    {
-      std::lock_guard<std::mutex> lock(s->use_mutex);
-      s->SetReadiness(st.ok() ? Readiness::kReady : Readiness::kFailed,
-                      st.ok() ? "ready" : st.ToString(), seconds);
+  prepare_threads_.emplace_back([this, s] { Prepare(s); });
+  return Status::Ok();
+}
+
+void StageGraph::Prepare(StageInstance* s) {
+  const Clock::time_point start = Clock::now();
+  const Status st = ConsumeError(s->pipeline()->prepare(s->self));
+  const double seconds = SecondsSince(start);
+  {
+    std::lock_guard<std::mutex> lock(s->use_mutex);
+    s->SetReadiness(st.ok() ? Readiness::kReady : Readiness::kFailed,
+                    st.ok() ? "ready" : st.ToString(), seconds);
+  }
+  s->use_changed.notify_all();
+  if (st.ok()) {
+    logger_->info("stage '{}' ready after {:.3f} s", s->id, seconds);
+  } else {
+    logger_->error("stage '{}' failed to prepare after {:.3f} s: {}", s->id, seconds,
+                   st.ToString());
+  }
+  EmitModelReady(*s, st.ok());
+}
+
+bool StageGraph::Evictable(StageInstance& pipeline) const {
+  for (const ModelChain* chain : ModelsOf(&pipeline)) {
+    if (chain->load != ModelLoad::kLazy) return false;
+  }
+  std::lock_guard<std::mutex> lock(pipeline.use_mutex);
+  return pipeline.readiness() == Readiness::kReady && pipeline.in_use == 0 && !pipeline.unloading &&
+         CanUnload(pipeline);
+}
+
+Status StageGraph::MakeRoomFor(const StageInstance& loading) {
+  if (max_loaded_ == 0) return Status::Ok();
+  for (;;) {
+    size_t loaded = 0;
+    StageInstance* victim = nullptr;
+    for (auto& stage : stages_) {
+      if (stage->kind != FLX_KIND_PIPELINE || stage.get() == &loading) continue;
+      const Readiness r = stage->readiness();
+      if (r != Readiness::kReady && r != Readiness::kPreparing) continue;
+      ++loaded;
+      if (Evictable(*stage) && (victim == nullptr || stage->last_used_ns < victim->last_used_ns)) {
+        victim = stage.get();
+      }
     }
-    s->use_changed.notify_all();
-    if (st.ok()) {
-      logger_->info("stage '{}' ready after {:.3f} s", s->id, seconds);
-    } else {
-      logger_->error("stage '{}' failed to prepare after {:.3f} s: {}", s->id, seconds,
-                     st.ToString());
+    if (loaded < max_loaded_) return Status::Ok();
+    const std::string bound = "server.max_loaded is " + std::to_string(max_loaded_);
+    if (victim == nullptr) {
+      return Unavailable(bound + " and every loaded model is in use or not lazy, so '" +
+                         loading.id + "' cannot load now (only idle lazy models are unloaded)");
     }
-    EmitModelReady(*s, st.ok());
-  });
-  return true;
+    logger_->info("unloading stage '{}', the least recently used, to load '{}' ({})", victim->id,
+                  loading.id, bound);
+    if (Status st = Unload(victim); !st.ok()) {
+      return Unavailable(bound + "; unloading '" + victim->id + "' failed: " + st.message());
+    }
+  }
 }
 
 Status StageGraph::Unload(StageInstance* s) {
@@ -139,6 +183,7 @@ StatusOr<PipelineLease> StageGraph::Acquire(const ModelChain& chain, const flx_c
     const Readiness r = s->readiness();
     if (r == Readiness::kReady && !s->unloading) {
       ++s->in_use;
+      s->last_used_ns = Clock::now().time_since_epoch().count();
       return PipelineLease(s);
     }
     const bool waits = chain.load == ModelLoad::kLazy &&
@@ -146,7 +191,7 @@ StatusOr<PipelineLease> StageGraph::Acquire(const ModelChain& chain, const flx_c
     if (!waits) return ModelNotReady(chain);
     if (r == Readiness::kUnloaded && !s->unloading) {
       lock.unlock();
-      StartLoad(s);
+      if (Status started = StartLoad(s); !started.ok()) return started;
       lock.lock();
       continue;
     }

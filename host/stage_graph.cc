@@ -85,6 +85,7 @@ StatusOr<std::unique_ptr<StageGraph>> StageGraph::Build(const GraphConfig& confi
   }
   if (diags->has_errors()) return InvalidArgument(diags->ToString());
   graph->WireModels(config);
+  graph->max_loaded_ = static_cast<size_t>(config.server.max_loaded);
   return graph;
 }
 
@@ -188,7 +189,10 @@ void StageGraph::StartPrepare() {
       eager = eager || chain->load == ModelLoad::kEager;
     }
     if (eager) {
-      StartLoad(stage.get());
+      if (Status started = StartLoad(stage.get()); !started.ok()) {
+        stage->SetReadiness(Readiness::kFailed, started.message(), 0);
+        logger_->error("stage '{}' cannot load: {}", stage->id, started.message());
+      }
     } else {
       stage->SetReadiness(Readiness::kUnloaded, "not loaded yet", 0);
     }

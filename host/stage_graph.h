@@ -66,6 +66,7 @@ class StageInstance {
   std::condition_variable use_changed;
   int in_use = 0;
   bool unloading = false;
+  std::atomic<int64_t> last_used_ns{0};  // when a generation last took it (steady clock)
 
   // Pipelines only.
   Readiness readiness() const { return readiness_.load(); }
@@ -141,8 +142,10 @@ class StageGraph : public EventSink {
   bool Ready(std::string* why) const;
 
   // Models at run time (model_loading.cc). StartLoad begins prepare() of `pipeline` on a
-  // thread unless it is loading or ready; false when it did nothing.
-  bool StartLoad(StageInstance* pipeline);
+  // thread unless it is loading or ready (then OK at once). With server.max_loaded reached it
+  // first unloads the least recently used idle pipeline whose models are all lazy;
+  // UNAVAILABLE when there is none.
+  Status StartLoad(StageInstance* pipeline);
   // Gives back what `pipeline` loaded (flx_pipeline_iface.unload) once the generations using
   // it have ended; generations that arrive meanwhile wait (lazy models, which then load it
   // again) or are refused. UNIMPLEMENTED when the pipeline cannot unload, FAILED_PRECONDITION
@@ -183,6 +186,13 @@ class StageGraph : public EventSink {
   StageInstance* job_queue_ = nullptr;
   // The MODEL_READY gauge of `pipeline` to every observer.
   void EmitModelReady(const StageInstance& pipeline, bool ready);
+  // StartLoad's thread: prepare() and the readiness it leads to.
+  void Prepare(StageInstance* pipeline);
+  // Unloads least recently used idle lazy pipelines until `loading` fits under max_loaded_.
+  Status MakeRoomFor(const StageInstance& loading);
+  bool Evictable(StageInstance& pipeline) const;
+  size_t max_loaded_ = 0;              // server.max_loaded; 0 = no bound
+  std::mutex load_decisions_mutex_;    // one StartLoad decides (and evicts) at a time
   std::mutex prepare_threads_mutex_;  // StartLoad runs from request threads too
   std::vector<std::thread> prepare_threads_;
   std::shared_ptr<spdlog::logger> logger_;

@@ -51,6 +51,9 @@ struct ServerConfig {
   // Bearer tokens for the admin routes (POST /v1/models/{id}/load, /unload); empty = those
   // routes answer 403. Separate from api_keys; FLUX_ADMIN_KEYS adds more at `serve` time.
   std::vector<std::string> admin_keys;
+  // Pipelines loaded at once; loading another first unloads the least recently used idle
+  // one whose models are all lazy. 0 = no bound. >= 0
+  int64_t max_loaded = 0;
   // A generation's deadline when the request sets no timeout_s; 0 = none. Past it: 504.
   double request_timeout_s = 0;  // >= 0
   // Background jobs (POST /v1/images/generations with "background": true).

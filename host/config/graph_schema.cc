@@ -23,7 +23,7 @@ const std::vector<std::string> kServerKeys = {
     "max_queued_connections",
     "shutdown_grace_s", "public_base_url", "api_keys", "header_timeout_s", "body_timeout_s",
     "request_timeout_s", "job_ttl_s", "max_active_jobs", "max_kept_jobs", "max_job_result_bytes",
-    "queue_workers", "admin_keys"};
+    "queue_workers", "admin_keys", "max_loaded"};
 const std::vector<std::string> kModelKeys = {"chain", "load"};
 const std::vector<std::string> kLoadModes = {"eager", "lazy", "manual"};
 const std::vector<std::string> kStageKeys = {"id", "kind", "library", "type", "config"};
@@ -197,6 +197,10 @@ class GraphChecker {
       if (auto v = reader_.Number(n, "server.body_timeout_s", 0.001)) out.body_timeout_s = *v;
     }
     if (YAML::Node n = server["api_keys"]) CheckKeys(n, "server.api_keys", &out.api_keys);
+    if (YAML::Node n = server["max_loaded"]) {
+      const int64_t max = std::numeric_limits<int64_t>::max();
+      if (auto v = reader_.Integer(n, "server.max_loaded", 0, max)) out.max_loaded = *v;
+    }
     if (YAML::Node n = server["admin_keys"]) {
       CheckKeys(n, "server.admin_keys", &out.admin_keys);
     }

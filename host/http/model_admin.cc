@@ -82,7 +82,10 @@ void Load(ServerState* state, Poco::Net::HTTPServerResponse& response, const Mod
   if (pipeline->readiness() == Readiness::kReady) {
     return SendState(response, 200, chain, "ready", sharing);
   }
-  state->graph->StartLoad(pipeline);  // nothing new while it is loading already
+  // Nothing new while it is loading already.
+  if (const Status started = state->graph->StartLoad(pipeline); !started.ok()) {
+    return SendApiError(response, AdminError(409, "model_limit", started.message()));
+  }
   state->logger->info("admin: model '{}' loading (stage '{}')", chain.id, pipeline->id);
   SendState(response, 202, chain, ReadinessName(pipeline->readiness()), sharing);
 }

@@ -126,6 +126,54 @@ TEST(ModelAdminTest, AFailedLoadSaysWhy) {
   EXPECT_EQ(server->Post("/v1/images/generations", kBody).status, 503);
 }
 
+// Two lazy models on their own pipelines, one eager, and room for two: asking for the
+// unloaded lazy model unloads the least recently used idle lazy one, never the eager one;
+// with both lazy models busy there is no room and the request says why.
+TEST(ModelAdminTest, MaxLoadedUnloadsTheLeastRecentlyUsedIdleLazyModel) {
+  auto server = TestServer::Start(
+      "server: {max_loaded: 2}\n"
+      "stages:\n"
+      "  - {id: e, kind: pipeline, library: flx_test_pipeline, type: test_threadsafe, config: {}}\n"
+      "  - {id: a, kind: pipeline, library: flx_test_pipeline, type: test_threadsafe,\n"
+      "     config: {delay_ms: 300}}\n"
+      "  - {id: b, kind: pipeline, library: flx_test_pipeline, type: test_threadsafe, config: {}}\n"
+      "models:\n"
+      "  eager: [e]\n"
+      "  lazy-a: {chain: [a], load: lazy}\n"
+      "  lazy-b: {chain: [b], load: lazy}\n",
+      WithAdminKey());
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return server->Get("/readyz").status == 200; }));
+  auto state = [&](const std::string& id) {
+    return server->Get("/v1/models/" + id).Json()->getValue<std::string>("state");
+  };
+  auto ask = [&](const std::string& id) {
+    return server->Post("/v1/images/generations",
+                        R"({"prompt":"x","size":"16x16","model":")" + id + "\"}");
+  };
+  EXPECT_EQ(ask("lazy-a").status, 200);
+  EXPECT_EQ(state("lazy-a"), "ready");
+  EXPECT_EQ(ask("lazy-b").status, 200);
+  EXPECT_EQ(state("lazy-a"), "unloaded") << "the least recently used lazy model made room";
+  EXPECT_EQ(state("eager"), "ready") << "eager models are never unloaded to make room";
+  EXPECT_EQ(ask("lazy-a").status, 200);
+  EXPECT_EQ(state("lazy-b"), "unloaded");
+
+  // lazy-a is loaded and busy for 300 ms: lazy-b needs room, and neither the eager model
+  // nor lazy-a in use gives any.
+  std::thread busy([&] { EXPECT_EQ(ask("lazy-a").status, 200); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const HttpResponse no_room = ask("lazy-b");
+  EXPECT_EQ(no_room.status, 503) << no_room.body;
+  EXPECT_NE(no_room.ErrorField("message").find("server.max_loaded is 2"), std::string::npos)
+      << no_room.body;
+  busy.join();
+  EXPECT_EQ(ask("lazy-b").status, 200) << "lazy-a is idle again, so it makes room";
+  EXPECT_EQ(server->Post("/v1/models/eager/unload", "", Admin()).status, 200);
+  EXPECT_EQ(server->Post("/v1/models/lazy-a/load", "", Admin()).status, 202)
+      << "an admin load counts against the bound too: the eager model's slot is free now";
+}
+
 // Clients keep a lazy model busy while an admin unloads and reloads it again and again:
 // every request is answered 200 (a request that arrives while it is unloaded loads it
 // again), and the pipeline never runs unloaded (the test pipeline fails such a call).
