@@ -76,6 +76,15 @@ ApiError MethodNotAllowedError(const std::string& method, const std::string& all
   return e;
 }
 
+ApiError ClientError(int status, const std::string& code, const std::string& message) {
+  ApiError e;
+  e.http_status = status;
+  e.type = "invalid_request_error";
+  e.code = code;
+  e.message = message;
+  return e;
+}
+
 ApiError NotFoundError(const std::string& message, const std::string& code) {
   ApiError e;
   e.http_status = 404;

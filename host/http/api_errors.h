@@ -32,6 +32,8 @@ struct ApiError {
 ApiError BadRequest(const std::string& message, const std::string& param,
                     const std::string& code = "invalid_value");
 ApiError NotFoundError(const std::string& message, const std::string& code = "not_found");
+// An invalid_request_error with any 4xx `status`, `code` and `message`.
+ApiError ClientError(int status, const std::string& code, const std::string& message);
 // A server_error with `status` (503, 504, 499...), `code` and `message`.
 ApiError ServerError(int status, const std::string& code, const std::string& message);
 // 405 method_not_allowed naming the methods the path takes (also in the Allow header).

@@ -27,27 +27,18 @@ using Poco::Net::HTTPServerSession;
 // The most of an unread body drained to keep a connection alive; larger rests close it.
 constexpr std::streamsize kMaxDrainBytes = 64 * 1024;
 
-ApiError ConnectionError(int status, const std::string& code, const std::string& message) {
-  ApiError e;
-  e.http_status = status;
-  e.type = "invalid_request_error";
-  e.code = code;
-  e.message = message;
-  return e;
-}
-
 // What a MessageException from Poco's request parser means to the client.
 ApiError FromMessageException(const Poco::Exception& e) {
   const std::string what = e.message();
   if (what.find("URI") != std::string::npos) {
-    return ConnectionError(414, "uri_too_long", "the request URI is too long (" + what + ")");
+    return ClientError(414, "uri_too_long", "the request URI is too long (" + what + ")");
   }
   if (what.find("Field") != std::string::npos || what.find("header") != std::string::npos) {
-    return ConnectionError(431, "request_header_fields_too_large",
+    return ClientError(431, "request_header_fields_too_large",
                            "the request's header fields are too large or too many (" + what +
                                ")");
   }
-  return ConnectionError(400, "malformed_request", "malformed HTTP request (" + what + ")");
+  return ClientError(400, "malformed_request", "malformed HTTP request (" + what + ")");
 }
 
 class HttpConnection : public Poco::Net::TCPServerConnection {
@@ -90,7 +81,7 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
       } catch (const Poco::SyntaxException& e) {
         // Poco parses Content-Length while it builds the request: "abc", "-" or 2^70.
         RefuseUnread(session, start,
-                     ConnectionError(400, "invalid_content_length",
+                     ClientError(400, "invalid_content_length",
                                      "the Content-Length header is not a valid length (" +
                                          e.message() + ")"));
         return false;
@@ -142,7 +133,7 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
                   "the request line and headers did not arrive within %.3g s "
                   "(server.header_timeout_s)",
                   state_->options.header_timeout_s);
-    return ConnectionError(408, "request_timeout", message);
+    return ClientError(408, "request_timeout", message);
   }
 
   // Answers a request that could not be read, closes the connection, and logs it.

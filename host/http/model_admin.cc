@@ -37,25 +37,16 @@ std::optional<AdminRoute> ParseRoute(const std::string& path) {
   return std::nullopt;
 }
 
-ApiError AdminError(int status, const std::string& code, const std::string& message) {
-  ApiError e;
-  e.http_status = status;
-  e.type = "invalid_request_error";
-  e.code = code;
-  e.message = message;
-  return e;
-}
-
 // 403 without admin keys, 401 without a matching one; nullopt when the caller may go on.
 std::optional<ApiError> CheckAdmin(const ServerState& state, const std::string& header) {
   if (state.options.admin_keys.empty()) {
-    return AdminError(403, "admin_disabled",
-                      "model management is off: set server.admin_keys or FLUX_ADMIN_KEYS");
+    return ClientError(403, "admin_disabled",
+                       "model management is off: set server.admin_keys or FLUX_ADMIN_KEYS");
   }
   if (CarriesKey(header, state.options.admin_keys)) return std::nullopt;
-  ApiError e = AdminError(401, "invalid_admin_key",
-                          header.empty() ? "missing admin key: send \"Authorization: Bearer KEY\""
-                                         : "incorrect admin key provided");
+  ApiError e = ClientError(401, "invalid_admin_key",
+                           header.empty() ? "missing admin key: send \"Authorization: Bearer KEY\""
+                                          : "incorrect admin key provided");
   e.headers["WWW-Authenticate"] = "Bearer";
   return e;
 }
@@ -84,7 +75,7 @@ void Load(ServerState* state, Poco::Net::HTTPServerResponse& response, const Mod
   }
   // Nothing new while it is loading already.
   if (const Status started = state->graph->StartLoad(pipeline); !started.ok()) {
-    return SendApiError(response, AdminError(409, "model_limit", started.message()));
+    return SendApiError(response, ClientError(409, "model_limit", started.message()));
   }
   state->logger->info("admin: model '{}' loading (stage '{}')", chain.id, pipeline->id);
   SendState(response, 202, chain, ReadinessName(pipeline->readiness()), sharing);
@@ -95,10 +86,10 @@ void Unload(ServerState* state, Poco::Net::HTTPServerResponse& response, const M
   state->logger->info("admin: model '{}' unloading (stage '{}')", chain.id, pipeline->id);
   const Status st = state->graph->Unload(pipeline);
   if (st.code() == FLX_UNIMPLEMENTED) {
-    return SendApiError(response, AdminError(400, "unsupported_operation", st.message()));
+    return SendApiError(response, ClientError(400, "unsupported_operation", st.message()));
   }
   if (st.code() == FLX_FAILED_PRECONDITION) {
-    return SendApiError(response, AdminError(409, "model_busy", st.message()));
+    return SendApiError(response, ClientError(409, "model_busy", st.message()));
   }
   if (!st.ok()) {
     return SendApiError(response, ServerError(500, "unload_failed", st.ToString()));

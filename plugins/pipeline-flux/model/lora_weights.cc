@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <regex>
@@ -54,12 +55,28 @@ bool is_text_encoder_key(const std::string& key) {
          starts_with(key, "lora_te1_") || key.find("dora_scale") != std::string::npos;
 }
 
-// ---- diffusers / PEFT ----------------------------------------------------------------
+// The down/A and up/B matrices of `stem` (`down_key` and its partner `up_key`), checked.
+LoraPair read_pair(const SafetensorsFile& file, const std::string& stem,
+                   const std::string& down_key, const std::string& up_key) {
+  if (file.find(up_key) == nullptr) fail(file, down_key, "has no partner \"" + up_key + "\"");
+  LoraPair pair;
+  pair.key = stem;
+  pair.down = matrix(file, down_key);
+  pair.up = matrix(file, up_key);
+  check_pair(file, pair);
+  return pair;
+}
 
-LoraWeights read_peft(const SafetensorsFile& file) {
+// The walk both layouts share: text-encoder keys go to `ignored`; each key ending in
+// `down_suffix` starts a pair that `read` fills from its stem, listing the keys it used;
+// a key no pair used is an error (`unknown` says what was expected).
+using PairReader = std::function<LoraPair(const std::string& stem, std::vector<std::string>* used)>;
+
+LoraWeights read_pairs(const SafetensorsFile& file, const std::string& format,
+                       const std::string& down_suffix, const PairReader& read,
+                       const std::string& unknown) {
   LoraWeights lora;
-  lora.format = "peft";
-  const std::string a_suffix = ".lora_A.weight";
+  lora.format = format;
   std::set<std::string> used;
   for (const std::string& key : file.names()) {
     if (is_text_encoder_key(key)) {
@@ -67,33 +84,34 @@ LoraWeights read_peft(const SafetensorsFile& file) {
       used.insert(key);
       continue;
     }
-    if (!ends_with(key, a_suffix)) continue;
-    const std::string stem = key.substr(0, key.size() - a_suffix.size());
-    const std::string b_key = stem + ".lora_B.weight";
-    if (file.find(b_key) == nullptr) fail(file, key, "has no partner \"" + b_key + "\"");
-    LoraPair pair;
-    pair.key = stem;
+    if (!ends_with(key, down_suffix)) continue;
+    std::vector<std::string> keys;
+    lora.pairs.push_back(read(key.substr(0, key.size() - down_suffix.size()), &keys));
+    used.insert(keys.begin(), keys.end());
+  }
+  for (const std::string& key : file.names()) {
+    if (used.count(key) == 0) fail(file, key, unknown);
+  }
+  return lora;
+}
+
+// ---- diffusers / PEFT ----------------------------------------------------------------
+
+LoraWeights read_peft(const SafetensorsFile& file) {
+  const auto read = [&](const std::string& stem, std::vector<std::string>* used) {
+    const std::string a_key = stem + ".lora_A.weight", b_key = stem + ".lora_B.weight";
+    LoraPair pair = read_pair(file, stem, a_key, b_key);
     pair.modules = {starts_with(stem, "transformer.") ? stem.substr(12) : stem};
-    pair.down = matrix(file, key);
-    pair.up = matrix(file, b_key);
-    check_pair(file, pair);
     // diffusers: lora_alpha from "<module>.alpha" when present, PEFT's scaling alpha / rank.
     if (auto alpha = scalar(file, stem + ".alpha")) {
       pair.scaling = *alpha / static_cast<double>(pair.up.size(1));
-      used.insert(stem + ".alpha");
     }
-    used.insert(key);
-    used.insert(b_key);
-    lora.pairs.push_back(std::move(pair));
-  }
-  for (const std::string& key : file.names()) {
-    if (used.count(key) == 0) {
-      fail(file, key,
-           "is not a LoRA key this server knows (expected <module>.lora_A.weight, "
-           ".lora_B.weight and .alpha, or kohya's lora_unet_* keys)");
-    }
-  }
-  return lora;
+    *used = {a_key, b_key, stem + ".alpha"};
+    return pair;
+  };
+  return read_pairs(file, "peft", ".lora_A.weight", read,
+                    "is not a LoRA key this server knows (expected <module>.lora_A.weight, "
+                    ".lora_B.weight and .alpha, or kohya's lora_unet_* keys)");
 }
 
 // ---- kohya ---------------------------------------------------------------------------
@@ -175,36 +193,18 @@ void fold_alpha(const SafetensorsFile& file, const std::string& alpha_key, LoraP
 }
 
 LoraWeights read_kohya(const SafetensorsFile& file) {
-  LoraWeights lora;
-  lora.format = "kohya";
-  const std::string down_suffix = ".lora_down.weight";
-  std::set<std::string> used;
-  for (const std::string& key : file.names()) {
-    if (is_text_encoder_key(key)) {
-      lora.ignored.push_back(key);
-      used.insert(key);
-      continue;
-    }
-    if (!ends_with(key, down_suffix)) continue;
-    const std::string stem = key.substr(0, key.size() - down_suffix.size());
+  const auto read = [&](const std::string& stem, std::vector<std::string>* used) {
+    const std::string down_key = stem + ".lora_down.weight";
     auto modules = kohya_modules(stem);
-    if (!modules) fail(file, key, "names no FLUX transformer layer this server knows");
-    const std::string up_key = stem + ".lora_up.weight";
-    if (file.find(up_key) == nullptr) fail(file, key, "has no partner \"" + up_key + "\"");
-    LoraPair pair;
-    pair.key = stem;
+    if (!modules) fail(file, down_key, "names no FLUX transformer layer this server knows");
+    LoraPair pair = read_pair(file, stem, down_key, stem + ".lora_up.weight");
     pair.modules = std::move(*modules);
-    pair.down = matrix(file, key);
-    pair.up = matrix(file, up_key);
-    check_pair(file, pair);
     fold_alpha(file, stem + ".alpha", &pair);
-    for (const std::string& k : {key, up_key, stem + ".alpha"}) used.insert(k);
-    lora.pairs.push_back(std::move(pair));
-  }
-  for (const std::string& key : file.names()) {
-    if (used.count(key) == 0) fail(file, key, "is not a kohya LoRA key this server knows");
-  }
-  return lora;
+    *used = {down_key, stem + ".lora_up.weight", stem + ".alpha"};
+    return pair;
+  };
+  return read_pairs(file, "kohya", ".lora_down.weight", read,
+                    "is not a kohya LoRA key this server knows");
 }
 
 }  // namespace

@@ -415,7 +415,7 @@ TEST_F(TestPipelinePluginTest, SerialTypeRefusesConcurrentEntry) {
 
   ErrorPtr describe_error;
   EXPECT_EQ(pipeline->Describe(&describe_error),
-            R"({"type":"test","max_concurrent_seen":2,"calls":2})");
+            R"({"type":"test","max_concurrent_seen":2,"calls":2,"prepares":0,"unloads":0})");
 }
 
 TEST_F(TestPipelinePluginTest, ThreadsafeTypeAllowsConcurrentEntry) {
@@ -428,7 +428,7 @@ TEST_F(TestPipelinePluginTest, ThreadsafeTypeAllowsConcurrentEntry) {
 
   ErrorPtr describe_error;
   EXPECT_EQ(pipeline->Describe(&describe_error),
-            R"({"type":"test_threadsafe","max_concurrent_seen":2,"calls":2})");
+            R"({"type":"test_threadsafe","max_concurrent_seen":2,"calls":2,"prepares":0,"unloads":0})");
 }
 
 TEST_F(TestPipelinePluginTest, BadConfigListsEveryProblemWithItsLocation) {
