@@ -200,6 +200,24 @@ TEST_F(FluxLoraHttpTest, BadAdaptersAre400sNamingLoraAndTheServerKeepsServing) {
   EXPECT_EQ(server->Post(kGenerations, Body("")).status, 200);
 }
 
+TEST_F(FluxLoraHttpTest, AModelWithoutALoraDirRefusesAdaptersAsUnsupported) {
+  auto server = StartReady(
+      "stages:\n"
+      "  - {id: flux, kind: pipeline, library: flx_pipeline_flux, type: flux,\n"
+      "     config: {model: \"" +
+      model() +
+      "\", threads: 1, warmup: false, dtype: float32, default_width: 64,\n"
+      "              default_height: 64, default_steps: 2}}\n"
+      "models:\n"
+      "  flux-test: [flux]\n");
+  ASSERT_NE(server, nullptr);
+  const HttpResponse asked = server->Post(kGenerations, Body(R"([{"name":"grain"}])"));
+  EXPECT_EQ(asked.status, 400) << asked.body;
+  EXPECT_EQ(asked.ErrorField("code"), "unsupported_operation");
+  EXPECT_NE(asked.ErrorField("message").find("no lora_dir"), std::string::npos) << asked.body;
+  EXPECT_EQ(server->Post(kGenerations, Body("[]")).status, 200) << "an empty list asks for none";
+}
+
 TEST_F(FluxLoraHttpTest, AMissingDefaultAdapterStopsTheConfigWithItsName) {
   const std::string fluxserve = BuildProgram("fluxserve");
   const char* plugin_dir = std::getenv("FLX_PLUGIN_DIR");
