@@ -82,12 +82,14 @@ ServeArgs ParseServeArgs(FlagParser& flags) {
 }
 
 // Signals are handled by sigwait() on the main thread: they are blocked before any thread
-// starts so every thread inherits the mask.
+// starts so every thread inherits the mask. SIGINT and SIGTERM stop the server; SIGHUP is
+// logged and ignored (a reload is not built yet, and its default action would kill us).
 sigset_t BlockStopSignals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // waited for too: its default action would kill us
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   return stop_signals;
@@ -230,7 +232,10 @@ int ServeCommand(const std::vector<std::string>& args) {
   if (!a.port_file.empty()) WritePortFile(a.port_file, server.port());
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    log->warn("received SIGHUP: re-reading the configuration at run time is not built yet; "
+              "the server keeps serving as configured (restart it to apply changes)");
+  }
   log->info("received {}; shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown();
   graph.reset();

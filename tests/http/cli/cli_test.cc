@@ -183,6 +183,24 @@ TEST(CliTest, ServeUsesDotEnvFlagOverEnvOverYamlAndStopsOnSigterm) {
   EXPECT_NE(log.find("plugins unloaded"), std::string::npos) << log;
 }
 
+TEST(CliTest, SighupIsLoggedAndTheServerKeepsServing) {
+  TempDir dir;
+  dir.write("graph.yaml", TestGraph("127.0.0.1:0"));
+  Child child;
+  int port = StartServe(dir, {}, {"DELAY_FROM_DOTENV=0"}, &child);
+  ASSERT_GT(port, 0);
+  ::kill(child.pid, SIGHUP);
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {
+    logged = ReadFile(child.output_path).find("received SIGHUP") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(logged) << ReadFile(child.output_path);
+  EXPECT_EQ(HttpStatus(port, "/healthz"), 200) << "SIGHUP must not stop the server";
+  ::kill(child.pid, SIGTERM);
+  EXPECT_EQ(Wait(child), 0) << ReadFile(child.output_path);
+}
+
 TEST(CliTest, FluxListenWinsOverYaml) {
   TempDir dir;
   dir.write("graph.yaml", TestGraph("unusable.invalid:1"));
