@@ -37,7 +37,7 @@ const std::set<std::string> kNumberFields = {"n",
                                              "max_sequence_length"};
 const std::set<std::string> kBooleanFields = {"stream", "background"};
 // Fields whose text is JSON (a form cannot nest): `lora` as [{"name": ..., "scale": ...}].
-const std::set<std::string> kJsonFields = {"lora"};
+const std::set<std::string> kJsonFields = {FLX_PARAM_LORA};
 
 // Collects the file parts, by field name.
 class FilePartCollector : public Poco::Net::PartHandler {

@@ -1,6 +1,7 @@
 #include "http/lora_request.h"
 
 #include <Poco/JSON/Array.h>
+#include <flx/vocabulary.h>
 
 #include <cmath>
 #include <set>
@@ -55,24 +56,24 @@ std::optional<ApiError> ReadEntry(const Var& entry, size_t index, LoraChoice* ch
 
 std::optional<ApiError> ReadLoras(const Poco::JSON::Object& obj,
                                   std::optional<std::vector<LoraChoice>>* out) {
-  if (!obj.has("lora") || obj.get("lora").isEmpty()) return std::nullopt;
-  const Var given = obj.get("lora");
+  if (!obj.has(FLX_PARAM_LORA) || obj.get(FLX_PARAM_LORA).isEmpty()) return std::nullopt;
+  const Var given = obj.get(FLX_PARAM_LORA);
   if (given.type() != typeid(Poco::JSON::Array::Ptr)) {
-    return BadRequest("'lora' must be an array of {\"name\": ..., \"scale\": ...}", "lora",
+    return BadRequest("'lora' must be an array of {\"name\": ..., \"scale\": ...}", FLX_PARAM_LORA,
                       "invalid_type");
   }
   const auto& array = *given.extract<Poco::JSON::Array::Ptr>();
   if (array.size() > LoraLimits::kMaxAdapters) {
     return BadRequest("'lora' names " + std::to_string(array.size()) + " adapters; at most " +
                           std::to_string(LoraLimits::kMaxAdapters) + " per request",
-                      "lora");
+                      FLX_PARAM_LORA);
   }
   std::vector<LoraChoice> loras(array.size());
   std::set<std::string> seen;
   for (size_t i = 0; i < array.size(); ++i) {
     if (auto e = ReadEntry(array.get(static_cast<unsigned>(i)), i, &loras[i])) return e;
     if (!seen.insert(loras[i].name).second) {
-      return BadRequest("'lora' names '" + loras[i].name + "' twice", "lora");
+      return BadRequest("'lora' names '" + loras[i].name + "' twice", FLX_PARAM_LORA);
     }
   }
   *out = std::move(loras);

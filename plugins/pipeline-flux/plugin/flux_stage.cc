@@ -690,7 +690,7 @@ std::shared_ptr<const WeightOverlay> FluxStage::lora_overlay(const flx_request& 
   const std::vector<LoraSpec> set = loras_->requested(request);
   if (set.empty()) return nullptr;
   std::shared_ptr<const WeightOverlay> overlay = loras_->overlay(set, pipeline);
-  flx::set_param(result, "lora", LoraLibrary::describe(set));
+  flx::set_param(result, FLX_PARAM_LORA, LoraLibrary::describe(set));
   return overlay;
 }
 

@@ -20,7 +20,7 @@ namespace {
 constexpr const char* kExtension = ".safetensors";
 
 flx::Error bad_lora(const std::string& message) {
-  return flx::Error(FLX_INVALID_ARGUMENT, message).detail("param", "lora");
+  return flx::Error(FLX_INVALID_ARGUMENT, message).detail("param", FLX_PARAM_LORA);
 }
 
 std::string format_scale(double scale) {

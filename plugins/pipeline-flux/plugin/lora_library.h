@@ -53,7 +53,6 @@ class LoraLibrary {
 
   // Forgets every merged set (the loaded copies they were merged into are gone).
   void clear();
-  const LoraOptions& options() const { return options_; }
   Stats stats() const;
   // "name:scale,..." as the result's `lora` parameter shows it.
   static std::string describe(const std::vector<LoraSpec>& set);

@@ -85,4 +85,8 @@
  * appended once its record has ended. */
 #define FLX_QUEUE_ENDED_EVENT "flx.ended"
 
+/* The request field of LoRA adapters (flx_request.loras, ABI 1.4): also the result parameter
+ * a pipeline reports them under ("name:scale,...") and the "param" detail of its errors. */
+#define FLX_PARAM_LORA "lora"
+
 #endif /* FLX_VOCABULARY_H_ */

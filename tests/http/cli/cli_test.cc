@@ -148,6 +148,12 @@ int StartServe(TempDir& dir, const std::vector<std::string>& extra_args,
   return 0;
 }
 
+// ../shared/golden: FLX_GOLDEN_DIR when set, else the folder CMake found beside the repo.
+std::string GoldenDir() {
+  const std::string given = Env("FLX_GOLDEN_DIR");
+  return given.empty() ? Env("FLX_GOLDEN_DIR_DEFAULT") : given;
+}
+
 TEST(CliTest, VersionAndHelp) {
   auto [code, out] = RunToEnd({Binary(), "--version"});
   EXPECT_EQ(code, 0);
@@ -345,8 +351,7 @@ TEST(CliTest, GenerateWritesThePngAndDumpsTheGoldenTensors) {
   if (!fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
     GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch)";
   }
-  std::string golden = Env("FLX_GOLDEN_DIR");
-  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  std::string golden = GoldenDir();
   golden += "/tiny-flux";
   if (!fs::exists(golden + "/model_index.json")) {
     GTEST_SKIP() << "golden checkpoint not found at " << golden
@@ -412,8 +417,7 @@ TEST(CliTest, GenerateAppliesLoraAdaptersFromTheLoraDir) {
   if (!fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
     GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch)";
   }
-  std::string golden = Env("FLX_GOLDEN_DIR");
-  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  std::string golden = GoldenDir();
   golden += "/tiny-flux";
   if (!fs::exists(golden + "/model_index.json")) {
     GTEST_SKIP() << "golden checkpoint not found at " << golden;
@@ -472,8 +476,7 @@ TEST(CliTest, QuantizedCheckpointsMatchTheirDequantizedReferences) {
   if (!fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
     GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch)";
   }
-  std::string golden = Env("FLX_GOLDEN_DIR");
-  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  std::string golden = GoldenDir();
   const std::string quant = golden + "/tiny-flux-quant";
   if (!fs::exists(quant + "/quant_cases.json")) {
     GTEST_SKIP() << "quantized golden cases not found at " << quant;
@@ -524,8 +527,7 @@ TEST(CliTest, QuantizeWritesAGgufThatGeneratesTheReferenceImage) {
       !fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
     GTEST_SKIP() << "fluxserve-quantize / flx_pipeline_flux are not built (no libtorch)";
   }
-  std::string golden = Env("FLX_GOLDEN_DIR");
-  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  std::string golden = GoldenDir();
   const std::string reference = golden + "/tiny-flux-quant/cases/cat-64x64-4steps-flux-Q4_K/";
   if (!fs::exists(reference + "final_latents.bin")) {
     GTEST_SKIP() << "quantized golden cases not found at " << reference;
@@ -561,8 +563,7 @@ TEST(CliTest, GenerateInBfloat16DrawsTheBfloat16Noise) {
   if (!fs::exists(Env("FLX_PLUGIN_DIR") + "/flx_pipeline_flux.so")) {
     GTEST_SKIP() << "flx_pipeline_flux is not built (no libtorch)";
   }
-  std::string golden = Env("FLX_GOLDEN_DIR");
-  if (golden.empty()) golden = Env("FLX_GOLDEN_DIR_DEFAULT");
+  std::string golden = GoldenDir();
   const std::string reference = golden + "/tiny-flux-bf16/cat-64x64-4steps";
   if (!fs::exists(reference + "/initial_latents.bin")) {
     GTEST_SKIP() << "bfloat16 golden case not found at " << reference;

@@ -191,7 +191,7 @@ class TestPipeline : public flx::Pipeline {
     flx::set_param(result, "steps", std::to_string(params.steps));
     flx::set_param(result, "guidance", FormatNumber(params.guidance));
     if (FLX_HAS_FIELD(flx_request, &request, loras_given) && request.loras_given) {
-      flx::set_param(result, "lora", DescribeLoras(request));
+      flx::set_param(result, FLX_PARAM_LORA, DescribeLoras(request));
     }
     InjectFailures(params, attempt);
 
