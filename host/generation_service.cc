@@ -164,8 +164,9 @@ std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>> Gener
 std::pair<std::optional<GenerationOutput>, std::optional<GenerationError>>
 GenerationService::RunUntilDone(const ModelChain& chain, const GenerationInput& input,
                                 flx_call* call) {
+  StageGraph* graph = hold_pipelines_ ? chain.graph : nullptr;
   // A lazy model may load on demand (after admission, below); others must be ready now.
-  if (graph_ == nullptr || chain.load != ModelLoad::kLazy) {
+  if (graph == nullptr || chain.load != ModelLoad::kLazy) {
     if (std::optional<GenerationError> refused = NotReady(chain)) return {std::nullopt, refused};
   }
   BoundRequest request(input, call);
@@ -175,8 +176,8 @@ GenerationService::RunUntilDone(const ModelChain& chain, const GenerationInput& 
     return {std::nullopt, refused};
   }
   PipelineLease lease;
-  if (graph_ != nullptr) {
-    StatusOr<PipelineLease> acquired = graph_->Acquire(chain, *call);
+  if (graph != nullptr) {
+    StatusOr<PipelineLease> acquired = graph->Acquire(chain, *call);
     if (!acquired.ok()) {
       if (chain.scheduler != nullptr) {
         chain.scheduler->scheduler()->release(chain.scheduler->self, ticket, 0);

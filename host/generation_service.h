@@ -118,10 +118,13 @@ class GenerationService {
   // retries cannot spin forever.
   static constexpr uint32_t kMaxAttempts = 16;
 
-  explicit GenerationService(EventSink* events) : events_(events) {}
-  // With the graph, generations also hold their pipeline loaded (StageGraph::Acquire): a lazy
-  // model loads at its first request and an unload waits for the generations using it.
-  explicit GenerationService(StageGraph* graph) : events_(graph), graph_(graph) {}
+  // With `hold_pipelines`, each generation also holds its pipeline loaded through the graph
+  // its chain belongs to (ModelChain::graph, StageGraph::Acquire): a lazy model loads at its
+  // first request and an unload waits for the generations using it. A server passes its
+  // graphs' shared event hub, so the service outlives any one graph a reload replaces.
+  explicit GenerationService(EventSink* events, bool hold_pipelines = false)
+      : events_(events), hold_pipelines_(hold_pipelines) {}
+  explicit GenerationService(StageGraph* graph) : GenerationService(graph, true) {}
 
   // Blocks until done. `call` carries the request id and cancellation; phases reported by
   // stages accumulate in call->phases.
@@ -151,7 +154,7 @@ class GenerationService {
   void Emit(const flx_call* call, const StageInstance& stage, flx_event event) const;
 
   EventSink* events_;
-  StageGraph* graph_ = nullptr;
+  bool hold_pipelines_ = false;
 };
 
 }  // namespace flx

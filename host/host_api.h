@@ -58,6 +58,10 @@ struct flx_call {
                      uint32_t channels, const uint8_t* pixels)>
       on_preview;
 
+  // True while the call waits for its lazy model to load (StageGraph::Acquire): a job's
+  // status says so.
+  std::atomic<bool> waiting_for_model{false};
+
   // Phase timings reported by stages (FLX_EVENT_PHASE), in arrival order.
   std::mutex phases_mutex;
   std::vector<std::pair<std::string, double>> phases;

@@ -176,8 +176,12 @@ Status StageGraph::Unload(StageInstance* s) {
   return Status::Ok();
 }
 
-StatusOr<PipelineLease> StageGraph::Acquire(const ModelChain& chain, const flx_call& call) {
+StatusOr<PipelineLease> StageGraph::Acquire(const ModelChain& chain, flx_call& call) {
   StageInstance* s = chain.pipeline;
+  struct WaitFlag {  // cleared however the wait ends
+    std::atomic<bool>& flag;
+    ~WaitFlag() { flag.store(false); }
+  } waiting{call.waiting_for_model};
   std::unique_lock<std::mutex> lock(s->use_mutex);
   for (;;) {
     const Readiness r = s->readiness();
@@ -189,6 +193,7 @@ StatusOr<PipelineLease> StageGraph::Acquire(const ModelChain& chain, const flx_c
     const bool waits = chain.load == ModelLoad::kLazy &&
                        (r == Readiness::kPreparing || r == Readiness::kUnloaded || s->unloading);
     if (!waits) return ModelNotReady(chain);
+    call.waiting_for_model.store(true);
     if (r == Readiness::kUnloaded && !s->unloading) {
       lock.unlock();
       if (Status started = StartLoad(s); !started.ok()) return started;

@@ -1,5 +1,7 @@
 #include "stage_graph.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <chrono>
 
 #include "config/env_overrides.h"
@@ -64,7 +66,8 @@ void StageInstance::SetReadiness(Readiness r, std::string message, double second
 
 StageGraph::~StageGraph() {
   WaitPrepared();
-  // Chains first (a scheduler wakes its waiters), observers last so they see every event.
+  // Chains first (a scheduler wakes its waiters), observers last so they see every event. A
+  // stage another graph shares (a reload kept it) lives on there.
   for (auto it = stages_.rbegin(); it != stages_.rend(); ++it) {
     if ((*it)->kind != FLX_KIND_METRICS) it->reset();
   }
@@ -72,27 +75,44 @@ StageGraph::~StageGraph() {
   stages_.clear();
 }
 
+namespace {
+
+// What makes two stage entries the same stage: a reload keeps an instance only when this is
+// unchanged (the config file matters too: relative paths in a config are resolved against it).
+std::string StageFingerprint(const StageConfig& sc, const PluginLibrary& library,
+                             const std::string& config_file) {
+  YAML::Emitter config;
+  config << sc.config;
+  return std::to_string(int(sc.kind)) + "\n" + library.path() + "\n" + sc.type + "\n" +
+         config_file + "\n" + config.c_str();
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<StageGraph>> StageGraph::Build(const GraphConfig& config, bool dry_run,
-                                                        Diagnostics* diags,
-                                                        const Environment* env) {
+                                                        Diagnostics* diags, const Environment* env,
+                                                        const StageGraph* previous) {
   std::unique_ptr<StageGraph> graph(new StageGraph);
   graph->logger_ = GetLogger("host");
+  graph->events_ = previous != nullptr ? previous->events_ : std::make_shared<EventHub>();
   PluginLoader loader(config.plugin_paths);
   for (StageConfig sc : config.stages) {
-    std::unique_ptr<StageInstance> stage =
-        graph->CreateStage(config, loader, env, dry_run, diags, &sc);
+    std::shared_ptr<StageInstance> stage =
+        graph->CreateStage(config, loader, env, dry_run, diags, &sc, previous);
     if (stage) graph->stages_.push_back(std::move(stage));
   }
   if (diags->has_errors()) return InvalidArgument(diags->ToString());
   graph->WireModels(config);
   graph->max_loaded_ = static_cast<size_t>(config.server.max_loaded);
+  if (previous == nullptr) graph->TakeOverEvents();
   return graph;
 }
 
-std::unique_ptr<StageInstance> StageGraph::CreateStage(const GraphConfig& config,
+std::shared_ptr<StageInstance> StageGraph::CreateStage(const GraphConfig& config,
                                                        PluginLoader& loader, const Environment* env,
                                                        bool dry_run, Diagnostics* diags,
-                                                       StageConfig* sc) {
+                                                       StageConfig* sc,
+                                                       const StageGraph* previous) {
   auto fail = [&](const Status& s) {
     diags->Error(sc->location, sc->path, "stage '" + sc->id + "': " + s.message());
     return nullptr;
@@ -102,15 +122,25 @@ std::unique_ptr<StageInstance> StageGraph::CreateStage(const GraphConfig& config
   auto factory = (*lib)->FindFactory(sc->kind, sc->type);
   if (!factory.ok()) return fail(factory.status());
   if (env != nullptr) ApplyEnvironment(*env, **factory, sc);
-  auto stage = std::make_unique<StageInstance>();
+  std::string fingerprint = StageFingerprint(*sc, **lib, config.file);
+  if (previous != nullptr) {
+    for (const auto& old : previous->stages_) {
+      if (old->id == sc->id && old->fingerprint == fingerprint) {
+        kept_.push_back(old.get());
+        return old;
+      }
+    }
+  }
+  auto stage = std::make_shared<StageInstance>();
   stage->id = sc->id;
   stage->kind = sc->kind;
   stage->type = sc->type;
   stage->library = *lib;
   stage->factory = *factory;
+  stage->fingerprint = std::move(fingerprint);
   stage->host.stage_id = sc->id;
   stage->host.logger = GetLogger(sc->id);
-  stage->host.sink = this;
+  stage->host.sink = events_.get();
   stage->config =
       MakeConfigTree(sc->config, sc->config_location, sc->path + ".config", config.file, sc->id);
   void* self = nullptr;
@@ -127,15 +157,35 @@ std::unique_ptr<StageInstance> StageGraph::CreateStage(const GraphConfig& config
   return stage;
 }
 
-void StageGraph::WireModels(const GraphConfig& config) {
-  auto find = [&](const std::string& id) -> StageInstance* {
-    for (auto& s : stages_) {
-      if (s->id == id) return s.get();
+StageInstance* StageGraph::FindStage(const std::string& id) const {
+  for (const auto& s : stages_) {
+    if (s->id == id) return s.get();
+  }
+  return nullptr;
+}
+
+bool StageGraph::Kept(const StageInstance* stage) const {
+  for (const StageInstance* k : kept_) {
+    if (k == stage) return true;
+  }
+  return false;
+}
+
+void StageGraph::TakeOverEvents() {
+  EventHub::Observers observers;
+  for (const StageInstance* o : observers_) {
+    for (const auto& s : stages_) {
+      if (s.get() == o) observers.push_back(s);
     }
-    return nullptr;
-  };
+  }
+  events_->SetObservers(std::move(observers));
+}
+
+void StageGraph::WireModels(const GraphConfig& config) {
+  auto find = [&](const std::string& id) { return FindStage(id); };
   for (const ModelRoute& route : config.models) {
     ModelChain chain;
+    chain.graph = this;
     chain.id = route.id;
     chain.load = route.load;
     for (const std::string& id : route.chain) {
@@ -188,12 +238,13 @@ void StageGraph::StartPrepare() {
     for (const ModelChain* chain : ModelsOf(stage.get())) {
       eager = eager || chain->load == ModelLoad::kEager;
     }
-    if (eager) {
+    const Readiness r = stage->readiness();
+    if (eager && r != Readiness::kReady && r != Readiness::kPreparing) {
       if (Status started = StartLoad(stage.get()); !started.ok()) {
         stage->SetReadiness(Readiness::kFailed, started.message(), 0);
         logger_->error("stage '{}' cannot load: {}", stage->id, started.message());
       }
-    } else {
+    } else if (!eager && r == Readiness::kCreated) {
       stage->SetReadiness(Readiness::kUnloaded, "not loaded yet", 0);
     }
   }
@@ -235,21 +286,12 @@ bool StageGraph::Ready(std::string* why) const {
   return true;
 }
 
-void StageGraph::Deliver(const flx_event& event) {
-  for (StageInstance* o : observers_) o->metrics()->observe(o->self, &event);
-  std::lock_guard<std::mutex> lock(listeners_mutex_);
-  for (const auto& [handle, listener] : listeners_) listener(event);
-}
+void StageGraph::Deliver(const flx_event& event) { events_->Deliver(event); }
 
 int StageGraph::AddEventListener(std::function<void(const flx_event&)> listener) {
-  std::lock_guard<std::mutex> lock(listeners_mutex_);
-  listeners_[next_listener_] = std::move(listener);
-  return next_listener_++;
+  return events_->AddListener(std::move(listener));
 }
 
-void StageGraph::RemoveEventListener(int handle) {
-  std::lock_guard<std::mutex> lock(listeners_mutex_);
-  listeners_.erase(handle);
-}
+void StageGraph::RemoveEventListener(int handle) { events_->RemoveListener(handle); }
 
 }  // namespace flx

@@ -19,6 +19,7 @@
 #include "config/diagnostics.h"
 #include "config/environment.h"
 #include "config/graph_config.h"
+#include "event_hub.h"
 #include "host_api.h"
 #include "plugin_loader.h"
 #include "status.h"
@@ -48,6 +49,9 @@ class StageInstance {
   void* self = nullptr;
   flx_host host;
   std::shared_ptr<ConfigTree> config;
+  // What the stage was made from (library, type, config after the environment, config file):
+  // a reload keeps the instance when its new entry has the same (StageGraph::Build).
+  std::string fingerprint;
 
   bool threadsafe() const { return (factory->flags & FLX_FLAG_THREADSAFE) != 0; }
   const flx_scheduler_iface* scheduler() const;
@@ -81,8 +85,11 @@ class StageInstance {
   std::string readiness_message_;
 };
 
+class StageGraph;
+
 // The stages one public model id runs through.
 struct ModelChain {
+  StageGraph* graph = nullptr;  // the graph it belongs to
   std::string id;
   ModelLoad load = ModelLoad::kEager;
   StageInstance* scheduler = nullptr;      // optional, first
@@ -112,7 +119,9 @@ class PipelineLease {
   StageInstance* pipeline_ = nullptr;
 };
 
-class StageGraph : public EventSink {
+// A graph served over HTTP is owned by a std::shared_ptr (a reload replaces it while requests
+// and jobs still hold the one they started with: shared_from_this()).
+class StageGraph : public EventSink, public std::enable_shared_from_this<StageGraph> {
  public:
   ~StageGraph() override;
 
@@ -121,21 +130,37 @@ class StageGraph : public EventSink {
   // none. With `dry_run`, stages are created with FLX_CREATE_DRY_RUN (nothing heavy loads).
   // With `env`, the variables each factory declares override its stages' config keys
   // (env_overrides.h), each override logged at info and listed in env_overrides().
+  //
+  // A reload passes the graph serving now as `previous`: each stage whose entry is unchanged
+  // (same id, kind, library, type and config, StageInstance::fingerprint) is shared with it
+  // instead of created again, keeping its loaded model and its state; the rest are created.
+  // The new graph shares `previous`'s event hub but its observers take over only at
+  // TakeOverEvents().
   static StatusOr<std::unique_ptr<StageGraph>> Build(const GraphConfig& config, bool dry_run,
                                                      Diagnostics* diags,
-                                                     const Environment* env = nullptr);
+                                                     const Environment* env = nullptr,
+                                                     const StageGraph* previous = nullptr);
 
   const std::vector<ModelChain>& models() const { return models_; }
   // NULL when `id` is not a configured model.
   const ModelChain* FindModel(const std::string& id) const;
-  const std::vector<std::unique_ptr<StageInstance>>& stages() const { return stages_; }
+  const std::vector<std::shared_ptr<StageInstance>>& stages() const { return stages_; }
   const std::vector<StageInstance*>& observers() const { return observers_; }
+  // The stage with `id`, or nullptr.
+  StageInstance* FindStage(const std::string& id) const;
+  // Whether `stage` was shared from the previous graph by Build (not created for this one).
+  bool Kept(const StageInstance* stage) const;
+  // This graph's observers receive every stage's events from now on (a reloaded graph that
+  // starts serving; Build without `previous` does it itself).
+  void TakeOverEvents();
   // The stage named by `job_queue:` (jobs shared by replicas), or nullptr: jobs in process.
   StageInstance* job_queue() const { return job_queue_; }
 
-  // Starts prepare() of every pipeline on background threads and returns at once.
+  // Starts prepare() on background threads of every pipeline an eager model uses that is not
+  // loaded or loading (after a reload: created for this graph, or kept but unloaded or failed)
+  // and returns at once; a lazy or manual model's pipeline that never loaded reads unloaded.
   void StartPrepare();
-  // Blocks until every prepare() started by StartPrepare() has finished.
+  // Blocks until every prepare() this graph started (StartPrepare, StartLoad) has finished.
   void WaitPrepared();
   // True when the pipeline of every eager model is ready (lazy and manual models load when
   // asked); otherwise `why` names the first that is not.
@@ -154,14 +179,16 @@ class StageGraph : public EventSink {
   // For one generation of `chain`: a lease on its pipeline once it is ready. A lazy model's
   // pipeline is loaded first when it is not (the caller waits); otherwise a pipeline that is
   // not ready is UNAVAILABLE naming why. CANCELLED / DEADLINE_EXCEEDED when `call` ends the
-  // wait.
-  StatusOr<PipelineLease> Acquire(const ModelChain& chain, const flx_call& call);
+  // wait. call.waiting_for_model is true while it waits.
+  StatusOr<PipelineLease> Acquire(const ModelChain& chain, flx_call& call);
   // The models whose chain ends in `pipeline`.
   std::vector<const ModelChain*> ModelsOf(const StageInstance* pipeline) const;
+  // The hub every stage of this graph (and of the graphs reloads make from it) emits to.
+  const std::shared_ptr<EventHub>& events() const { return events_; }
   // The environment overrides Build applied, one line each.
   const std::vector<std::string>& env_overrides() const { return env_overrides_; }
 
-  // EventSink: forwards to every observer, then to every listener.
+  // EventSink: forwards to the event hub (the serving graph's observers, then every listener).
   void Deliver(const flx_event& event) override;
   // A host-side listener for every event (the CLI's progress bar, the server's queue
   // positions); returns its handle for RemoveEventListener. Thread-safe. A listener runs on
@@ -174,13 +201,16 @@ class StageGraph : public EventSink {
   StageGraph() = default;
   // Build's steps: one stage loaded and created (nullptr after reporting why to `diags`),
   // then the model chains and observers wired from the created stages.
-  std::unique_ptr<StageInstance> CreateStage(const GraphConfig& config, PluginLoader& loader,
+  // The stage of `previous` with the same id and fingerprint is returned as is (kept).
+  std::shared_ptr<StageInstance> CreateStage(const GraphConfig& config, PluginLoader& loader,
                                              const Environment* env, bool dry_run,
-                                             Diagnostics* diags, StageConfig* sc);
+                                             Diagnostics* diags, StageConfig* sc,
+                                             const StageGraph* previous);
   void WireModels(const GraphConfig& config);
   // Applies the variables `factory` declares to `stage`'s config (Build with an env).
   void ApplyEnvironment(const Environment& env, const flx_factory& factory, StageConfig* stage);
-  std::vector<std::unique_ptr<StageInstance>> stages_;  // in config order
+  std::vector<std::shared_ptr<StageInstance>> stages_;  // in config order
+  std::vector<const StageInstance*> kept_;              // shared from the previous graph
   std::vector<ModelChain> models_;
   std::vector<StageInstance*> observers_;
   StageInstance* job_queue_ = nullptr;
@@ -196,9 +226,7 @@ class StageGraph : public EventSink {
   std::mutex prepare_threads_mutex_;  // StartLoad runs from request threads too
   std::vector<std::thread> prepare_threads_;
   std::shared_ptr<spdlog::logger> logger_;
-  std::mutex listeners_mutex_;
-  std::map<int, std::function<void(const flx_event&)>> listeners_;
-  int next_listener_ = 0;
+  std::shared_ptr<EventHub> events_;
   std::vector<std::string> env_overrides_;
 };
 

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "config/diagnostics.h"
 #include "config/scalar.h"
+#include "graph_reload.h"
 #include "http/http_server.h"
 #include "logging.h"
 #include "stage_graph.h"
@@ -27,6 +28,9 @@ const char* kServeHelp =
     "  --env-file FILE    variables for ${VAR} in the YAML (default: ./.env if present); the\n"
     "                     real environment wins over the file\n"
     "  --port-file FILE   write the bound port to FILE once listening (for scripts)\n"
+    "\n"
+    "signals: SIGTERM/SIGINT drain and stop; SIGHUP re-reads the YAML and .env and applies\n"
+    "added, removed and changed models and stages without dropping requests in flight\n"
     "\n"
     "environment: FLUX_CONFIG, FLUX_LISTEN, FLUX_API_KEYS (comma-separated bearer tokens, added\n"
     "to server.api_keys), FLUX_ADMIN_KEYS (the same for server.admin_keys: model load/unload),\n"
@@ -82,14 +86,14 @@ ServeArgs ParseServeArgs(FlagParser& flags) {
 }
 
 // Signals are handled by sigwait() on the main thread: they are blocked before any thread
-// starts so every thread inherits the mask. SIGINT and SIGTERM stop the server; SIGHUP is
-// logged and ignored (a reload is not built yet, and its default action would kill us).
+// starts so every thread inherits the mask. SIGINT and SIGTERM stop the server; SIGHUP
+// reloads the configuration (ReloadConfiguration).
 sigset_t BlockStopSignals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);  // waited for too: its default action would kill us
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   return stop_signals;
@@ -165,20 +169,57 @@ void ApplyServerSection(const Environment& env, const GraphConfig& config,
   AddCommaSeparated(env.Get("FLUX_ADMIN_KEYS"), &options->admin_keys);
 }
 
-// Builds the graph with the declared environment overrides, logging every diagnostic;
-// nullptr when it has errors.
-std::unique_ptr<StageGraph> BuildServedGraph(const LoadedConfig& loaded) {
+// Logs every diagnostic at its severity.
+void LogDiagnostics(const Diagnostics& diags) {
   auto log = GetLogger("host");
-  Diagnostics diags;
-  auto graph = StageGraph::Build(loaded.graph, /*dry_run=*/false, &diags, &loaded.env);
   for (const auto& d : diags.list()) {
     if (d.severity == Diagnostic::Severity::kWarning) log->warn("{}", d.ToString());
-  }
-  if (graph.ok()) return std::move(*graph);
-  for (const auto& d : diags.list()) {
     if (d.severity == Diagnostic::Severity::kError) log->error("{}", d.ToString());
   }
+}
+
+// Builds the graph with the declared environment overrides, logging every diagnostic;
+// nullptr when it has errors.
+std::shared_ptr<StageGraph> BuildServedGraph(const LoadedConfig& loaded) {
+  Diagnostics diags;
+  auto graph = StageGraph::Build(loaded.graph, /*dry_run=*/false, &diags, &loaded.env);
+  LogDiagnostics(diags);
+  if (graph.ok()) return std::move(*graph);
   return nullptr;
+}
+
+// SIGHUP: reads the YAML (and .env) again and, when it is valid and its new pipelines load,
+// switches `server` to the graph it describes (graph_reload.h); otherwise logs why and keeps
+// serving as before. `current` is the configuration serving, replaced on success.
+void ReloadConfiguration(const ServeArgs& a, LoadedConfig* current, HttpServer* server) {
+  auto log = GetLogger("host");
+  log->info("received SIGHUP: reloading {}", a.config_path);
+  std::ostringstream warnings;
+  auto loaded = LoadConfigForCli(a.config_path, a.env_file, a.env_file_given, warnings);
+  if (!loaded.ok()) {
+    log->error("reload refused, still serving the previous configuration: {}",
+               loaded.status().message());
+    return;
+  }
+  std::string line;
+  for (std::istringstream lines(warnings.str()); std::getline(lines, line);) log->warn("{}", line);
+  Diagnostics diags;
+  ReloadSummary summary;
+  const std::shared_ptr<StageGraph> previous = server->state().graph();
+  auto next = PrepareReload(*previous, loaded->graph, &loaded->env, &diags, &summary);
+  LogDiagnostics(diags);
+  Status switched = next.ok() ? server->ReplaceGraph(*next) : next.status();
+  if (!switched.ok()) {
+    log->error("reload refused, still serving the previous configuration: {}",
+               switched.message());
+    return;
+  }
+  ReportDroppedPipelines(*previous, **next);
+  for (const std::string& path : SettingsNeedingRestart(current->graph, loaded->graph)) {
+    log->warn("reload: {} changed; it applies at the next restart", path);
+  }
+  log->info("reloaded {}: {}", a.config_path, summary.ToString());
+  *current = std::move(*loaded);
 }
 
 // Written whole then renamed, so a script polling for it never reads half a number.
@@ -220,25 +261,24 @@ int ServeCommand(const std::vector<std::string>& args) {
 
   auto log = GetLogger("host");
   log->info("fluxserve {} starting with {}", FLX_VERSION, a.config_path);
-  std::unique_ptr<StageGraph> graph = BuildServedGraph(*loaded);
+  std::shared_ptr<StageGraph> graph = BuildServedGraph(*loaded);
   if (!graph) return 1;
   graph->StartPrepare();
-  HttpServer server(graph.get(), options);
-  Status started = server.Start();
+  auto server = std::make_unique<HttpServer>(std::move(graph), options);
+  Status started = server->Start();
   if (!started.ok()) {
     log->error("{}: {}", listen_source, started.message());
     return 1;
   }
-  if (!a.port_file.empty()) WritePortFile(a.port_file, server.port());
+  if (!a.port_file.empty()) WritePortFile(a.port_file, server->port());
 
   int signal_number = 0;
   while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    log->warn("received SIGHUP: re-reading the configuration at run time is not built yet; "
-              "the server keeps serving as configured (restart it to apply changes)");
+    ReloadConfiguration(a, &*loaded, server.get());
   }
   log->info("received {}; shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  server.Shutdown();
-  graph.reset();
+  server->Shutdown();
+  server.reset();  // the last reference to the graph: the plugins unload here
   log->info("plugins unloaded; bye");
   return 0;
 }

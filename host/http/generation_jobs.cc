@@ -44,7 +44,7 @@ std::string InnerMembers(const std::string& object) {
 }
 
 void EmitHostEvent(ServerState* state, flx_event event, const Job& job) {
-  DeliverHostEvent(state->graph, event, job.id(), job.model());
+  DeliverHostEvent(state->events.get(), event, job.id(), job.model());
 }
 
 void EmitCompleted(ServerState* state, const Job& job, int http_status, const std::string& code,
@@ -157,11 +157,12 @@ std::variant<std::shared_ptr<Job>, ApiError> SubmitGenerationJob(ServerState* st
   job->call().deadline_epoch_s = state->options.DeadlineFor(request.timeout_s, now);
   FeedJobEvents(state, request, job);
   storage.request_id = job->id();
-  const ModelChain* chain_ptr = &chain;
+  // The job holds its chain's graph: a reload meanwhile does not take it away.
+  std::shared_ptr<const ModelChain> chain_ptr(chain.graph->shared_from_this(), &chain);
   auto refusal = std::make_shared<std::optional<ApiError>>();
   std::optional<std::string> refused =
       state->jobs.Start(job, [state, chain_ptr, request, storage, refusal](Job& running) {
-        RunJob(state, chain_ptr, request, storage, refusal, running);
+        RunJob(state, chain_ptr.get(), request, storage, refusal, running);
       });
   if (refused) return TooManyJobs(*refused);
   job->WaitPlaced(kPlaceTimeoutS);
@@ -233,6 +234,15 @@ std::string JobSnapshotJson(const ServerState& state, const JobSnapshot& s, cons
   w.Key("queue_position");
   if (position.has_value()) {
     w.UInt(position.value());
+  } else {
+    w.Null();
+  }
+  // What a queued job waits for: its turn in the queue, or its lazy model to load.
+  w.Key("waiting_for");
+  if (s.status == JobStatus::kQueued && s.waiting_for_model) {
+    w.String("model_load");
+  } else if (position.has_value()) {
+    w.String("queue");
   } else {
     w.Null();
   }

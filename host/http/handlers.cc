@@ -233,7 +233,8 @@ bool ReadBody(HTTPServerRequest& request, HTTPServerResponse& response, uint64_t
 
 class RequestHandler : public Poco::Net::HTTPRequestHandler {
  public:
-  explicit RequestHandler(ServerState* state) : state_(state) {}
+  // The request uses the graph serving when it arrived to its end (a reload may replace it).
+  explicit RequestHandler(ServerState* state) : state_(state), graph_(state->graph()) {}
 
   void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
     auto start = Clock::now();
@@ -291,7 +292,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
   // Sends a host event about this request to the observers.
   void Emit(flx_event event, const std::string& model) {
-    DeliverHostEvent(state_->graph, event, request_id_, model);
+    DeliverHostEvent(state_->events.get(), event, request_id_, model);
   }
 
   // Every generation request ends with one COMPLETED event, success or not.
@@ -389,7 +390,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     std::string why;
     if (state_->shutting_down.load()) {
       why = "server is shutting down";
-    } else if (state_->graph->Ready(&why) && SharedQueueReady(&why)) {
+    } else if (graph_->Ready(&why) && SharedQueueReady(&why)) {
       return SendJson(response, HTTPResponse::HTTP_OK, "{\"status\":\"ready\"}");
     }
     ApiError e;
@@ -411,7 +412,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   // Whether an observer serves GET `path` (for the 405 of another method): asks each, as a
   // GET would, and throws the answer away.
   bool ObserversServe(const std::string& path) {
-    for (StageInstance* o : state_->graph->observers()) {
+    for (StageInstance* o : graph_->observers()) {
       const flx_metrics_iface* m = o->metrics();
       if (m->http_get == nullptr) continue;
       flx_buffer body;
@@ -423,7 +424,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   }
 
   bool ServeFromObservers(HTTPServerResponse& response, const std::string& path) {
-    for (StageInstance* o : state_->graph->observers()) {
+    for (StageInstance* o : graph_->observers()) {
       const flx_metrics_iface* m = o->metrics();
       if (m->http_get == nullptr) continue;
       flx_buffer body;
@@ -491,7 +492,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
     w.EndArray();
     w.Key("plugins").Raw(plugins.str());
     w.Key("stats").BeginObject();
-    for (StageInstance* o : state_->graph->observers()) {
+    for (StageInstance* o : graph_->observers()) {
       const flx_metrics_iface* mi = o->metrics();
       if (mi->describe_model == nullptr) continue;
       flx_buffer buffer;
@@ -510,7 +511,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   void ListModels(HTTPServerResponse& response) {
     JsonWriter w;
     w.BeginObject().Key("object").String("list").Key("data").BeginArray();
-    for (const ModelChain& m : state_->graph->models()) WriteModel(w, m);
+    for (const ModelChain& m : graph_->models()) WriteModel(w, m);
     w.EndArray().EndObject();
     SendJson(response, HTTPResponse::HTTP_OK, w.str());
   }
@@ -518,7 +519,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   void GetModel(HTTPServerResponse& response, const std::string& raw_id) {
     std::string id;
     Poco::URI::decode(raw_id, id);
-    const ModelChain* m = state_->graph->FindModel(id);
+    const ModelChain* m = graph_->FindModel(id);
     if (m == nullptr) {
       ApiError e = NotFoundError("the model '" + id + "' does not exist", "model_not_found");
       e.param = "model";
@@ -803,8 +804,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   // The request's model (the first model when it names none); a 404 listing the models and
   // null otherwise.
   const ModelChain* ResolveModel(const ImagesRequest& r, HTTPServerResponse& response) {
-    const auto& models = state_->graph->models();
-    const ModelChain* chain = r.model.empty() ? &models.front() : state_->graph->FindModel(r.model);
+    const auto& models = graph_->models();
+    const ModelChain* chain = r.model.empty() ? &models.front() : graph_->FindModel(r.model);
     if (chain == nullptr) {
       std::string known;
       for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.id;
@@ -901,6 +902,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   }
 
   ServerState* state_;
+  std::shared_ptr<StageGraph> graph_;
   std::string request_id_;
   std::string summary_;       // appended to the access-log line
   JsonWriter access_fields_;  // the access line's fields in JSON logs

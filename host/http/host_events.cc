@@ -21,13 +21,13 @@ flx_event PhaseEvent(const char* name, double seconds) {
   return e;
 }
 
-void DeliverHostEvent(StageGraph* graph, flx_event event, const std::string& request_id,
+void DeliverHostEvent(EventSink* events, flx_event event, const std::string& request_id,
                       const std::string& model) {
   event.struct_size = sizeof(event);
   event.request_id = request_id.c_str();
   event.model = model.c_str();
   event.stage_id = "http";
-  graph->Deliver(event);
+  events->Deliver(event);
 }
 
 }  // namespace flx

@@ -19,8 +19,8 @@ flx_event CompletedEvent(int status, const std::string& error_code, double secon
 // PHASE `name` (FLX_PHASE_*) took `seconds`.
 flx_event PhaseEvent(const char* name, double seconds);
 
-// Delivers `event` to the graph's observers as stage "http" about `request_id` and `model`.
-void DeliverHostEvent(StageGraph* graph, flx_event event, const std::string& request_id,
+// Delivers `event` to the observers as stage "http" about `request_id` and `model`.
+void DeliverHostEvent(EventSink* events, flx_event event, const std::string& request_id,
                       const std::string& model);
 
 }  // namespace flx

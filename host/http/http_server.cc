@@ -15,9 +15,9 @@
 
 namespace flx {
 
-ServerState::ServerState(StageGraph* graph_in, ServerOptions options_in)
-    : graph(graph_in),
-      service(graph_in),
+ServerState::ServerState(std::shared_ptr<StageGraph> graph_in, ServerOptions options_in)
+    : events(graph_in->events()),
+      service(events.get(), /*hold_pipelines=*/true),
       store(options_in.output_dir),
       options(std::move(options_in)),
       started_unix(std::chrono::duration_cast<std::chrono::seconds>(
@@ -26,10 +26,13 @@ ServerState::ServerState(StageGraph* graph_in, ServerOptions options_in)
       logger(GetLogger("http")),
       jobs(options.jobs),
       idempotency(4 * options.jobs.max_kept),
-      seed_rng_(std::random_device{}()) {
-  listener_ = graph->AddEventListener(
-      [this](const flx_event& event) { queue_positions.Observe(event); });
-  if (graph->job_queue() != nullptr) shared_queue = std::make_unique<SharedQueue>(graph->job_queue());
+      seed_rng_(std::random_device{}()),
+      graph_(std::move(graph_in)) {
+  listener_ =
+      events->AddListener([this](const flx_event& event) { queue_positions.Observe(event); });
+  if (graph_->job_queue() != nullptr) {
+    shared_queue = std::make_unique<SharedQueue>(graph_->job_queue());
+  }
 }
 
 ServerState::~ServerState() {
@@ -39,8 +42,18 @@ ServerState::~ServerState() {
 
 void ServerState::DetachFromGraph() {
   if (listener_ < 0) return;
-  graph->RemoveEventListener(listener_);
+  events->RemoveListener(listener_);
   listener_ = -1;
+}
+
+std::shared_ptr<StageGraph> ServerState::graph() const {
+  std::lock_guard<std::mutex> lock(graph_mutex_);
+  return graph_;
+}
+
+void ServerState::SetGraph(std::shared_ptr<StageGraph> graph) {
+  std::lock_guard<std::mutex> lock(graph_mutex_);
+  graph_.swap(graph);
 }
 
 uint64_t ServerState::DrawSeed() {
@@ -77,8 +90,8 @@ bool ServerState::WaitIdle(double seconds) {
                             [&] { return calls_.empty(); });
 }
 
-HttpServer::HttpServer(StageGraph* graph, ServerOptions options)
-    : state_(std::make_unique<ServerState>(graph, std::move(options))) {}
+HttpServer::HttpServer(std::shared_ptr<StageGraph> graph, ServerOptions options)
+    : state_(std::make_unique<ServerState>(std::move(graph), std::move(options))) {}
 
 HttpServer::~HttpServer() {
   if (server_) Shutdown();
@@ -113,7 +126,8 @@ Status HttpServer::Start() {
   state_->logger->info("listening on http://{}:{} ({} worker threads, body limit {} bytes)",
                        o.host, port_, o.threads, o.max_body_bytes);
   if (state_->shared_queue) {
-    shared_workers_ = std::make_unique<SharedJobWorkers>(state_.get(), o.queue_workers);
+    shared_workers_ =
+        std::make_unique<SharedJobWorkers>(state_.get(), state_->graph(), o.queue_workers);
     shared_workers_->Start();
   }
   return Status::Ok();
@@ -138,12 +152,41 @@ void HttpServer::Shutdown() {
   }
   // The shared queue's workers claim nothing more (shutting_down) and relay what they ran.
   if (shared_workers_) shared_workers_->Stop();
+  for (auto& retired : retired_workers_) retired->Stop();
   server_.reset();
   pool_->joinAll();
   state_->jobs.Shutdown();
-  // The graph may go before this server (serve unloads the plugins first).
+  // The server lets go of the graph, so its owner decides when the plugins unload.
   state_->DetachFromGraph();
+  state_->SetGraph(nullptr);
   state_->logger->info("HTTP server stopped");
+}
+
+Status HttpServer::ReplaceGraph(std::shared_ptr<StageGraph> graph) {
+  const std::shared_ptr<StageGraph> previous = state_->graph();
+  if (previous == nullptr) return FailedPrecondition("the server is shut down");
+  if (graph->job_queue() != previous->job_queue()) {
+    return FailedPrecondition(
+        "the job_queue stage changed (added, removed or reconfigured): the replica's shared "
+        "queue is fixed while it runs; restart it to apply");
+  }
+  graph->TakeOverEvents();
+  state_->SetGraph(graph);
+  if (shared_workers_) {
+    auto fresh = std::make_unique<SharedJobWorkers>(state_.get(), graph,
+                                                    state_->options.queue_workers);
+    fresh->Start();
+    shared_workers_->RequestStop();
+    // Workers retired by earlier reloads that have ended are joined (at once) and dropped.
+    std::vector<std::unique_ptr<SharedJobWorkers>> still_running;
+    for (auto& retired : retired_workers_) {
+      if (!retired->Ended()) still_running.push_back(std::move(retired));
+    }
+    retired_workers_ = std::move(still_running);
+    retired_workers_.push_back(std::move(shared_workers_));
+    shared_workers_ = std::move(fresh);
+  }
+  return Status::Ok();
 }
 
 }  // namespace flx

@@ -3,6 +3,7 @@
 #define FLX_HOST_HTTP_HTTP_SERVER_H_
 
 #include <memory>
+#include <vector>
 
 #include "http/server_state.h"
 #include "stage_graph.h"
@@ -23,8 +24,7 @@ class SharedJobWorkers;
 
 class HttpServer {
  public:
-  // `graph` must outlive the server.
-  HttpServer(StageGraph* graph, ServerOptions options);
+  HttpServer(std::shared_ptr<StageGraph> graph, ServerOptions options);
   ~HttpServer();
 
   // Binds host:port and starts serving; fails when the address cannot be bound or the
@@ -37,12 +37,20 @@ class HttpServer {
   // shutdown_grace_s, then cancel what is left and wait for it to answer.
   void Shutdown();
 
+  // A reload: new requests (and, with a job_queue, this replica's claims) go to `graph` from
+  // now on, whose observers take over the events; requests and jobs in flight finish on the
+  // graph they started with, which goes (with the stages only it has) when the last ends.
+  // FAILED_PRECONDITION, changing nothing, when `graph` has another job_queue stage.
+  Status ReplaceGraph(std::shared_ptr<StageGraph> graph);
+
   ServerState& state() { return *state_; }
 
  private:
   std::unique_ptr<ServerState> state_;
   // With a job_queue: this replica's workers (before state_ in destruction).
   std::unique_ptr<SharedJobWorkers> shared_workers_;
+  // Workers of graphs a reload replaced, finishing their jobs (joined at shutdown).
+  std::vector<std::unique_ptr<SharedJobWorkers>> retired_workers_;
   std::unique_ptr<Poco::ThreadPool> pool_;  // outlives server_
   std::unique_ptr<Poco::Net::TCPServer> server_;
   Poco::Net::ServerSocket socket_;  // the listener; closed first on shutdown

@@ -69,12 +69,12 @@ void SendState(Poco::Net::HTTPServerResponse& response, int status, const ModelC
 
 void Load(ServerState* state, Poco::Net::HTTPServerResponse& response, const ModelChain& chain) {
   StageInstance* pipeline = chain.pipeline;
-  const auto sharing = state->graph->ModelsOf(pipeline);
+  const auto sharing = chain.graph->ModelsOf(pipeline);
   if (pipeline->readiness() == Readiness::kReady) {
     return SendState(response, 200, chain, "ready", sharing);
   }
   // Nothing new while it is loading already.
-  if (const Status started = state->graph->StartLoad(pipeline); !started.ok()) {
+  if (const Status started = chain.graph->StartLoad(pipeline); !started.ok()) {
     return SendApiError(response, ClientError(409, "model_limit", started.message()));
   }
   state->logger->info("admin: model '{}' loading (stage '{}')", chain.id, pipeline->id);
@@ -84,7 +84,7 @@ void Load(ServerState* state, Poco::Net::HTTPServerResponse& response, const Mod
 void Unload(ServerState* state, Poco::Net::HTTPServerResponse& response, const ModelChain& chain) {
   StageInstance* pipeline = chain.pipeline;
   state->logger->info("admin: model '{}' unloading (stage '{}')", chain.id, pipeline->id);
-  const Status st = state->graph->Unload(pipeline);
+  const Status st = chain.graph->Unload(pipeline);
   if (st.code() == FLX_UNIMPLEMENTED) {
     return SendApiError(response, ClientError(400, "unsupported_operation", st.message()));
   }
@@ -94,7 +94,7 @@ void Unload(ServerState* state, Poco::Net::HTTPServerResponse& response, const M
   if (!st.ok()) {
     return SendApiError(response, ServerError(500, "unload_failed", st.ToString()));
   }
-  SendState(response, 200, chain, "unloaded", state->graph->ModelsOf(pipeline));
+  SendState(response, 200, chain, "unloaded", chain.graph->ModelsOf(pipeline));
 }
 
 }  // namespace
@@ -103,7 +103,8 @@ bool ServeModelAdmin(ServerState* state, Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response, const std::string& path) {
   const std::optional<AdminRoute> route = ParseRoute(path);
   if (!route) return false;
-  const ModelChain* chain = state->graph->FindModel(route->model);
+  const std::shared_ptr<StageGraph> graph = state->graph();  // holds `chain` to the end
+  const ModelChain* chain = graph->FindModel(route->model);
   const bool post = request.getMethod() == "POST";
   if (chain == nullptr && !post) return false;  // maybe a model id that ends in /load
   if (auto refused = CheckAdmin(*state, request.get("Authorization", ""))) {

@@ -72,13 +72,20 @@ class CallRegistration {
 
 class ServerState {
  public:
-  ServerState(StageGraph* graph, ServerOptions options);
+  ServerState(std::shared_ptr<StageGraph> graph, ServerOptions options);
   ~ServerState();
-  // Stops feeding queue_positions from the graph's events; idempotent. The graph must still
-  // be alive.
+  // Stops feeding queue_positions from the graphs' events; idempotent.
   void DetachFromGraph();
 
-  StageGraph* graph;
+  // The graph serving now. A request takes it once and uses that copy to its end (a job keeps
+  // its chain's graph), so a reload never changes the graph under a request in flight.
+  std::shared_ptr<StageGraph> graph() const;
+  // New requests get `graph` from now on (a reload); the previous one lives on while the
+  // requests and jobs that hold it run. Also drops the server's reference (shutdown: nullptr).
+  void SetGraph(std::shared_ptr<StageGraph> graph);
+
+  // The event hub every graph of this server shares (StageGraph::events()).
+  const std::shared_ptr<EventHub> events;
   GenerationService service;
   OutputStore store;
   ServerOptions options;
@@ -115,7 +122,9 @@ class ServerState {
   std::mutex calls_mutex_;
   std::condition_variable calls_cv_;
   std::set<flx_call*> calls_;
-  int listener_ = -1;  // the graph listener feeding queue_positions
+  mutable std::mutex graph_mutex_;
+  std::shared_ptr<StageGraph> graph_;
+  int listener_ = -1;  // the hub listener feeding queue_positions
 };
 
 }  // namespace flx

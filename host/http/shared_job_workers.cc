@@ -38,18 +38,29 @@ ApiError DeadlinePassed() {
 
 }  // namespace
 
-SharedJobWorkers::SharedJobWorkers(ServerState* state, size_t per_model)
-    : state_(state), queue_(state->shared_queue.get()), per_model_(per_model) {}
+SharedJobWorkers::SharedJobWorkers(ServerState* state, std::shared_ptr<StageGraph> graph,
+                                   size_t per_model)
+    : state_(state),
+      graph_(std::move(graph)),
+      queue_(state->shared_queue.get()),
+      per_model_(per_model) {}
 
 SharedJobWorkers::~SharedJobWorkers() { Stop(); }
 
 void SharedJobWorkers::Start() {
-  for (const ModelChain& chain : state_->graph->models()) {
-    for (size_t i = 0; i < per_model_; ++i) threads_.emplace_back([this, &chain] { Loop(&chain); });
+  const std::shared_ptr<StageGraph> graph = graph_;  // workers may end (and let go) at once
+  running_.store(graph->models().size() * per_model_);
+  for (const ModelChain& chain : graph->models()) {
+    for (size_t i = 0; i < per_model_; ++i) {
+      threads_.emplace_back([this, &chain] {
+        Loop(&chain);
+        std::lock_guard<std::mutex> lock(graph_mutex_);
+        if (running_.fetch_sub(1) == 1) graph_.reset();  // the chains are no longer used
+      });
+    }
   }
   state_->logger->info("shared job queue '{}' {}: {} worker(s) for each of {} model(s)",
-                       queue_->stage_id(), queue_->Describe(), per_model_,
-                       state_->graph->models().size());
+                       queue_->stage_id(), queue_->Describe(), per_model_, graph->models().size());
 }
 
 void SharedJobWorkers::Stop() {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,14 +25,20 @@ namespace flx {
 
 class SharedJobWorkers {
  public:
-  // `state` (with its shared_queue) outlives the workers.
-  SharedJobWorkers(ServerState* state, size_t per_model);
+  // `state` (with its shared_queue) outlives the workers; they serve the models of `graph`,
+  // which they hold.
+  SharedJobWorkers(ServerState* state, std::shared_ptr<StageGraph> graph, size_t per_model);
   // Stop().
   ~SharedJobWorkers();
   SharedJobWorkers(const SharedJobWorkers&) = delete;
   SharedJobWorkers& operator=(const SharedJobWorkers&) = delete;
 
   void Start();
+  // No more claims; returns at once (a reload retires these workers: the jobs they run go on,
+  // and the graph is let go when the last ends).
+  void RequestStop() { stopping_.store(true); }
+  // Whether every worker has ended (Stop() then returns at once).
+  bool Ended() const { return running_.load() == 0; }
   // No more claims; waits for the jobs being run (and relayed) to be done. Idempotent.
   void Stop();
 
@@ -48,9 +55,12 @@ class SharedJobWorkers {
   void Pause(double seconds);
 
   ServerState* state_;
+  std::shared_ptr<StageGraph> graph_;
   SharedQueue* queue_;
   const size_t per_model_;
   std::atomic<bool> stopping_{false};
+  std::atomic<size_t> running_{0};  // workers not yet ended; the last lets go of graph_
+  std::mutex graph_mutex_;
   std::vector<std::thread> threads_;
   std::atomic<bool> queue_down_logged_{false};
 };

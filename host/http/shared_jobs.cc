@@ -259,7 +259,7 @@ std::variant<SharedKeyedJob, ApiError> SubmitSharedJobOnce(
     if ((*existing)["fingerprint"] != fingerprint) return IdempotencyKeyReused();
     flx_event replayed{};
     replayed.type = FLX_EVENT_REPLAYED;
-    DeliverHostEvent(state->graph, replayed, id, chain.id);
+    DeliverHostEvent(state->events.get(), replayed, id, chain.id);
     return SharedKeyedJob{id, true};
   }
   return IdempotencyKeyReused();

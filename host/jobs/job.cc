@@ -148,7 +148,11 @@ bool Job::WaitEnded(double seconds) {
 
 JobSnapshot Job::Snapshot(bool with_result) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (with_result) return state_;
+  if (with_result) {
+    JobSnapshot whole = state_;
+    whole.waiting_for_model = call_.waiting_for_model.load();
+    return whole;
+  }
   JobSnapshot copy;
   copy.id = state_.id;
   copy.model = state_.model;
@@ -159,6 +163,7 @@ JobSnapshot Job::Snapshot(bool with_result) const {
   copy.created_at = state_.created_at;
   copy.started_at = state_.started_at;
   copy.finished_at = state_.finished_at;
+  copy.waiting_for_model = call_.waiting_for_model.load();
   copy.cancel_requested = state_.cancel_requested;
   copy.error_status = state_.error_status;
   copy.result_bytes = state_.result_bytes;

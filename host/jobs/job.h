@@ -53,6 +53,7 @@ struct JobSnapshot {
   std::optional<double> started_at;   // the first pipeline try
   std::optional<double> finished_at;  // succeeded, failed or cancelled
   bool cancel_requested = false;
+  bool waiting_for_model = false;  // queued: admitted, waiting for its lazy model to load
   // Final states: the images response body (succeeded), or the error envelope's status and
   // JSON (failed, cancelled).
   std::string response_json;

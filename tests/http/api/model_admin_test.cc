@@ -116,6 +116,31 @@ TEST(ModelAdminTest, ALazyModelLoadsAtItsFirstRequestWhichWaitsForIt) {
   EXPECT_EQ(Counter(*server, "prepares"), 1);
 }
 
+TEST(ModelAdminTest, AJobWaitingForItsLazyModelSaysSo) {
+  auto server = TestServer::Start(Graph("lazy", "{prepare_delay_ms: 1500}"), WithAdminKey());
+  ASSERT_NE(server, nullptr);
+  const HttpResponse submitted = server->Post(
+      "/v1/images/generations", R"({"prompt":"x","size":"16x16","background":true})");
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  const std::string path =
+      "/v1/images/generations/" + submitted.Json()->getValue<std::string>("id");
+  Poco::JSON::Object::Ptr job;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        job = server->Get(path).Json();
+        return !job->isNull("waiting_for") &&
+               job->getValue<std::string>("waiting_for") == "model_load";
+      },
+      1.2))
+      << server->Get(path).body;
+  EXPECT_EQ(job->getValue<std::string>("status"), "queued");
+  EXPECT_TRUE(job->isNull("queue_position"));
+  ASSERT_TRUE(WaitFor(
+      [&] { return server->Get(path).Json()->getValue<std::string>("status") == "succeeded"; },
+      10));
+  EXPECT_TRUE(server->Get(path).Json()->isNull("waiting_for"));
+}
+
 TEST(ModelAdminTest, AFailedLoadSaysWhy) {
   auto server = TestServer::Start(Graph("manual", "{prepare_fail: true}"), WithAdminKey());
   ASSERT_NE(server, nullptr);

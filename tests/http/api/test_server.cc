@@ -46,12 +46,9 @@ std::unique_ptr<TestServer> TestServer::Start(const std::string& stages_and_mode
   auto server = std::unique_ptr<TestServer>(new TestServer);
   server->output_dir_ = tmpl;
 
-  std::string yaml = "version: 1\nplugin_paths: [\"" + std::string(plugin_dir) + "\"]\n" +
-                     stages_and_models;
-  Diagnostics diags;
-  auto config = ParseGraphConfig(yaml, "test.yaml", Environment(), &diags);
-  EXPECT_TRUE(config.ok()) << diags.ToString() << "\n" << yaml;
+  auto config = Config(stages_and_models);
   if (!config.ok()) return nullptr;
+  Diagnostics diags;
   auto graph = StageGraph::Build(*config, /*dry_run=*/false, &diags);
   EXPECT_TRUE(graph.ok()) << diags.ToString();
   if (!graph.ok()) return nullptr;
@@ -61,11 +58,36 @@ std::unique_ptr<TestServer> TestServer::Start(const std::string& stages_and_mode
   options.host = "127.0.0.1";
   options.port = 0;
   options.output_dir = server->output_dir_;
-  server->server_ = std::make_unique<HttpServer>(server->graph_.get(), options);
+  server->server_ = std::make_unique<HttpServer>(server->graph_, options);
   Status started = server->server_->Start();
   EXPECT_TRUE(started.ok()) << started.ToString();
   if (!started.ok()) return nullptr;
   return server;
+}
+
+StatusOr<GraphConfig> TestServer::Config(const std::string& stages_and_models) {
+  const char* plugin_dir = std::getenv("FLX_PLUGIN_DIR");
+  if (plugin_dir == nullptr) return FailedPrecondition("FLX_PLUGIN_DIR is not set");
+  std::string yaml = "version: 1\nplugin_paths: [\"" + std::string(plugin_dir) + "\"]\n" +
+                     stages_and_models;
+  Diagnostics diags;
+  auto config = ParseGraphConfig(yaml, "test.yaml", Environment(), &diags);
+  EXPECT_TRUE(config.ok()) << diags.ToString() << "\n" << yaml;
+  return config;
+}
+
+Status TestServer::Reload(const std::string& stages_and_models, ReloadSummary* summary) {
+  auto config = Config(stages_and_models);
+  if (!config.ok()) return config.status();
+  Diagnostics diags;
+  ReloadSummary ignored;
+  const std::shared_ptr<StageGraph> previous = server_->state().graph();
+  auto next = PrepareReload(*previous, *config, nullptr, &diags,
+                            summary != nullptr ? summary : &ignored);
+  if (!next.ok()) return next.status();
+  FLX_RETURN_IF_ERROR(server_->ReplaceGraph(*next));
+  ReportDroppedPipelines(*previous, **next);
+  return Status::Ok();
 }
 
 void TestServer::Shutdown() {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "graph_reload.h"
 #include "http/http_server.h"
 #include "stage_graph.h"
 
@@ -37,7 +38,11 @@ class TestServer {
 
   uint16_t port() const { return server_->port(); }
   HttpServer& server() { return *server_; }
+  // The graph the server started with (a Reload does not change it).
   StageGraph& graph() { return *graph_; }
+  // What SIGHUP does in `fluxserve serve`: the graph of the new YAML (the same shape as
+  // Start's), built from the serving one, its new pipelines loaded, then served.
+  Status Reload(const std::string& stages_and_models, ReloadSummary* summary = nullptr);
   const std::string& output_dir() const { return output_dir_; }
 
   HttpResponse Get(const std::string& path,
@@ -51,7 +56,9 @@ class TestServer {
   void Shutdown();
 
  private:
-  std::unique_ptr<StageGraph> graph_;
+  // The YAML Start and Reload read, from `stages_and_models`.
+  static StatusOr<GraphConfig> Config(const std::string& stages_and_models);
+  std::shared_ptr<StageGraph> graph_;
   std::unique_ptr<HttpServer> server_;
   std::string output_dir_;
   bool shut_down_ = false;

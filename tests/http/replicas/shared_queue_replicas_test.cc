@@ -69,6 +69,7 @@ struct ReplicaSettings {
   int delay_ms = 20;
   double claim_after_s = 3;
   int max_queued = 500;
+  bool second_model = false;  // also `test2` on a pipeline of its own
 };
 
 class SharedQueueReplicasTest : public ::testing::Test {
@@ -97,8 +98,12 @@ class SharedQueueReplicasTest : public ::testing::Test {
         << "      config: { url: \"" << redis_->url()
         << "\", prefix: t, claim_after_s: " << s.claim_after_s << ", max_queued: " << s.max_queued
         << ", timeout_s: 2 } }\n"
+        << (s.second_model ? "  - { id: pipe2, kind: pipeline, library: flx_test_pipeline, "
+                             "type: test, config: { runs_file: \"${RUNS_FILE}\" } }\n"
+                           : "")
         << "models:\n"
         << "  test: [fifo, pipe]\n"
+        << (s.second_model ? "  test2: [pipe2]\n" : "")
         << "job_queue: shared\n";
     return path;
   }
@@ -170,6 +175,33 @@ TEST_F(SharedQueueReplicasTest, TwoHundredJobsRoundRobinOnThreeReplicasRunExactl
   for (const std::string& id : ids) EXPECT_EQ(runs.count(id) ? runs.at(id) : 0, 1) << id;
   // Every replica took a share.
   for (const char* name : {"a", "b", "c"}) EXPECT_FALSE(Lines(RunsFile(name)).empty()) << name;
+}
+
+// SIGHUP with a model added: the replica's workers move to the new graph and take the new
+// model's jobs too; a job running on the old graph meanwhile finishes.
+TEST_F(SharedQueueReplicasTest, AReloadAddsAModelWhoseJobsTheReplicaThenRuns) {
+  ReplicaSettings settings{/*delay_ms=*/800, /*claim_after_s=*/30};
+  ChildServer* replica = StartReplica(WriteConfig(settings), "a");
+  ASSERT_NE(replica, nullptr);
+  const std::string before = Submit(*replica, "before the reload");
+  ASSERT_TRUE(WaitFor([&] { return Status(*replica, before) == "running"; }, 10));
+  settings.second_model = true;
+  WriteConfig(settings);
+  ::kill(replica->pid(), SIGHUP);
+  ASSERT_TRUE(WaitFor([&] { return replica->Get("/v1/models/test2").status == 200; }, 20))
+      << replica->Log();
+  const ChildResponse added = replica->Post(
+      "/v1/images/generations",
+      R"({"prompt":"after","size":"32x32","model":"test2","background":true})");
+  ASSERT_EQ(added.status, 202) << added.body << added.error;
+  const std::string after = Json(added.body)->getValue<std::string>("id");
+  EXPECT_TRUE(WaitFor([&] { return Status(*replica, after) == "succeeded"; }, 20))
+      << Status(*replica, after) << "\n" << replica->Log();
+  EXPECT_TRUE(WaitFor([&] { return Status(*replica, before) == "succeeded"; }, 20))
+      << Status(*replica, before);
+  const std::map<std::string, int> runs = Runs({"a"});
+  EXPECT_EQ(runs.count(before) ? runs.at(before) : 0, 1);
+  EXPECT_EQ(runs.count(after) ? runs.at(after) : 0, 1);
 }
 
 TEST_F(SharedQueueReplicasTest, AReplicaKilledMidJobLeavesItsJobToAnother) {
