@@ -142,6 +142,26 @@ TEST_F(FluxLoraHttpTest, AnAdapterChangesTheImageAndIsMergedOnce) {
   EXPECT_GT(lora->getValue<int64_t>("cached_bytes"), 0);
 }
 
+// A base quantized on load (q8_0): the adapter merges into the expanded weights, so it changes
+// the image as it does on the float base, and the layers it leaves alone stay quantized.
+TEST_F(FluxLoraHttpTest, AnAdapterAppliesOnAQuantizedBase) {
+  auto server = StartReady(Graph(", quantize: {transformer: q8_0}"));
+  ASSERT_NE(server, nullptr);
+  const auto config = server->Get("/v1/models").Json()->getArray("data")->getObject(0)->getObject(
+      "config");
+  const auto transformer = config->getObject("quantization")->getObject("transformer");
+  EXPECT_EQ(transformer->getValue<std::string>("quantize"), "q8_0");
+  const HttpResponse base = server->Post(kGenerations, Body(""));
+  ASSERT_EQ(base.status, 200) << base.body;
+  const HttpResponse with = server->Post(kGenerations, Body(R"([{"name":"grain","scale":0.9}])"));
+  ASSERT_EQ(with.status, 200) << with.body;
+  EXPECT_NE(Image(with), Image(base)) << "the adapter was applied over the quantized layers";
+  EXPECT_EQ(LoraConfig(*server)->getValue<int>("merges"), 1);
+  const HttpResponse after = server->Post(kGenerations, Body(""));
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(Image(after), Image(base)) << "the quantized base is untouched";
+}
+
 TEST_F(FluxLoraHttpTest, TheDefaultSetAppliesUnlessTheRequestNamesItsOwn) {
   auto plain = StartReady(Graph(""));
   ASSERT_NE(plain, nullptr);
