@@ -41,8 +41,8 @@ StatusOr<std::shared_ptr<StageGraph>> PrepareReload(const StageGraph& current,
 std::vector<std::string> SettingsNeedingRestart(const GraphConfig& before,
                                                 const GraphConfig& after);
 
-// After the switch: every pipeline stage of `previous` that `next` has no stage of the same id
-// for reads not ready on the MODEL_READY gauge.
+// After the switch (HttpServer::ReplaceGraph): every pipeline stage of `previous` that `next`
+// has no stage of the same id for reads not ready on the MODEL_READY gauge.
 void ReportDroppedPipelines(const StageGraph& previous, const StageGraph& next);
 
 }  // namespace flx

@@ -214,7 +214,6 @@ void ReloadConfiguration(const ServeArgs& a, LoadedConfig* current, HttpServer* 
                switched.message());
     return;
   }
-  ReportDroppedPipelines(*previous, **next);
   for (const std::string& path : SettingsNeedingRestart(current->graph, loaded->graph)) {
     log->warn("reload: {} changed; it applies at the next restart", path);
   }

@@ -10,6 +10,7 @@
 
 #include "http/handlers.h"
 #include "http/http_connection.h"
+#include "graph_reload.h"
 #include "http/shared_job_workers.h"
 #include "logging.h"
 
@@ -172,6 +173,7 @@ Status HttpServer::ReplaceGraph(std::shared_ptr<StageGraph> graph) {
   }
   graph->TakeOverEvents();
   state_->SetGraph(graph);
+  ReportDroppedPipelines(*previous, *graph);
   if (shared_workers_) {
     auto fresh = std::make_unique<SharedJobWorkers>(state_.get(), graph,
                                                     state_->options.queue_workers);

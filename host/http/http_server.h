@@ -40,6 +40,7 @@ class HttpServer {
   // A reload: new requests (and, with a job_queue, this replica's claims) go to `graph` from
   // now on, whose observers take over the events; requests and jobs in flight finish on the
   // graph they started with, which goes (with the stages only it has) when the last ends.
+  // Its pipeline stages that `graph` lacks read not ready on the MODEL_READY gauge.
   // FAILED_PRECONDITION, changing nothing, when `graph` has another job_queue stage.
   Status ReplaceGraph(std::shared_ptr<StageGraph> graph);
 

@@ -85,9 +85,7 @@ Status TestServer::Reload(const std::string& stages_and_models, ReloadSummary* s
   auto next = PrepareReload(*previous, *config, nullptr, &diags,
                             summary != nullptr ? summary : &ignored);
   if (!next.ok()) return next.status();
-  FLX_RETURN_IF_ERROR(server_->ReplaceGraph(*next));
-  ReportDroppedPipelines(*previous, **next);
-  return Status::Ok();
+  return server_->ReplaceGraph(*next);
 }
 
 void TestServer::Shutdown() {
