@@ -151,12 +151,28 @@ StatusOr<std::shared_ptr<PluginLibrary>> PluginLoader::Load(const std::string& n
   return NotFound("plugin library '" + name + "' not found; tried:" + tried);
 }
 
+namespace {
+
+// The libraries loaded in this process, by resolved path (every PluginLoader shares them).
+struct LoadedLibraries {
+  std::mutex mutex;
+  std::map<std::string, std::weak_ptr<PluginLibrary>> by_path;
+};
+
+LoadedLibraries& Loaded() {
+  static LoadedLibraries* loaded = new LoadedLibraries;  // never destroyed: used at exit
+  return *loaded;
+}
+
+}  // namespace
+
 StatusOr<std::shared_ptr<PluginLibrary>> PluginLoader::LoadFile(const std::string& path) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  LoadedLibraries& loaded = Loaded();
+  std::lock_guard<std::mutex> lock(loaded.mutex);
   char resolved[PATH_MAX];
   std::string key = ::realpath(path.c_str(), resolved) ? std::string(resolved) : path;
-  auto it = loaded_.find(key);
-  if (it != loaded_.end()) {
+  auto it = loaded.by_path.find(key);
+  if (it != loaded.by_path.end()) {
     if (auto lib = it->second.lock()) return lib;
   }
   ::dlerror();
@@ -189,7 +205,7 @@ StatusOr<std::shared_ptr<PluginLibrary>> PluginLoader::LoadFile(const std::strin
     return table;
   }
   std::shared_ptr<PluginLibrary> lib(new PluginLibrary(key, handle, info));
-  loaded_[key] = lib;
+  loaded.by_path[key] = lib;
   return lib;
 }
 

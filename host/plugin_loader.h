@@ -39,8 +39,9 @@ class PluginLibrary {
   const flx_plugin_info* info_;
 };
 
-// Finds and loads libraries by name, once each (a second request for the same file shares
-// the first load).
+// Finds and loads libraries by name, once each per process: a library some loader loaded and
+// that is still held (a stage kept across a reload holds its own) is shared, not initialised
+// again, since a second flx_plugin_init would write the plugin's globals while its stages run.
 class PluginLoader {
  public:
   explicit PluginLoader(std::vector<std::string> search_paths);
@@ -56,8 +57,6 @@ class PluginLoader {
  private:
   StatusOr<std::shared_ptr<PluginLibrary>> LoadFile(const std::string& path);
   std::vector<std::string> search_paths_;
-  std::mutex mutex_;
-  std::map<std::string, std::weak_ptr<PluginLibrary>> loaded_;
 };
 
 const char* KindName(flx_kind kind);
