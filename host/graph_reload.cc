@@ -115,16 +115,11 @@ std::vector<std::string> SettingsNeedingRestart(const GraphConfig& before,
   return changed;
 }
 
-void ReportDroppedPipelines(const StageGraph& previous, const StageGraph& next) {
+void ReportDroppedPipelines(const StageGraph& previous, StageGraph& next) {
   for (const auto& s : previous.stages()) {
-    if (s->kind != FLX_KIND_PIPELINE || next.FindStage(s->id) != nullptr) continue;
-    flx_event e{};
-    e.struct_size = sizeof(e);
-    e.type = FLX_EVENT_GAUGE;
-    e.name = FLX_GAUGE_MODEL_READY;
-    e.stage_id = s->id.c_str();
-    e.value = 0;
-    next.events()->Deliver(e);
+    if (s->kind == FLX_KIND_PIPELINE && next.FindStage(s->id) == nullptr) {
+      next.EmitModelReady(*s, false);
+    }
   }
 }
 

@@ -43,7 +43,7 @@ std::vector<std::string> SettingsNeedingRestart(const GraphConfig& before,
 
 // After the switch (HttpServer::ReplaceGraph): every pipeline stage of `previous` that `next`
 // has no stage of the same id for reads not ready on the MODEL_READY gauge.
-void ReportDroppedPipelines(const StageGraph& previous, const StageGraph& next);
+void ReportDroppedPipelines(const StageGraph& previous, StageGraph& next);
 
 }  // namespace flx
 

@@ -183,6 +183,8 @@ class StageGraph : public EventSink, public std::enable_shared_from_this<StageGr
   StatusOr<PipelineLease> Acquire(const ModelChain& chain, flx_call& call);
   // The models whose chain ends in `pipeline`.
   std::vector<const ModelChain*> ModelsOf(const StageInstance* pipeline) const;
+  // The MODEL_READY gauge of `pipeline` to every observer (also for one a reload dropped).
+  void EmitModelReady(const StageInstance& pipeline, bool ready);
   // The hub every stage of this graph (and of the graphs reloads make from it) emits to.
   const std::shared_ptr<EventHub>& events() const { return events_; }
   // The environment overrides Build applied, one line each.
@@ -214,8 +216,6 @@ class StageGraph : public EventSink, public std::enable_shared_from_this<StageGr
   std::vector<ModelChain> models_;
   std::vector<StageInstance*> observers_;
   StageInstance* job_queue_ = nullptr;
-  // The MODEL_READY gauge of `pipeline` to every observer.
-  void EmitModelReady(const StageInstance& pipeline, bool ready);
   // StartLoad's thread: prepare() and the readiness it leads to.
   void Prepare(StageInstance* pipeline);
   // Unloads least recently used idle lazy pipelines until `loading` fits under max_loaded_.
