@@ -83,4 +83,20 @@ std::shared_ptr<const WeightOverlay> merge_loras(const FluxTransformer& transfor
   return overlay;
 }
 
+int64_t merged_bytes(const FluxTransformer& transformer, const std::vector<AppliedLora>& loras,
+                     c10::ScalarType dtype) {
+  const LinearIndex index = index_linears(transformer);
+  std::unordered_map<std::string, int64_t> elements;  // per changed layer, counted once
+  for (const AppliedLora& lora : loras) {
+    for (const LoraPair& pair : lora.weights->pairs) {
+      for (const Linear* layer : targets(index, lora, pair)) {
+        elements[layer->name] = layer->out_features() * layer->in_features();
+      }
+    }
+  }
+  int64_t total = 0;
+  for (const auto& [name, count] : elements) total += count;
+  return total * static_cast<int64_t>(c10::elementSize(dtype));
+}
+
 }  // namespace flx::flux

@@ -14,6 +14,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,11 @@ struct AppliedLora {
 std::shared_ptr<const WeightOverlay> merge_loras(const FluxTransformer& transformer,
                                                  const std::vector<AppliedLora>& loras,
                                                  c10::ScalarType dtype, c10::Device device);
+
+// The bytes merge_loras() would hold for `loras` in `dtype`: one dense copy of each layer the
+// adapters change. Checks the adapters against the transformer and throws as merge_loras().
+int64_t merged_bytes(const FluxTransformer& transformer, const std::vector<AppliedLora>& loras,
+                     c10::ScalarType dtype);
 
 }  // namespace flx::flux
 

@@ -423,14 +423,16 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   const Variant variant = choose_variant(r, call, &ignored);
   begin_try(r, variant, call);
   const Model model = ensure_loaded(variant, call);
-  const FitDecision fit = fit_memory(r, variant, call_knobs(settings_, r));
+  const LoraLibrary::Prepared loras = loras_->prepare(loras_->requested(request), *model.pipeline);
+  int64_t lora_room = 0;
+  const FitDecision fit = fit_memory(r, variant, call_knobs(settings_, r), loras, &lora_room);
   report_parameters(r, variant, *model.pipeline, fit, ignored, result);
   std::vector<Image> images;
   try {
     c10::InferenceMode guard;
     GenerateParams params = generate_params(r, model, fit, call);
     params.edit = edit_images(request, r.width, r.height);
-    params.lora_overlay = lora_overlay(request, *model.pipeline, result);
+    params.lora_overlay = lora_overlay(loras, lora_room, result);
     if (params.edit) {
       flx::set_param(result, "edit", params.edit->mask.empty() ? "img2img" : "inpaint");
       flx::set_param(result, "strength", format_number(params.edit->strength));
@@ -617,8 +619,18 @@ void FluxStage::choose_residency_for(const Variant& variant, FluxPipelineOptions
   }
 }
 
+int64_t FluxStage::loaded_weights_bytes(const Variant& variant) const {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  int64_t weights = loaded_->pipelines.total_bytes();
+  if (const auto pipeline = loaded_->pipelines.peek(variant)) {
+    weights -= pipeline->weights_bytes() - pipeline->peak_weights_bytes();
+  }
+  return weights;
+}
+
 FitDecision FluxStage::fit_memory(const ResolvedRequest& r, const Variant& variant,
-                                  const CallKnobs& knobs) const {
+                                  const CallKnobs& knobs, const LoraLibrary::Prepared& loras,
+                                  int64_t* lora_room) const {
   EstimateInputs inputs;
   inputs.width = r.width;
   inputs.height = r.height;
@@ -626,25 +638,27 @@ FitDecision FluxStage::fit_memory(const ResolvedRequest& r, const Variant& varia
   inputs.element_size = static_cast<int64_t>(c10::elementSize(variant.dtype));
   inputs.attention = knobs.attention;
   inputs.vae = knobs.vae;
-  int64_t weights = 0;
-  {
-    // Every loaded copy's weights, the variant's own counted at its peak (released parts).
-    std::lock_guard<std::mutex> lock(state_mutex_);
-    weights = loaded_->pipelines.total_bytes();
-    if (const auto pipeline = loaded_->pipelines.peek(variant)) {
-      weights -= pipeline->weights_bytes() - pipeline->peak_weights_bytes();
-    }
-  }
+  const auto estimate = [&](const EstimateInputs& candidate) {
+    return estimate_activations(transformer_config_, vae_config_, candidate);
+  };
+  const int64_t weights = loaded_weights_bytes(variant);
   const int64_t budget = settings_.memory.budget_bytes;
-  FitDecision fit = fit_request(
-      inputs, weights, budget, options_.over_budget_fit, [&](const EstimateInputs& candidate) {
-        return estimate_activations(transformer_config_, vae_config_, candidate);
-      });
+  const bool fit_knobs = options_.over_budget_fit;
+  FitDecision fit = fit_request(inputs, weights + loras.bytes, budget, fit_knobs, estimate);
   if (!fit.fits) {
-    throw flx::Error(FLX_OUT_OF_RANGE, over_budget_message(r.width, r.height, weights, fit.estimate,
-                                                           budget, options_.over_budget_fit))
+    // Tell the adapters from the size: without the set, would the request fit?
+    const FitDecision base = fit_request(inputs, weights, budget, fit_knobs, estimate);
+    if (loras.bytes > 0 && base.fits) {
+      throw flx::Error(FLX_OUT_OF_RANGE,
+                       lora_over_budget_message(LoraLibrary::describe(loras.set), loras.bytes,
+                                                weights, base.estimate, budget))
+          .detail("param", FLX_PARAM_LORA);
+    }
+    throw flx::Error(FLX_OUT_OF_RANGE, over_budget_message(r.width, r.height, weights,
+                                                           base.estimate, budget, fit_knobs))
         .detail("param", "size");
   }
+  *lora_room = budget - weights - fit.estimate.peak_bytes();
   return fit;
 }
 
@@ -684,13 +698,13 @@ void FluxStage::check_lora_options(const flx::Config& config) const {
   }
 }
 
-std::shared_ptr<const WeightOverlay> FluxStage::lora_overlay(const flx_request& request,
-                                                             const FluxPipeline& pipeline,
+std::shared_ptr<const WeightOverlay> FluxStage::lora_overlay(const LoraLibrary::Prepared& loras,
+                                                             int64_t room_bytes,
                                                              flx_result* result) {
-  const std::vector<LoraSpec> set = loras_->requested(request);
-  if (set.empty()) return nullptr;
-  std::shared_ptr<const WeightOverlay> overlay = loras_->overlay(set, pipeline);
-  flx::set_param(result, FLX_PARAM_LORA, LoraLibrary::describe(set));
+  std::shared_ptr<const WeightOverlay> overlay = loras_->overlay(loras, room_bytes);
+  if (!loras.set.empty()) {
+    flx::set_param(result, FLX_PARAM_LORA, LoraLibrary::describe(loras.set));
+  }
   return overlay;
 }
 

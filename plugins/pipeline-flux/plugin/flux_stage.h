@@ -119,10 +119,15 @@ class FluxStage : public flx::Pipeline {
   void begin_try(const ResolvedRequest& request, const Variant& variant, const flx_call* call);
   // Throws OUT_OF_RANGE (param "size") for images above max_pixels.
   void check_max_pixels(const ResolvedRequest& request) const;
-  // The knobs the try runs with so that the loaded weights plus its activation estimate fit
-  // the memory budget (memory_plan.h); throws OUT_OF_RANGE (param "size") when none does.
+  // The knobs the try runs with so that the loaded weights, the merged layers of its LoRA set
+  // and its activation estimate fit the memory budget (memory_plan.h); throws OUT_OF_RANGE
+  // (param "lora" when the set is what does not fit, else "size") when none does. Sets
+  // `*lora_room` to what the budget leaves the cache of merged sets, this one included.
   FitDecision fit_memory(const ResolvedRequest& request, const Variant& variant,
-                         const CallKnobs& knobs) const;
+                         const CallKnobs& knobs, const LoraLibrary::Prepared& loras,
+                         int64_t* lora_room) const;
+  // The weights of every loaded copy, `variant`'s own counted at its peak (released parts).
+  int64_t loaded_weights_bytes(const Variant& variant) const;
   // The result's parameters: what the try ran with (size, steps, dtype, knobs, offload) and
   // what it ignored or adjusted.
   void report_parameters(const ResolvedRequest& request, const Variant& variant,
@@ -170,10 +175,10 @@ class FluxStage : public flx::Pipeline {
   void check_matmul_speed();
   // lora_dir must be a readable folder holding every adapter of the default set.
   void check_lora_options(const flx::Config& config) const;
-  // The merged layers of the adapters `request` asks for, reported as the `lora` parameter.
-  std::shared_ptr<const WeightOverlay> lora_overlay(const flx_request& request,
-                                                    const FluxPipeline& pipeline,
-                                                    flx_result* result);
+  // The merged layers of the prepared set (the cache kept within `room_bytes`), reported as
+  // the `lora` parameter.
+  std::shared_ptr<const WeightOverlay> lora_overlay(const LoraLibrary::Prepared& loras,
+                                                    int64_t room_bytes, flx_result* result);
 
   const flx::Host host_;
   FluxOptions options_;

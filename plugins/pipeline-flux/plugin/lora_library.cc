@@ -9,7 +9,6 @@
 
 #include "io/safetensors.h"
 #include "io/tensor.h"
-#include "model/lora_merge.h"
 #include "model/lora_weights.h"
 
 namespace fs = std::filesystem;
@@ -95,46 +94,96 @@ std::string LoraLibrary::cache_key(const std::vector<LoraSpec>& set,
   return key;
 }
 
-std::shared_ptr<const WeightOverlay> LoraLibrary::merge(const std::vector<LoraSpec>& set,
-                                                        const FluxPipeline& pipeline) const {
-  std::vector<AppliedLora> applied;
+LoraLibrary::Prepared LoraLibrary::prepare(const std::vector<LoraSpec>& set,
+                                           const FluxPipeline& pipeline) const {
+  Prepared prepared;
+  prepared.set = set;
+  prepared.pipeline = &pipeline;
+  if (set.empty()) return prepared;
+  prepared.key = cache_key(set, pipeline);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Entry& entry : entries_) {
+      if (entry.key == prepared.key) prepared.bytes = entry.overlay->bytes();
+    }
+  }
+  if (prepared.bytes > 0) return prepared;
   for (const LoraSpec& lora : set) {
     try {
       const auto file = SafetensorsFile::open(file_of(lora.name));
-      applied.push_back({lora.name, std::make_shared<LoraWeights>(read_lora(*file)), lora.scale});
+      prepared.adapters.push_back(
+          {lora.name, std::make_shared<LoraWeights>(read_lora(*file)), lora.scale});
     } catch (const LoadError& e) {
       throw bad_lora("LoRA '" + lora.name + "' cannot be used: " + e.what());
     }
   }
   try {
-    return merge_loras(pipeline.transformer(), applied, pipeline.dtype(), pipeline.device());
+    prepared.bytes = merged_bytes(pipeline.transformer(), prepared.adapters, pipeline.dtype());
+  } catch (const std::invalid_argument& e) {
+    throw bad_lora(e.what());
+  }
+  return prepared;
+}
+
+std::shared_ptr<const WeightOverlay> LoraLibrary::merge(const Prepared& prepared) const {
+  std::vector<AppliedLora> adapters = prepared.adapters;
+  if (adapters.empty()) adapters = prepare(prepared.set, *prepared.pipeline).adapters;
+  try {
+    return merge_loras(prepared.pipeline->transformer(), adapters, prepared.pipeline->dtype(),
+                       prepared.pipeline->device());
   } catch (const std::invalid_argument& e) {
     throw bad_lora(e.what());
   }
 }
 
-std::shared_ptr<const WeightOverlay> LoraLibrary::overlay(const std::vector<LoraSpec>& set,
-                                                          const FluxPipeline& pipeline) {
-  if (set.empty()) return nullptr;
-  const std::string key = cache_key(set, pipeline);
-  const auto find = [&]() -> std::shared_ptr<const WeightOverlay> {
+std::shared_ptr<const WeightOverlay> LoraLibrary::find(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->key != key) continue;
+    entries_.splice(entries_.begin(), entries_, it);
+    ++stats_.hits;
+    return it->overlay;
+  }
+  return nullptr;
+}
+
+void LoraLibrary::make_room_locked(int64_t room_bytes, int64_t incoming, const std::string& keep) {
+  int64_t held = incoming;
+  for (const Entry& entry : entries_) held += entry.overlay->bytes();
+  for (auto it = entries_.end(); held > room_bytes && it != entries_.begin();) {
+    --it;
+    if (it->key == keep) continue;
+    held -= it->overlay->bytes();
+    it = entries_.erase(it);
+  }
+}
+
+std::shared_ptr<const WeightOverlay> LoraLibrary::overlay(const Prepared& prepared,
+                                                          int64_t room_bytes) {
+  if (prepared.set.empty()) {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-      if (it->key != key) continue;
-      entries_.splice(entries_.begin(), entries_, it);
-      ++stats_.hits;
-      return it->overlay;
-    }
+    make_room_locked(room_bytes, 0, "");
     return nullptr;
-  };
-  if (auto cached = find()) return cached;
+  }
+  if (auto cached = find(prepared.key)) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    make_room_locked(room_bytes, 0, prepared.key);
+    return cached;
+  }
   std::lock_guard<std::mutex> merging(merge_mutex_);
-  if (auto cached = find()) return cached;  // merged by the request we waited for
-  std::shared_ptr<const WeightOverlay> merged = merge(set, pipeline);
+  if (auto cached = find(prepared.key)) return cached;  // merged by the request we waited for
+  {
+    // Before the merge: the memory other sets hold goes first (as far as no request runs
+    // with them), so the merge itself has its room.
+    std::lock_guard<std::mutex> lock(mutex_);
+    make_room_locked(room_bytes, prepared.bytes, "");
+  }
+  std::shared_ptr<const WeightOverlay> merged = merge(prepared);
   std::lock_guard<std::mutex> lock(mutex_);
   ++stats_.merges;
-  entries_.push_front({key, merged});
+  entries_.push_front({prepared.key, merged});
   while (entries_.size() > static_cast<size_t>(options_.cache)) entries_.pop_back();
+  make_room_locked(room_bytes, 0, prepared.key);
   return merged;
 }
 

@@ -136,4 +136,14 @@ std::string over_budget_message(int64_t width, int64_t height, int64_t weights_b
                       "vae_tiling or over_budget: fit");
 }
 
+std::string lora_over_budget_message(const std::string& set, int64_t lora_bytes,
+                                     int64_t weights_bytes, const ActivationEstimate& estimate,
+                                     int64_t budget_bytes) {
+  return "the LoRA set " + set + " needs " + format_bytes(lora_bytes) +
+         " for its merged layers; with the weights (" + format_bytes(weights_bytes) +
+         ") and this request's activations (" + format_bytes(estimate.peak_bytes()) +
+         ") that is more than this model's memory budget of " + format_bytes(budget_bytes) +
+         "; ask for fewer adapters or a smaller size, or let the operator raise memory_budget";
+}
+
 }  // namespace flx::flux

@@ -1,13 +1,15 @@
 // memory_plan.h — the memory a `flux` stage may use, and whether one request fits it.
 //
 // `memory_budget` (auto or a size such as "16GiB") bounds what a generation may hold: the
-// weights of the loaded model plus the activations of its widest phase
-// (model/memory_estimate.h). auto is 85% of the memory the device has: on the CPU the
+// weights of the loaded model, the merged layers of its LoRA set (lora_library.h) and the
+// activations of its widest phase (model/memory_estimate.h); merged sets kept for later
+// requests get what is left. auto is 85% of the memory the device has: on the CPU the
 // smaller of MemTotal (/proc/meminfo) and the process's cgroup limit, on a CUDA device its
 // total memory. A request whose estimate exceeds the budget is refused before it starts
-// (OUT_OF_RANGE, param "size": 400 over HTTP), or, with `over_budget: fit`, runs with the
-// first of attention_slicing auto, then also vae_tiling, then attention_slicing max that
-// brings it within the budget (reported in its parameters as memory_fit).
+// (OUT_OF_RANGE, param "size", or "lora" when only its LoRA set does not fit: 400 over HTTP),
+// or, with `over_budget: fit`, runs with the first of attention_slicing auto, then also
+// vae_tiling, then attention_slicing max that brings it within the budget (reported in its
+// parameters as memory_fit).
 //
 // `buffer_pool_idle_max` (auto or a size) caps the idle memory the CPU buffer pool keeps
 // between requests (model/cpu_buffer_pool.h); auto is a quarter of the budget.
@@ -74,6 +76,12 @@ FitDecision fit_request(const EstimateInputs& inputs, int64_t weights_bytes, int
 std::string over_budget_message(int64_t width, int64_t height, int64_t weights_bytes,
                                 const ActivationEstimate& estimate, int64_t budget_bytes,
                                 bool tried_fit);
+
+// The refusal message for a request that would fit without its LoRA set's merged layers
+// (`lora_bytes`) but not with them; `set` is the set as the result's `lora` parameter shows it.
+std::string lora_over_budget_message(const std::string& set, int64_t lora_bytes,
+                                     int64_t weights_bytes, const ActivationEstimate& estimate,
+                                     int64_t budget_bytes);
 
 // ---- implementation of the template ----
 

@@ -198,6 +198,53 @@ TEST_F(FluxLoraHttpTest, RequestsWithAndWithoutAnAdapterAtOnceKeepTheirOwnImages
   }
 }
 
+// A set's merged layers count in memory_budget: with room for the model, a default request
+// and one merged set, the stage keeps one set (the older one goes, however large lora_cache
+// is); one byte less refuses the adapter up front, naming `lora`, and still serves requests
+// without it.
+TEST_F(FluxLoraHttpTest, MergedSetsCountInTheMemoryBudget) {
+  int64_t planned = 0;
+  int64_t set_bytes = 0;
+  {
+    auto roomy = StartReady(Graph(""));
+    ASSERT_NE(roomy, nullptr);
+    ASSERT_EQ(roomy->Post(kGenerations, Body(R"([{"name":"grain"}])")).status, 200);
+    set_bytes = LoraConfig(*roomy)->getValue<int64_t>("cached_bytes");
+    const HttpResponse models = roomy->Get("/v1/models");
+    planned = models.Json()
+                  ->getArray("data")
+                  ->getObject(0)
+                  ->getObject("config")
+                  ->getObject("memory")
+                  ->getValue<int64_t>("planned_peak_bytes");
+  }
+  ASSERT_GT(set_bytes, 0);
+  ASSERT_GT(planned, 0);
+  auto one_set =
+      StartReady(Graph(", lora_cache: 4, memory_budget: " + std::to_string(planned + set_bytes)));
+  ASSERT_NE(one_set, nullptr);
+  for (const char* scale : {"0.5", "0.7", "0.5"}) {
+    const HttpResponse r = one_set->Post(
+        kGenerations, Body(R"([{"name":"grain","scale":)" + std::string(scale) + "}]"));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  const auto kept = LoraConfig(*one_set);
+  EXPECT_EQ(kept->getValue<int>("cached_sets"), 1);
+  EXPECT_EQ(kept->getValue<int64_t>("cached_bytes"), set_bytes);
+  EXPECT_EQ(kept->getValue<int>("merges"), 3) << "each set pushed the other out";
+  one_set.reset();
+
+  auto no_set = StartReady(Graph(", memory_budget: " + std::to_string(planned + set_bytes - 1)));
+  ASSERT_NE(no_set, nullptr);
+  const HttpResponse refused = no_set->Post(kGenerations, Body(R"([{"name":"grain"}])"));
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_EQ(refused.ErrorField("param"), "lora");
+  EXPECT_NE(refused.ErrorField("message").find("the LoRA set grain:1 needs"), std::string::npos)
+      << refused.body;
+  EXPECT_EQ(no_set->Post(kGenerations, Body("")).status, 200);
+  EXPECT_EQ(LoraConfig(*no_set)->getValue<int>("merges"), 0) << "refused before merging";
+}
+
 TEST_F(FluxLoraHttpTest, BadAdaptersAre400sNamingLoraAndTheServerKeepsServing) {
   auto server = StartReady(Graph(""));
   ASSERT_NE(server, nullptr);

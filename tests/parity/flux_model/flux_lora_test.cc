@@ -213,6 +213,22 @@ TEST_F(FluxLora, ConcurrentRequestsSeeOnlyTheirOwnAdapters) {
   }
 }
 
+TEST_F(FluxLora, MergedBytesAreKnownBeforeTheMerge) {
+  // What the memory budget counts for a set before merging it: one dense copy per changed
+  // layer, in the compute dtype, each layer once however many adapters change it.
+  const std::string file = WritePeft();
+  auto weights = std::make_shared<LoraWeights>(read_lora(*SafetensorsFile::open(file)));
+  int64_t expected = 0;
+  for (const Target& target : kTargets) expected += target.out * target.in * 4;
+  EXPECT_EQ(merged_bytes(pipeline_->transformer(), {{"a", weights, 1.0}}, at::kFloat), expected);
+  EXPECT_EQ(merged_bytes(pipeline_->transformer(), {{"a", weights, 1.0}, {"b", weights, 0.5}},
+                         at::kFloat),
+            expected);
+  EXPECT_EQ(merged_bytes(pipeline_->transformer(), {{"a", weights, 1.0}}, at::kBFloat16),
+            expected / 2);
+  EXPECT_EQ(Overlay(file, 1.0)->bytes(), expected);
+}
+
 TEST_F(FluxLora, AnAdapterForAnotherModelIsRefusedByName) {
   std::vector<TensorView> views = {
       view_of("transformer.transformer_blocks.0.attn.to_q.lora_A.weight", at::randn({4, 3072})),

@@ -117,5 +117,16 @@ TEST(FitRequestTest, OverBudgetMessageSaysWhatAndWhatToDo) {
             std::string::npos);
 }
 
+TEST(FitRequestTest, LoraOverBudgetMessageNamesTheSetAndItsSize) {
+  ActivationEstimate e;
+  e.denoise_bytes = int64_t{1} << 30;
+  EXPECT_EQ(lora_over_budget_message("grain:0.8,ink:1", int64_t{3} << 29, int64_t{2} << 30, e,
+                                     int64_t{4} << 30),
+            "the LoRA set grain:0.8,ink:1 needs 1.50 GiB for its merged layers; with the weights "
+            "(2.00 GiB) and this request's activations (1.00 GiB) that is more than this model's "
+            "memory budget of 4.00 GiB; ask for fewer adapters or a smaller size, or let the "
+            "operator raise memory_budget");
+}
+
 }  // namespace
 }  // namespace flx::flux
