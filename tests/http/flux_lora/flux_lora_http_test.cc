@@ -100,6 +100,13 @@ class FluxLoraHttpTest : public DemoModelTest {
     return r.Json()->getArray("data")->getObject(0)->getValue<std::string>("b64_json");
   }
 
+  // A 400 naming `lora` whose message holds `part`.
+  static void ExpectLoraRefusal(const HttpResponse& r, const std::string& part) {
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.ErrorField("param"), "lora");
+    EXPECT_NE(r.ErrorField("message").find(part), std::string::npos) << r.body;
+  }
+
   static Poco::JSON::Object::Ptr LoraConfig(const TestServer& server) {
     const HttpResponse models = server.Get("/v1/models");
     return models.Json()->getArray("data")->getObject(0)->getObject("config")->getObject("lora");
@@ -236,11 +243,8 @@ TEST_F(FluxLoraHttpTest, MergedSetsCountInTheMemoryBudget) {
 
   auto no_set = StartReady(Graph(", memory_budget: " + std::to_string(planned + set_bytes - 1)));
   ASSERT_NE(no_set, nullptr);
-  const HttpResponse refused = no_set->Post(kGenerations, Body(R"([{"name":"grain"}])"));
-  EXPECT_EQ(refused.status, 400) << refused.body;
-  EXPECT_EQ(refused.ErrorField("param"), "lora");
-  EXPECT_NE(refused.ErrorField("message").find("the LoRA set grain:1 needs"), std::string::npos)
-      << refused.body;
+  ExpectLoraRefusal(no_set->Post(kGenerations, Body(R"([{"name":"grain"}])")),
+                    "the LoRA set grain:1 needs");
   EXPECT_EQ(no_set->Post(kGenerations, Body("")).status, 200);
   EXPECT_EQ(LoraConfig(*no_set)->getValue<int>("merges"), 0) << "refused before merging";
 }
@@ -248,16 +252,10 @@ TEST_F(FluxLoraHttpTest, MergedSetsCountInTheMemoryBudget) {
 TEST_F(FluxLoraHttpTest, BadAdaptersAre400sNamingLoraAndTheServerKeepsServing) {
   auto server = StartReady(Graph(""));
   ASSERT_NE(server, nullptr);
-  const HttpResponse unknown = server->Post(kGenerations, Body(R"([{"name":"nope"}])"));
-  EXPECT_EQ(unknown.status, 400) << unknown.body;
-  EXPECT_EQ(unknown.ErrorField("param"), "lora");
-  EXPECT_NE(unknown.ErrorField("message").find("available: broken, grain"), std::string::npos)
-      << unknown.body;
-  const HttpResponse broken = server->Post(kGenerations, Body(R"([{"name":"broken"}])"));
-  EXPECT_EQ(broken.status, 400) << broken.body;
-  EXPECT_EQ(broken.ErrorField("param"), "lora");
-  EXPECT_NE(broken.ErrorField("message").find("broken.safetensors"), std::string::npos)
-      << broken.body;
+  ExpectLoraRefusal(server->Post(kGenerations, Body(R"([{"name":"nope"}])")),
+                    "available: broken, grain");
+  ExpectLoraRefusal(server->Post(kGenerations, Body(R"([{"name":"broken"}])")),
+                    "broken.safetensors");
   const HttpResponse scale = server->Post(kGenerations, Body(R"([{"name":"grain","scale":"x"}])"));
   EXPECT_EQ(scale.status, 400) << scale.body;
   EXPECT_EQ(scale.ErrorField("param"), "lora[0].scale");
