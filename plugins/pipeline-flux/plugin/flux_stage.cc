@@ -423,7 +423,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
   const Variant variant = choose_variant(r, call, &ignored);
   begin_try(r, variant, call);
   const Model model = ensure_loaded(variant, call);
-  const LoraLibrary::Prepared loras = loras_->prepare(loras_->requested(request), *model.pipeline);
+  LoraLibrary::Prepared loras = prepare_loras(request, *model.pipeline);
   int64_t lora_room = 0;
   const FitDecision fit = fit_memory(r, variant, call_knobs(settings_, r), loras, &lora_room);
   report_parameters(r, variant, *model.pipeline, fit, ignored, result);
@@ -432,7 +432,7 @@ void FluxStage::generate(const flx_request& request, flx_result* result) {
     c10::InferenceMode guard;
     GenerateParams params = generate_params(r, model, fit, call);
     params.edit = edit_images(request, r.width, r.height);
-    params.lora_overlay = lora_overlay(loras, lora_room, result);
+    params.lora_overlay = lora_overlay(std::move(loras), lora_room, result);
     if (params.edit) {
       flx::set_param(result, "edit", params.edit->mask.empty() ? "img2img" : "inpaint");
       flx::set_param(result, "strength", format_number(params.edit->strength));
@@ -698,14 +698,22 @@ void FluxStage::check_lora_options(const flx::Config& config) const {
   }
 }
 
-std::shared_ptr<const WeightOverlay> FluxStage::lora_overlay(const LoraLibrary::Prepared& loras,
+LoraLibrary::Prepared FluxStage::prepare_loras(const flx_request& request,
+                                               const FluxPipeline& pipeline) const {
+  try {
+    return loras_->prepare(loras_->requested(request), pipeline);
+  } catch (...) {
+    rethrow_as_flx_error("reading the LoRA adapters");
+  }
+}
+
+std::shared_ptr<const WeightOverlay> FluxStage::lora_overlay(LoraLibrary::Prepared loras,
                                                              int64_t room_bytes,
                                                              flx_result* result) {
-  std::shared_ptr<const WeightOverlay> overlay = loras_->overlay(loras, room_bytes);
   if (!loras.set.empty()) {
     flx::set_param(result, FLX_PARAM_LORA, LoraLibrary::describe(loras.set));
   }
-  return overlay;
+  return loras_->overlay(std::move(loras), room_bytes);
 }
 
 std::string FluxStage::describe() {

@@ -175,10 +175,14 @@ class FluxStage : public flx::Pipeline {
   void check_matmul_speed();
   // lora_dir must be a readable folder holding every adapter of the default set.
   void check_lora_options(const flx::Config& config) const;
+  // The LoRA set `request` asks for, read and sized against `pipeline` (LoraLibrary::prepare);
+  // anything but an flx::Error is mapped as generation errors are (out of memory, ...).
+  LoraLibrary::Prepared prepare_loras(const flx_request& request,
+                                      const FluxPipeline& pipeline) const;
   // The merged layers of the prepared set (the cache kept within `room_bytes`), reported as
   // the `lora` parameter.
-  std::shared_ptr<const WeightOverlay> lora_overlay(const LoraLibrary::Prepared& loras,
-                                                    int64_t room_bytes, flx_result* result);
+  std::shared_ptr<const WeightOverlay> lora_overlay(LoraLibrary::Prepared loras, int64_t room_bytes,
+                                                    flx_result* result);
 
   const flx::Host host_;
   FluxOptions options_;

@@ -108,15 +108,7 @@ LoraLibrary::Prepared LoraLibrary::prepare(const std::vector<LoraSpec>& set,
     }
   }
   if (prepared.bytes > 0) return prepared;
-  for (const LoraSpec& lora : set) {
-    try {
-      const auto file = SafetensorsFile::open(file_of(lora.name));
-      prepared.adapters.push_back(
-          {lora.name, std::make_shared<LoraWeights>(read_lora(*file)), lora.scale});
-    } catch (const LoadError& e) {
-      throw bad_lora("LoRA '" + lora.name + "' cannot be used: " + e.what());
-    }
-  }
+  prepared.adapters = read_adapters(set);
   try {
     prepared.bytes = merged_bytes(pipeline.transformer(), prepared.adapters, pipeline.dtype());
   } catch (const std::invalid_argument& e) {
@@ -125,9 +117,23 @@ LoraLibrary::Prepared LoraLibrary::prepare(const std::vector<LoraSpec>& set,
   return prepared;
 }
 
+std::vector<AppliedLora> LoraLibrary::read_adapters(const std::vector<LoraSpec>& set) const {
+  std::vector<AppliedLora> adapters;
+  for (const LoraSpec& lora : set) {
+    try {
+      const auto file = SafetensorsFile::open(file_of(lora.name));
+      adapters.push_back({lora.name, std::make_shared<LoraWeights>(read_lora(*file)), lora.scale});
+    } catch (const LoadError& e) {
+      throw bad_lora("LoRA '" + lora.name + "' cannot be used: " + e.what());
+    }
+  }
+  return adapters;
+}
+
 std::shared_ptr<const WeightOverlay> LoraLibrary::merge(const Prepared& prepared) const {
-  std::vector<AppliedLora> adapters = prepared.adapters;
-  if (adapters.empty()) adapters = prepare(prepared.set, *prepared.pipeline).adapters;
+  // A set that was cached when prepared but dropped since is read again here.
+  const std::vector<AppliedLora> adapters =
+      prepared.adapters.empty() ? read_adapters(prepared.set) : prepared.adapters;
   try {
     return merge_loras(prepared.pipeline->transformer(), adapters, prepared.pipeline->dtype(),
                        prepared.pipeline->device());
@@ -158,20 +164,24 @@ void LoraLibrary::make_room_locked(int64_t room_bytes, int64_t incoming, const s
   }
 }
 
-std::shared_ptr<const WeightOverlay> LoraLibrary::overlay(const Prepared& prepared,
-                                                          int64_t room_bytes) {
+std::shared_ptr<const WeightOverlay> LoraLibrary::overlay(Prepared prepared, int64_t room_bytes) {
   if (prepared.set.empty()) {
     std::lock_guard<std::mutex> lock(mutex_);
     make_room_locked(room_bytes, 0, "");
     return nullptr;
   }
-  if (auto cached = find(prepared.key)) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    make_room_locked(room_bytes, 0, prepared.key);
+  const auto cached_within_room = [&]() -> std::shared_ptr<const WeightOverlay> {
+    std::shared_ptr<const WeightOverlay> cached = find(prepared.key);
+    if (cached) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      make_room_locked(room_bytes, 0, prepared.key);
+    }
     return cached;
-  }
+  };
+  if (auto cached = cached_within_room()) return cached;
   std::lock_guard<std::mutex> merging(merge_mutex_);
-  if (auto cached = find(prepared.key)) return cached;  // merged by the request we waited for
+  // Merged by the request we waited for?
+  if (auto cached = cached_within_room()) return cached;
   {
     // Before the merge: the memory other sets hold goes first (as far as no request runs
     // with them), so the merge itself has its room.

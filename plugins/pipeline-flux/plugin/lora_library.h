@@ -64,8 +64,10 @@ class LoraLibrary {
   Prepared prepare(const std::vector<LoraSpec>& set, const FluxPipeline& pipeline) const;
   // The merged layers of `prepared` (merging them unless cached), nullptr for an empty set.
   // First drops the least recently used other sets until the cache, this set included, holds
-  // at most `room_bytes` (the caller checked that this set alone fits). Throws as prepare().
-  std::shared_ptr<const WeightOverlay> overlay(const Prepared& prepared, int64_t room_bytes);
+  // at most `room_bytes` (the caller checked that this set alone fits). Takes `prepared` so
+  // that the adapters read from their files are freed with the merge, not held while the
+  // request runs. Throws as prepare().
+  std::shared_ptr<const WeightOverlay> overlay(Prepared prepared, int64_t room_bytes);
 
   // Forgets every merged set (the loaded copies they were merged into are gone).
   void clear();
@@ -78,7 +80,7 @@ class LoraLibrary {
     std::string key;
     std::shared_ptr<const WeightOverlay> overlay;
   };
-  // The file of adapter `name`, checked to exist; throws as overlay() does.
+  // The file of adapter `name`, checked to exist; throws as prepare() does.
   std::string file_of(const std::string& name) const;
   std::string cache_key(const std::vector<LoraSpec>& set, const FluxPipeline& pipeline) const;
   // The cached merge under `key` (most recently used now, counted as a hit), or nullptr.
@@ -86,6 +88,8 @@ class LoraLibrary {
   // Drops least recently used sets but `keep` until the others and `incoming` bytes fit
   // `room_bytes`. Needs mutex_.
   void make_room_locked(int64_t room_bytes, int64_t incoming, const std::string& keep);
+  // The adapters of `set` read from their files; throws as prepare() does.
+  std::vector<AppliedLora> read_adapters(const std::vector<LoraSpec>& set) const;
   std::shared_ptr<const WeightOverlay> merge(const Prepared& prepared) const;
 
   LoraOptions options_;
