@@ -647,7 +647,8 @@ FitDecision FluxStage::fit_memory(const ResolvedRequest& r, const Variant& varia
   FitDecision fit = fit_request(inputs, weights + loras.bytes, budget, fit_knobs, estimate);
   if (!fit.fits) {
     // Tell the adapters from the size: without the set, would the request fit?
-    const FitDecision base = fit_request(inputs, weights, budget, fit_knobs, estimate);
+    const FitDecision base =
+        loras.bytes > 0 ? fit_request(inputs, weights, budget, fit_knobs, estimate) : fit;
     if (loras.bytes > 0 && base.fits) {
       throw flx::Error(FLX_OUT_OF_RANGE,
                        lora_over_budget_message(LoraLibrary::describe(loras.set), loras.bytes,

@@ -142,13 +142,15 @@ std::shared_ptr<const WeightOverlay> LoraLibrary::merge(const Prepared& prepared
   }
 }
 
-std::shared_ptr<const WeightOverlay> LoraLibrary::find(const std::string& key) {
+std::shared_ptr<const WeightOverlay> LoraLibrary::find_within_room(const std::string& key,
+                                                                   int64_t room_bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->key != key) continue;
     entries_.splice(entries_.begin(), entries_, it);
     ++stats_.hits;
-    return it->overlay;
+    make_room_locked(room_bytes, 0, key);
+    return entries_.front().overlay;
   }
   return nullptr;
 }
@@ -170,18 +172,10 @@ std::shared_ptr<const WeightOverlay> LoraLibrary::overlay(Prepared prepared, int
     make_room_locked(room_bytes, 0, "");
     return nullptr;
   }
-  const auto cached_within_room = [&]() -> std::shared_ptr<const WeightOverlay> {
-    std::shared_ptr<const WeightOverlay> cached = find(prepared.key);
-    if (cached) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      make_room_locked(room_bytes, 0, prepared.key);
-    }
-    return cached;
-  };
-  if (auto cached = cached_within_room()) return cached;
+  if (auto cached = find_within_room(prepared.key, room_bytes)) return cached;
   std::lock_guard<std::mutex> merging(merge_mutex_);
   // Merged by the request we waited for?
-  if (auto cached = cached_within_room()) return cached;
+  if (auto cached = find_within_room(prepared.key, room_bytes)) return cached;
   {
     // Before the merge: the memory other sets hold goes first (as far as no request runs
     // with them), so the merge itself has its room.

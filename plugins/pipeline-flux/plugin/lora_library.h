@@ -83,8 +83,9 @@ class LoraLibrary {
   // The file of adapter `name`, checked to exist; throws as prepare() does.
   std::string file_of(const std::string& name) const;
   std::string cache_key(const std::vector<LoraSpec>& set, const FluxPipeline& pipeline) const;
-  // The cached merge under `key` (most recently used now, counted as a hit), or nullptr.
-  std::shared_ptr<const WeightOverlay> find(const std::string& key);
+  // The cached merge under `key` (most recently used now, counted as a hit, the other sets
+  // dropped down to `room_bytes`), or nullptr.
+  std::shared_ptr<const WeightOverlay> find_within_room(const std::string& key, int64_t room_bytes);
   // Drops least recently used sets but `keep` until the others and `incoming` bytes fit
   // `room_bytes`. Needs mutex_.
   void make_room_locked(int64_t room_bytes, int64_t incoming, const std::string& keep);
